@@ -1,0 +1,47 @@
+# The two commands that matter: `make run` and `make test`. Both install everything first.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+PYTEST_ARGS ?=
+
+.PHONY: install run test test-slow test-all lint typecheck bench clean
+
+$(STAMP): pyproject.toml Makefile
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	# torch first, pinned: 2.13.0 is the local CPU wheel; anything else pulls GBs of CUDA packages.
+	$(BIN)/python -m pip install -q torch==2.13.0
+	# llama-cpp-python compiles from source once (~7 min on 2 cores); pip's wheel cache keeps the build.
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	@touch $@
+
+install: $(STAMP)
+
+## the main job on the embedded defaults (for now: chat with the bundled SmolLM2)
+run: install
+	$(BIN)/genloom chat
+
+## the fast suite (fakes + the real small models where they are quick)
+test: install
+	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+## the long tests only
+test-slow: install
+	$(BIN)/python -m pytest -m slow $(PYTEST_ARGS)
+
+test-all: install
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+typecheck: install
+	$(BIN)/mypy
+
+bench: install
+	$(BIN)/python bench/generation.py
+
+clean:
+	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,59 @@
+"""genloom: local-first generative AI — a grounded, guarded, measured assistant over your documents.
+
+The public API is what ``__all__`` lists; everything else is an implementation detail.
+"""
+
+from genloom.backends.llm import LLMBackend, register_llm, resolve_llm
+from genloom.errors import (
+    AccessDenied,
+    BackendError,
+    ContextOverflow,
+    GenloomError,
+    GuardViolation,
+    MissingDependency,
+    NotFound,
+    UserError,
+)
+from genloom.generate import ChatSession, Engine, Stream
+from genloom.settings import Settings, get_settings
+from genloom.types import (
+    Capabilities,
+    Completion,
+    Delta,
+    Message,
+    ModelInfo,
+    SamplingParams,
+    Timings,
+    Usage,
+)
+
+__version__ = "0.1.0"
+
+
+__all__ = [
+    "AccessDenied",
+    "BackendError",
+    "Capabilities",
+    "ChatSession",
+    "Completion",
+    "ContextOverflow",
+    "Delta",
+    "Engine",
+    "GenloomError",
+    "GuardViolation",
+    "LLMBackend",
+    "Message",
+    "MissingDependency",
+    "ModelInfo",
+    "NotFound",
+    "SamplingParams",
+    "Settings",
+    "Stream",
+    "Timings",
+    "Usage",
+    "UserError",
+    "__version__",
+    "get_settings",
+    "register_llm",
+    "resolve_llm",
+]

@@ -1,0 +1,68 @@
+"""Choose an LLM backend from a spec string; the only place that maps specs to classes.
+
+    llamacpp:                    the bundled SmolLM2-135M-Instruct GGUF (the default)
+    llamacpp:/path/model.gguf    any GGUF file
+    /path/model.gguf             shorthand for the above
+    fake:                        keyless echo model for tests
+    fake:<reply>                 always answers <reply>
+
+Imports of heavy optional dependencies happen inside the factories, so a missing extra only matters
+when that backend is chosen, and its error names the extra to install.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from genloom.backends.llm.base import LLMBackend
+from genloom.errors import UserError
+from genloom.settings import Settings, get_settings
+
+Factory = Callable[[str, Settings], LLMBackend]
+_registry: dict[str, Factory] = {}
+
+
+def register_llm(scheme: str, factory: Factory) -> None:
+    """Add a backend under ``scheme:``; built-ins use this too, so plugins are first-class."""
+    _registry[scheme] = factory
+
+
+def _llamacpp(rest: str, s: Settings) -> LLMBackend:
+    from genloom.backends.llm.llamacpp import LlamaCppLLM
+
+    return LlamaCppLLM(rest or None, n_ctx=s.n_ctx, n_threads=s.n_threads, n_batch=s.n_batch)
+
+
+def _fake(rest: str, s: Settings) -> LLMBackend:
+    from genloom.backends.llm.fake import FakeLLM
+
+    return FakeLLM([rest] if rest else None)
+
+
+register_llm("llamacpp", _llamacpp)
+register_llm("fake", _fake)
+
+_cache: dict[tuple[str, Settings], LLMBackend] = {}
+
+
+def resolve_llm(spec: str | None = None, settings: Settings | None = None) -> LLMBackend:
+    """Return the backend for ``spec`` (default: the configured model). Same spec → same object."""
+    s = settings or get_settings()
+    spec = (spec or s.model).strip()
+    if not spec:
+        raise UserError("the model spec is empty", hint="use e.g. 'llamacpp:' or 'llamacpp:/path/model.gguf'")
+    if spec.endswith(".gguf") and not spec.startswith("llamacpp:"):
+        spec = f"llamacpp:{spec}"
+    scheme, sep, rest = spec.partition(":")
+    if not sep or scheme not in _registry:
+        known = ", ".join(f"{k}:" for k in sorted(_registry))
+        raise UserError(
+            f"unknown model spec {spec!r}", hint=f"use one of {known} (e.g. 'llamacpp:/path/model.gguf')"
+        )
+    key = (spec, s)
+    if key not in _cache:
+        _cache[key] = _registry[scheme](rest, s)
+    return _cache[key]
+
+
+__all__ = ["LLMBackend", "register_llm", "resolve_llm"]

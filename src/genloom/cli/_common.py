@@ -1,0 +1,33 @@
+"""Helpers shared by the CLI commands: consoles, reading ``-`` from stdin, model option, JSON output."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import typer
+from rich.console import Console
+
+from genloom.errors import UserError
+
+console = Console(highlight=False, soft_wrap=True)
+console_err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+MODEL_OPTION = typer.Option(
+    None, "--model", "-m", help="Model spec: 'llamacpp:' (bundled), 'llamacpp:/path/model.gguf', 'fake:'."
+)
+
+
+def read_text_arg(value: str | None, what: str = "text") -> str:
+    """Return ``value``, or standard input when it is ``-`` (or missing and stdin is piped)."""
+    if value == "-" or (value is None and not sys.stdin.isatty()):
+        return sys.stdin.read()
+    if value is None:
+        raise UserError(f"no {what} given", hint=f"pass the {what} as an argument, or '-' to read stdin")
+    return value
+
+
+def print_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False, indent=2) + "\n")
+    sys.stdout.flush()

@@ -1,0 +1,161 @@
+"""The generation engine: validate, fit the context window, stream, time and count.
+
+Every caller (CLI, Python API, later the server and the RAG path) generates through here, so
+every backend gets the same checks, the same seed handling and the same usage/timing report.
+
+    engine = Engine("llamacpp:")
+    for piece in (s := engine.stream("Name three colours.", SamplingParams(seed=1))):
+        print(piece, end="")
+    s.completion.usage.completion_tokens
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
+
+from genloom.backends.llm import LLMBackend, resolve_llm
+from genloom.errors import UserError
+from genloom.generate.context import Fitted, fit
+from genloom.settings import Settings
+from genloom.types import Completion, Delta, Message, SamplingParams, Timings, Usage, as_messages
+
+Prompt = str | Sequence[Message] | Sequence[dict[str, str]]
+
+
+class Stream:
+    """Iterate it for text pieces as they are produced; ``completion`` is set once it is exhausted.
+
+    ``close()`` (or leaving a ``with`` block) stops the generation at once.
+    """
+
+    def __init__(self, deltas: Iterator[Delta], model: str, seed: int, fitted: Fitted, t0: float) -> None:
+        self._deltas = deltas
+        self.model = model
+        self.seed = seed
+        self.fitted = fitted
+        self._t0 = t0
+        self.completion: Completion | None = None
+
+    def __iter__(self) -> Iterator[str]:
+        parts: list[str] = []
+        t_first: float | None = None
+        finish, usage = "stop", Usage(self.fitted.prompt_tokens, 0)
+        try:
+            for d in self._deltas:
+                if d.text:
+                    if t_first is None:
+                        t_first = time.perf_counter()
+                    parts.append(d.text)
+                    yield d.text
+                if d.finish_reason is not None:
+                    finish = d.finish_reason
+                    usage = d.usage or usage
+        except GeneratorExit:
+            finish = "cancelled"
+            raise
+        finally:
+            self._deltas.close()  # type: ignore[attr-defined]
+            t_end = time.perf_counter()
+            self.completion = Completion(
+                text="".join(parts),
+                model=self.model,
+                finish_reason=finish,  # type: ignore[arg-type]
+                usage=usage,
+                timings=_timings(self._t0, t_first, t_end, usage.completion_tokens),
+                seed=self.seed,
+            )
+
+    def close(self) -> None:
+        self._deltas.close()  # type: ignore[attr-defined]
+
+    def __enter__(self) -> Stream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _timings(t0: float, t_first: float | None, t_end: float, n: int) -> Timings:
+    ttft = None if t_first is None else t_first - t0
+    rate = None
+    if t_first is not None and n > 1 and t_end > t_first:
+        rate = (n - 1) / (t_end - t_first)  # tokens after the first, over the time after the first
+    return Timings(time_to_first_token=ttft, total=t_end - t0, tokens_per_second=rate)
+
+
+class Engine:
+    def __init__(self, model: str | LLMBackend | None = None, settings: Settings | None = None) -> None:
+        self._spec = model if isinstance(model, str) or model is None else None
+        self._backend = None if isinstance(model, str) or model is None else model
+        self._settings = settings
+
+    @property
+    def backend(self) -> LLMBackend:
+        if self._backend is None:
+            self._backend = resolve_llm(self._spec, self._settings)
+        return self._backend
+
+    @property
+    def context_length(self) -> int:
+        return self.backend.info().context_length
+
+    def prepare(
+        self,
+        prompt: Prompt,
+        params: SamplingParams,
+        *,
+        system: str | None = None,
+        truncate: bool = False,
+        drop_history: bool = False,
+    ) -> tuple[Fitted, SamplingParams]:
+        """Validate and fit; return the messages to send and params with max_tokens capped to the room left."""
+        params.validate()
+        messages = as_messages(prompt, system)  # type: ignore[arg-type]
+        if not messages or not any(m.content.strip() for m in messages if m.role != "system"):
+            raise UserError("the prompt is empty", hint="pass some text, or '-' to read it from stdin")
+        limit = self.context_length
+        reserve = min(params.max_tokens, max(1, limit // 4)) if (drop_history or truncate) else 1
+        fitted = fit(self.backend, messages, limit, reserve, drop_history=drop_history, truncate=truncate)
+        room = limit - fitted.prompt_tokens
+        if params.max_tokens > room:
+            params = replace(params, max_tokens=room)
+        if params.seed is None:
+            params = replace(params, seed=secrets.randbelow(2**31))  # reported, so any run can be replayed
+        return fitted, params
+
+    def stream(
+        self,
+        prompt: Prompt,
+        params: SamplingParams | None = None,
+        *,
+        system: str | None = None,
+        truncate: bool = False,
+        drop_history: bool = False,
+    ) -> Stream:
+        t0 = time.perf_counter()
+        fitted, p = self.prepare(
+            prompt, params or SamplingParams(), system=system, truncate=truncate, drop_history=drop_history
+        )
+        deltas = self.backend.stream(fitted.messages, p)
+        assert p.seed is not None
+        return Stream(deltas, self.backend.info().id, p.seed, fitted, t0)
+
+    def generate(
+        self,
+        prompt: Prompt,
+        params: SamplingParams | None = None,
+        *,
+        system: str | None = None,
+        truncate: bool = False,
+    ) -> Completion:
+        s = self.stream(prompt, params, system=system, truncate=truncate)
+        for _ in s:
+            pass
+        assert s.completion is not None
+        return s.completion
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.backend.tokenize(text))

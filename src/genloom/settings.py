@@ -1,0 +1,112 @@
+"""Typed settings from (lowest to highest precedence): defaults, ``$GENLOOM_HOME/genloom.toml``,
+``./genloom.toml``, environment variables ``GENLOOM_<FIELD>``; then explicit CLI flags/arguments.
+
+All state lives under one home directory (``GENLOOM_HOME``, default ``~/.genloom``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from genloom.errors import UserError
+
+ENV_PREFIX = "GENLOOM_"
+
+
+def _default_threads() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path = Path("~/.genloom")
+    model: str = "llamacpp:"  # LLM spec, see genloom.backends.llm.resolve_llm
+    n_ctx: int = 4096  # context window for local models (tokens); 0 = the model's training context
+    n_threads: int = dataclasses.field(default_factory=_default_threads)
+    n_batch: int = 512
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "home", Path(self.home).expanduser())
+        if self.n_ctx < 0:
+            raise UserError(f"n_ctx must be >= 0, got {self.n_ctx}", hint="set GENLOOM_N_CTX to e.g. 4096")
+        if self.n_threads < 1:
+            raise UserError(f"n_threads must be >= 1, got {self.n_threads}", hint="set GENLOOM_N_THREADS")
+        if self.n_batch < 1:
+            raise UserError(f"n_batch must be >= 1, got {self.n_batch}", hint="set GENLOOM_N_BATCH")
+
+    @classmethod
+    def load(cls, cwd: Path | None = None, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
+        env = dict(os.environ) if env is None else env
+        values: dict[str, Any] = {}
+        home = Path(env.get(ENV_PREFIX + "HOME", "~/.genloom")).expanduser()
+        for path in (home / "genloom.toml", (cwd or Path.cwd()) / "genloom.toml"):
+            values.update(_read_toml(path))
+        for f in fields(cls):
+            raw = env.get(ENV_PREFIX + f.name.upper())
+            if raw is not None and raw != "":
+                values[f.name] = raw
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**{k: _coerce(k, v) for k, v in values.items()})
+
+    def ensure_home(self) -> Path:
+        self.home.mkdir(parents=True, exist_ok=True)
+        return self.home
+
+
+_TYPES = {f.name: f.type for f in fields(Settings)}
+
+
+def _coerce(name: str, value: Any) -> Any:
+    kind = _TYPES.get(name)
+    if kind is None:
+        known = ", ".join(sorted(_TYPES))
+        raise UserError(f"unknown setting {name!r}", hint=f"known settings: {known}")
+    try:
+        if kind == "int":
+            return int(value)
+        if kind == "Path":
+            return Path(str(value))
+        return str(value)
+    except ValueError:
+        raise UserError(
+            f"setting {name!r} must be an integer, got {value!r}",
+            hint=f"fix {ENV_PREFIX}{name.upper()} or genloom.toml",
+        ) from None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise UserError(f"{path} is not valid TOML: {e}", hint="fix or remove the file") from None
+    section = data.get("genloom", data)  # either a [genloom] table or top-level keys
+    if not isinstance(section, dict):
+        raise UserError(f"{path}: [genloom] must be a table", hint="see README 'Settings'")
+    return section
+
+
+_current: Settings | None = None
+
+
+def get_settings() -> Settings:
+    """The process-wide settings, loaded once."""
+    global _current
+    if _current is None:
+        _current = Settings.load()
+    return _current
+
+
+def set_settings(settings: Settings | None) -> None:
+    """Replace (or with None, reset) the process-wide settings; used by the CLI and tests."""
+    global _current
+    _current = settings

@@ -1,0 +1,168 @@
+"""The plain data that flows through genloom.
+
+Dataclasses with slots: they are created once per token on the streaming path, so they stay cheap.
+Field names follow the OpenAI API where one exists (prompt_tokens, finish_reason, ...).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from genloom.errors import UserError
+
+Role = Literal["system", "user", "assistant", "tool"]
+FinishReason = Literal["stop", "length", "cancelled"]
+
+
+@dataclass(slots=True)
+class Message:
+    role: Role
+    content: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"role": self.role, "content": self.content}
+
+
+def as_messages(
+    prompt: str | list[Message] | list[dict[str, str]], system: str | None = None
+) -> list[Message]:
+    """Accept a bare prompt, Message objects or OpenAI-style dicts; return Messages."""
+    if isinstance(prompt, str):
+        msgs = [Message("user", prompt)]
+    else:
+        msgs = [m if isinstance(m, Message) else Message(m["role"], m["content"]) for m in prompt]  # type: ignore[arg-type]
+    if system is not None:
+        msgs = [m for m in msgs if m.role != "system"]
+        msgs.insert(0, Message("system", system))
+    return msgs
+
+
+@dataclass(slots=True)
+class SamplingParams:
+    """How to pick tokens. ``temperature=0`` is greedy; a fixed ``seed`` makes sampling repeatable."""
+
+    max_tokens: int = 256
+    temperature: float = 0.7
+    top_p: float = 0.95
+    top_k: int = 40
+    min_p: float = 0.05
+    repeat_penalty: float = 1.1
+    seed: int | None = None
+    stop: list[str] = field(default_factory=list)
+
+    def validate(self) -> SamplingParams:
+        """Raise a UserError that says what to pass instead of the first bad value found."""
+        checks: list[tuple[bool, str, str]] = [
+            (self.max_tokens >= 1, "max_tokens must be at least 1", "pass --max-tokens 1 or more"),
+            (
+                math.isfinite(self.temperature) and self.temperature >= 0,
+                f"temperature must be >= 0, got {self.temperature}",
+                "use 0 for greedy decoding or a value such as 0.7",
+            ),
+            (
+                0 < self.top_p <= 1,
+                f"top_p must be in (0, 1], got {self.top_p}",
+                "use a value such as 0.95; 1 disables nucleus sampling",
+            ),
+            (self.top_k >= 0, f"top_k must be >= 0, got {self.top_k}", "use 0 to disable top-k, or e.g. 40"),
+            (
+                0 <= self.min_p < 1,
+                f"min_p must be in [0, 1), got {self.min_p}",
+                "use 0 to disable min-p, or e.g. 0.05",
+            ),
+            (
+                math.isfinite(self.repeat_penalty) and self.repeat_penalty > 0,
+                f"repeat_penalty must be > 0, got {self.repeat_penalty}",
+                "use 1.0 to disable it, or e.g. 1.1",
+            ),
+            (
+                self.seed is None or 0 <= self.seed < 2**32,
+                f"seed must be in [0, 2^32), got {self.seed}",
+                "pass a non-negative integer seed",
+            ),
+            (all(self.stop), "stop sequences must not be empty strings", "remove the empty --stop"),
+        ]
+        for ok, message, hint in checks:
+            if not ok:
+                raise UserError(message, hint=hint)
+        return self
+
+
+@dataclass(slots=True)
+class Usage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def to_dict(self) -> dict[str, int]:
+        return {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": self.total_tokens,
+        }
+
+
+@dataclass(slots=True)
+class Timings:
+    """Wall-clock measurements of one generation, in seconds."""
+
+    time_to_first_token: float | None = None
+    total: float = 0.0
+    tokens_per_second: float | None = None  # decode rate: tokens after the first / time after the first
+
+    def to_dict(self) -> dict[str, float | None]:
+        return asdict(self)
+
+
+@dataclass(slots=True)
+class Delta:
+    """One piece of a stream. The last one has ``finish_reason`` and ``usage`` set."""
+
+    text: str
+    finish_reason: FinishReason | None = None
+    usage: Usage | None = None
+
+
+@dataclass(slots=True)
+class Completion:
+    text: str
+    model: str
+    finish_reason: FinishReason
+    usage: Usage
+    timings: Timings
+    seed: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "model": self.model,
+            "finish_reason": self.finish_reason,
+            "seed": self.seed,
+            "usage": self.usage.to_dict(),
+            "timings": self.timings.to_dict(),
+        }
+
+
+@dataclass(slots=True, frozen=True)
+class Capabilities:
+    """What a backend can do; callers branch on these, never on the backend's class."""
+
+    streaming: bool = True
+    seed: bool = True  # same seed + settings -> same text
+    exact_tokens: bool = True  # tokenize() uses the model's own tokenizer
+    logits: bool = False  # steerable token by token (constrained decoding through a logits processor)
+    remote: bool = False
+
+
+@dataclass(slots=True, frozen=True)
+class ModelInfo:
+    id: str  # the spec that selects it, e.g. "llamacpp:/path/model.gguf"
+    backend: str  # "llamacpp", "fake", ...
+    context_length: int
+    source: str  # the file or URL the weights come from
+    details: dict[str, Any] = field(default_factory=dict)

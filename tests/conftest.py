@@ -1,0 +1,43 @@
+"""Test isolation: a temp GENLOOM_HOME per test, fresh settings, and no network beyond loopback."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+_real_connect = socket.socket.connect
+
+
+def _guarded_connect(self: socket.socket, address: object) -> object:
+    if self.family in (socket.AF_INET, socket.AF_INET6) and isinstance(address, tuple):
+        host = str(address[0])
+        try:
+            loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            loopback = False
+        if not loopback:
+            raise RuntimeError(f"tests must not use the network (tried {host}); use loopback services")
+    return _real_connect(self, address)  # type: ignore[arg-type]
+
+
+socket.socket.connect = _guarded_connect  # type: ignore[method-assign]
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path, monkeypatch):
+    from genloom import settings
+
+    for key in list(os.environ):
+        if key.startswith("GENLOOM_"):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("GENLOOM_HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    settings.set_settings(None)
+    yield
+    settings.set_settings(None)

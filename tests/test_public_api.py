@@ -1,0 +1,49 @@
+import genloom
+
+EXPECTED = {
+    "AccessDenied",
+    "BackendError",
+    "Capabilities",
+    "ChatSession",
+    "Completion",
+    "ContextOverflow",
+    "Delta",
+    "Engine",
+    "GenloomError",
+    "GuardViolation",
+    "LLMBackend",
+    "Message",
+    "MissingDependency",
+    "ModelInfo",
+    "NotFound",
+    "SamplingParams",
+    "Settings",
+    "Stream",
+    "Timings",
+    "Usage",
+    "UserError",
+    "__version__",
+    "get_settings",
+    "register_llm",
+    "resolve_llm",
+}
+
+
+def test_all_is_the_curated_public_api():
+    assert set(genloom.__all__) == EXPECTED
+    assert len(genloom.__all__) == len(set(genloom.__all__))
+
+
+def test_every_public_name_resolves():
+    for name in genloom.__all__:
+        assert getattr(genloom, name) is not None, name
+
+
+def test_error_tree():
+    assert issubclass(genloom.UserError, genloom.GenloomError)
+    assert issubclass(genloom.ContextOverflow, genloom.UserError)
+    assert issubclass(genloom.NotFound, genloom.UserError)
+    assert issubclass(genloom.BackendError, genloom.GenloomError)
+    assert not issubclass(genloom.BackendError, genloom.UserError)
+    e = genloom.BackendError("down", retryable=True, hint="try later")
+    assert e.retryable and str(e) == "down (try later)"
