@@ -32,6 +32,8 @@ def chat(
     engine = Engine(model)
     session = ChatSession(engine, params, system=system)
     interactive = sys.stdin.isatty()
+    if interactive:
+        import readline  # noqa: F401  (line editing and history for input())
     info = engine.backend.info()
     console_err.print(f"[dim]genloom chat with {info.id} (context {info.context_length} tokens). {HELP}[/]")
     while True:
