@@ -1,0 +1,218 @@
+"""The whole grounded-answer path, top to bottom.
+
+    question ─► standalone query ─► retrieve k chunks (hybrid, ACL inside) ─► embed evidence sentences
+      ─► relevance gate (refuse if nothing matches) ─► numbered, delimited sources in a versioned prompt
+      ─► generate, sentence by sentence ─► check each claim against the evidence, keep the supported ones
+         (cited to the exact supporting span) ─► too little supported? quote the best evidence instead
+      ─► Answer (text with [n] markers, citations, claims, usage, timings) or a refusal saying what was searched
+
+Use it as ``genloom.ask("How do I hold a package?", kb="default")`` or stream it:
+
+    s = AnswerStream(question, kb="default")
+    for piece in s: print(piece, end="")
+    s.answer.citations
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any, Literal
+
+from genloom.answer.followup import standalone_query
+from genloom.answer.result import Answer, Citation, Claim
+from genloom.answer.text import markers, sentences, strip_markers
+from genloom.answer.verify import Evidence, Match, Thresholds
+from genloom.errors import UserError
+from genloom.generate import Engine
+from genloom.prompts import load as load_template
+from genloom.settings import Settings, get_settings
+from genloom.types import Message, SamplingParams, Usage
+
+Mode = Literal["auto", "generate", "extractive"]
+DEFAULT_TEMPLATE = "grounded_answer"
+IDK = ("i don't know", "i do not know")
+
+
+class AnswerStream:
+    """Iterate for the answer's text as it is verified; ``answer`` is set when the iteration ends."""
+
+    def __init__(
+        self,
+        question: str,
+        *,
+        kb: str = "default",
+        principals: Sequence[str] | None = None,
+        k: int = 5,
+        model: str | None = None,
+        history: Sequence[Message] | None = None,
+        mode: Mode = "auto",
+        template: str = DEFAULT_TEMPLATE,
+        max_tokens: int = 160,
+        thresholds: Thresholds | None = None,
+        settings: Settings | None = None,
+    ) -> None:
+        if not question or not question.strip():
+            raise UserError("the question is empty", hint="ask something, e.g. genloom ask 'How do I ...?'")
+        if k < 1:
+            raise UserError(f"k must be at least 1, got {k}", hint="pass -k 5")
+        from genloom.kb import KnowledgeBase  # the knowledge base pulls in the embedder: import lazily
+
+        self.question = question.strip()
+        self.settings = settings or get_settings()
+        self.kb = KnowledgeBase.open(kb, settings=self.settings)  # NotFound lists the existing KBs
+        if self.kb.stats().get("documents", 0) == 0:
+            raise UserError(
+                f"knowledge base {kb!r} is empty", hint=f"add documents: genloom ingest PATH --kb {kb}"
+            )
+        self.kb_name, self.principals, self.k, self.mode = kb, list(principals or []), k, mode
+        self.model, self.history, self.max_tokens = model, history, max_tokens
+        self.template = load_template(template)
+        self.th = thresholds or Thresholds()
+        self.answer: Answer | None = None
+        self._t: dict[str, float] = {}
+        self._citations: dict[tuple[str, int, int], Citation] = {}
+
+    def __iter__(self) -> Iterator[str]:
+        t0 = time.perf_counter()
+        query = standalone_query(self.question, self.history)
+        hits = self.kb.search(query, k=self.k, principals=self.principals, mode="hybrid")
+        self._t["retrieve"] = time.perf_counter() - t0
+        evidence = Evidence(hits, self.kb.embedder)
+        top = evidence.relevance(self.question) if hits else None
+        relevance = top.score if top else 0.0
+        self._t["evidence"] = time.perf_counter() - t0 - self._t["retrieve"]
+        answer = Answer(
+            self.question, "", False, None, "generated", [], [], self.kb_name, query, None, None, relevance
+        )
+        if top is None or relevance < self.th.relevance:
+            self._refuse(answer, query, len(hits))
+        else:
+            parts: list[str] = []
+            if self.mode != "extractive":
+                for piece in self._generate(evidence, answer, t0):
+                    parts.append(piece)
+                    yield piece
+            supported = [c for c in answer.claims if c.supported]
+            enough = supported and len(supported) >= self.th.min_supported * len(answer.claims)
+            if not enough and self.mode != "generate":
+                # what was already streamed is supported, so it stays; verbatim quotes complete it
+                answer.mode = "extractive"
+                for piece in self._extract(evidence, answer, t0):
+                    parts.append(piece)
+                    yield piece
+            if not parts:
+                self._refuse(answer, query, len(hits))
+            answer.answer = "".join(parts).strip()
+            answer.citations = list(self._citations.values())
+        self._t["total"] = time.perf_counter() - t0
+        answer.timings = {k: round(v, 4) for k, v in self._t.items()}
+        self.answer = answer
+
+    # -- the generated path ------------------------------------------------------------------------------
+    def _generate(self, evidence: Evidence, answer: Answer, t0: float) -> Iterator[str]:
+        engine = Engine(self.model, self.settings)
+        answer.model, answer.template = engine.backend.info().id, self.template.id
+        passages = list(evidence.passages)
+        params = SamplingParams(temperature=0, max_tokens=self.max_tokens, repeat_penalty=1.1, seed=0)
+        while True:  # drop the lowest-ranked passages until the prompt leaves room for the answer
+            msgs = self.template.render(sources=format_sources(passages), question=self.question)
+            n = engine.backend.count_prompt_tokens(msgs)
+            if n + self.max_tokens <= engine.context_length or len(passages) == 1:
+                break
+            passages.pop()
+        stream = engine.stream(msgs, params, truncate=True)
+        buffer, t_gen = "", time.perf_counter()
+        for piece in stream:
+            if "first_token" not in self._t:
+                self._t["prompt"] = time.perf_counter() - t_gen
+                self._t["first_token"] = time.perf_counter() - t0
+            buffer += piece
+            spans = sentences(buffer)
+            if len(spans) > 1:  # every sentence but the last is complete
+                for s in spans[:-1]:
+                    yield from self._claim(s.text, evidence, answer)
+                buffer = buffer[spans[-1].start :]
+        self._t["decode"] = time.perf_counter() - t_gen - self._t.get("prompt", 0.0)
+        for s in sentences(buffer):
+            yield from self._claim(s.text, evidence, answer)
+        if stream.completion is not None:
+            answer.usage = stream.completion.usage
+
+    def _claim(self, sentence: str, evidence: Evidence, answer: Answer) -> Iterator[str]:
+        text = strip_markers(sentence)
+        if not text or any(p in text.lower() for p in IDK):
+            return
+        t = time.perf_counter()
+        match = evidence.check(sentence, markers(sentence))
+        self._t["verify"] = self._t.get("verify", 0.0) + time.perf_counter() - t
+        ok = match is not None and match.score >= self.th.claim
+        n = self._cite(match) if ok and match is not None else None
+        answer.claims.append(Claim(text, round(match.score if match else 0.0, 4), n, ok))
+        if ok:
+            yield f"{text} [{n}] "
+
+    # -- the extractive fallback -------------------------------------------------------------------------
+    def _extract(self, evidence: Evidence, answer: Answer, t0: float) -> Iterator[str]:
+        quotes = evidence.extract(self.question, self.th.extract)
+        if quotes and "first_token" not in self._t:
+            self._t["first_token"] = time.perf_counter() - t0
+        for m in quotes:
+            n = self._cite(m)
+            answer.claims.append(Claim(m.span.text, 1.0, n, True))  # a verbatim quote supports itself
+            yield f"{m.span.text} [{n}] "
+
+    def _cite(self, m: Match) -> int:
+        hit = m.passage.hit
+        key = (hit.doc_id, m.span.start, m.span.end)
+        if key not in self._citations:
+            self._citations[key] = Citation(
+                len(self._citations) + 1,
+                hit.doc_id,
+                hit.source,
+                hit.chunk_id,
+                m.span.start,
+                m.span.end,
+                m.span.text,
+                list(hit.heading_path),
+            )
+        return self._citations[key].n
+
+    def _refuse(self, answer: Answer, query: str, n_hits: int) -> None:
+        answer.refused, answer.mode, answer.answer, answer.citations = True, "refused", "", []
+        self._citations.clear()
+        who = f" visible to {', '.join(self.principals)}" if self.principals else ""
+        if n_hits == 0:
+            answer.refusal_reason = (
+                f"I searched knowledge base {self.kb_name!r} for {query!r} and found no "
+                f"passages{who}; the documents do not answer this question."
+            )
+        else:
+            answer.refusal_reason = (
+                f"I searched knowledge base {self.kb_name!r} for {query!r}: the best of {n_hits} passages{who} "
+                f"matches with {answer.relevance:.2f} (needed {self.th.relevance:.2f}) and no statement in them "
+                "supports an answer; the documents do not answer this question."
+            )
+
+
+def format_sources(passages: Sequence[Any]) -> str:
+    """Numbered, clearly delimited evidence. Text inside is data: delimiter look-alikes are defused."""
+    blocks = []
+    for p in passages:
+        hit = p.hit
+        where = " > ".join([hit.title, *hit.heading_path][-2:]) if hit.heading_path else hit.title
+        body = hit.text.replace("<<<", "< < <").replace(">>>", "> > >")
+        blocks.append(f"Source [{p.n}] ({where}):\n<<<\n{body}\n>>>")
+    return "\n\n".join(blocks)
+
+
+def ask(question: str, **options: Any) -> Answer:
+    """Answer ``question`` from a knowledge base; see AnswerStream for the options."""
+    s = AnswerStream(question, **options)
+    for _ in s:
+        pass
+    assert s.answer is not None
+    return s.answer
+
+
+__all__ = ["Answer", "AnswerStream", "Usage", "ask", "format_sources"]
