@@ -41,7 +41,7 @@ class AnswerStream:
         self,
         question: str,
         *,
-        kb: str = "default",
+        kb: Any = "default",
         principals: Sequence[str] | None = None,
         k: int = 5,
         model: str | None = None,
@@ -56,16 +56,21 @@ class AnswerStream:
             raise UserError("the question is empty", hint="ask something, e.g. genloom ask 'How do I ...?'")
         if k < 1:
             raise UserError(f"k must be at least 1, got {k}", hint="pass -k 5")
-        from genloom.kb import KnowledgeBase  # the knowledge base pulls in the embedder: import lazily
-
         self.question = question.strip()
         self.settings = settings or get_settings()
-        self.kb = KnowledgeBase.open(kb, settings=self.settings)  # NotFound lists the existing KBs
+        if isinstance(kb, str):
+            from genloom.kb import KnowledgeBase  # pulls in the embedder: import lazily
+
+            self.kb: Any = KnowledgeBase.open(kb, settings=self.settings)  # NotFound lists the existing KBs
+            name = kb
+        else:  # an opened knowledge base (anything with .search, .stats and .embedder)
+            self.kb, name = kb, getattr(kb, "name", "kb")
         if self.kb.stats().get("documents", 0) == 0:
             raise UserError(
-                f"knowledge base {kb!r} is empty", hint=f"add documents: genloom ingest PATH --kb {kb}"
+                f"knowledge base {name!r} is empty",
+                hint=f"add documents first: genloom ingest PATH --kb {name}",
             )
-        self.kb_name, self.principals, self.k, self.mode = kb, list(principals or []), k, mode
+        self.kb_name, self.principals, self.k, self.mode = name, list(principals or []), k, mode
         self.model, self.history, self.max_tokens = model, history, max_tokens
         self.template = load_template(template)
         self.th = thresholds or Thresholds()

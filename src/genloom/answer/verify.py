@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from genloom.answer.injection import looks_like_injection
 from genloom.answer.text import Span, content_words, overlap, sentences, strip_markers
 
 LEXICAL_WEIGHT = 0.5
@@ -53,7 +54,12 @@ class Evidence:
     """The numbered passages with every sentence embedded once."""
 
     def __init__(self, hits: Sequence[Any], embedder: Embeds) -> None:
-        self.passages = [Passage(i + 1, h, sentences(h.text, h.start)) for i, h in enumerate(hits)]
+        self.passages = []
+        self.ignored: list[Span] = []  # instruction-like sentences: never evidence, never quoted
+        for i, h in enumerate(hits):
+            spans = sentences(h.text, h.start)
+            self.ignored += [s for s in spans if looks_like_injection(s.text)]
+            self.passages.append(Passage(i + 1, h, [s for s in spans if not looks_like_injection(s.text)]))
         self._flat: list[tuple[Passage, Span]] = [(p, s) for p in self.passages for s in p.sentences]
         self._embedder = embedder
         texts = [s.text for _, s in self._flat]

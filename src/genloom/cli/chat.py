@@ -26,8 +26,10 @@ def chat(
     repeat_penalty: float = typer.Option(_defaults.repeat_penalty, "--repeat-penalty"),
     seed: int | None = typer.Option(None, "--seed"),
     model: str | None = MODEL_OPTION,
+    kb: str | None = typer.Option(None, "--kb", help="Answer from this knowledge base, with citations."),
+    principals: list[str] | None = typer.Option(None, "--as", help="With --kb: answer as this principal."),
 ) -> None:
-    """Chat with the model. Type /help for commands, 'exit' or Ctrl-D to leave."""
+    """Chat with the model (or, with --kb, with your documents). /help for commands, 'exit' or Ctrl-D to leave."""
     params = sampling_options(max_tokens, temperature, top_p, top_k, min_p, repeat_penalty, seed, None)
     engine = Engine(model)
     session = ChatSession(engine, params, system=system)
@@ -35,7 +37,8 @@ def chat(
     if interactive:
         import readline  # noqa: F401  (line editing and history for input())
     info = engine.backend.info()
-    console_err.print(f"[dim]genloom chat with {info.id} (context {info.context_length} tokens). {HELP}[/]")
+    source = f"knowledge base {kb!r} via {info.id}" if kb else info.id
+    console_err.print(f"[dim]genloom chat with {source} (context {info.context_length} tokens). {HELP}[/]")
     while True:
         try:
             line = input(">>> " if interactive else "")
@@ -60,6 +63,9 @@ def chat(
         if text.startswith("/"):
             console_err.print(f"[yellow]unknown command {text.split()[0]}[/] [dim]{HELP}[/]")
             continue
+        if kb:
+            _grounded_turn(text, kb, principals, model, session)
+            continue
         try:
             turn = session.send(text)
         except UserError as e:  # e.g. one message bigger than the whole window: say so, keep chatting
@@ -78,6 +84,25 @@ def chat(
             console_err.print("\n[dim](stopped)[/]")
         sys.stdout.write("\n")
     console.print("[dim]bye[/]")
+
+
+def _grounded_turn(
+    text: str, kb: str, principals: list[str] | None, model: str | None, session: ChatSession
+) -> None:
+    """One turn answered from the knowledge base; the question is rewritten with the history for retrieval."""
+    from genloom.cli.ask import render_citations
+    from genloom.rag import AnswerStream
+    from genloom.types import Message
+
+    stream = AnswerStream(text, kb=kb, principals=principals, model=model, history=session.history)
+    for piece in stream:
+        sys.stdout.write(piece)
+        sys.stdout.flush()
+    sys.stdout.write("\n")
+    answer = stream.answer
+    assert answer is not None
+    render_citations(answer)
+    session.history += [Message("user", text), Message("assistant", answer.answer or "(no answer)")]
 
 
 def register(app: typer.Typer) -> None:
