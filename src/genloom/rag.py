@@ -23,6 +23,7 @@ from genloom.answer.followup import standalone_query
 from genloom.answer.result import Answer, Citation, Claim
 from genloom.answer.text import markers, sentences, strip_markers
 from genloom.answer.verify import Evidence, Match, Thresholds
+from genloom.backends.llm import LLMBackend
 from genloom.errors import UserError
 from genloom.generate import Engine
 from genloom.prompts import load as load_template
@@ -44,7 +45,7 @@ class AnswerStream:
         kb: Any = "default",
         principals: Sequence[str] | None = None,
         k: int = 5,
-        model: str | None = None,
+        model: str | LLMBackend | None = None,
         history: Sequence[Message] | None = None,
         mode: Mode = "auto",
         template: str = DEFAULT_TEMPLATE,
