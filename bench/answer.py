@@ -136,7 +136,7 @@ def main() -> None:
     print(f"\nmode={args.mode} k={args.k} cases={len(rows)} (answerable {sum(not r.should_refuse for r in rows)})")
     print(f"relevance gate: shipped default {default.relevance:.2f}; calibrated on even cases: {tau:.2f}")
     table = [
-        ("baseline: no gate (answer everything), all cases", evaluate(rows, 0.0)),
+        ("baseline: relevance gate open (0.00), all cases", evaluate(rows, 0.0)),
         (f"shipped gate {default.relevance:.2f}, all cases", evaluate(rows, default.relevance)),
         (f"calibrated gate {tau:.2f}, even cases (calibration)", evaluate(even, tau)),
         (f"calibrated gate {tau:.2f}, odd cases (held out)", evaluate(odd, tau)),

@@ -10,6 +10,7 @@ on the debian-faq dev set (bench/answer.py, docs/benchmarks.md).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -20,6 +21,8 @@ from genloom.answer.injection import looks_like_injection
 from genloom.answer.text import Span, content_words, overlap, sentences, strip_markers
 
 LEXICAL_WEIGHT = 0.5
+RANK_MARGIN = 0.15  # for quotes: prefer a higher-ranked passage when its best sentence is this close
+SECTION_WEIGHT = 0.3  # for quotes: how much the passage's section heading counts beside the sentence itself
 
 
 class Embeds(Protocol):
@@ -63,20 +66,26 @@ class Evidence:
         self._flat: list[tuple[Passage, Span]] = [(p, s) for p in self.passages for s in p.sentences]
         self._embedder = embedder
         texts = [s.text for _, s in self._flat]
-        self._vecs = embedder.embed_documents(texts) if texts else np.zeros((0, 1), dtype=np.float32)
+        # each passage's section ("title > heading") is embedded with the sentences, in the same batch
+        sections = [" > ".join([p.hit.title, *p.hit.heading_path[-1:]]) for p in self.passages]
+        vecs = embedder.embed_documents(texts + sections) if texts else np.zeros((0, 1), dtype=np.float32)
+        self._vecs, self._section_vecs = vecs[: len(texts)], vecs[len(texts) :]
         self._words = [content_words(t) for t in texts]
+        self._section_words = [content_words(t) for t in sections]
+        self._section_of = np.array([self.passages.index(p) for p, _ in self._flat], dtype=np.int64)
 
     def __len__(self) -> int:
         return len(self._flat)
 
-    def _scores(self, text: str, only: set[int] | None = None) -> np.ndarray:
+    def _scores(self, text: str, only: set[int] | None = None, with_section: bool = False) -> np.ndarray:
         if not self._flat:
             return np.zeros(0, dtype=np.float32)
         q = self._embedder.embed_documents([text])[0]
-        sem = np.clip(self._vecs @ q, 0.0, 1.0)
         words = content_words(text)
-        lex = np.array([len(words & w) / len(words) if words else 0.0 for w in self._words], dtype=np.float32)
-        scores = LEXICAL_WEIGHT * lex + (1 - LEXICAL_WEIGHT) * sem
+        scores = _mix(q, words, self._vecs, self._words)
+        if with_section:  # a sentence inside a section about the question is a better quote
+            section = _mix(q, words, self._section_vecs, self._section_words)
+            scores = (1 - SECTION_WEIGHT) * scores + SECTION_WEIGHT * section[self._section_of]
         if only is not None:
             mask = np.array([p.n in only for p, _ in self._flat])
             scores = np.where(mask, scores, -1.0)
@@ -90,12 +99,12 @@ class Evidence:
         p, s = self._flat[i]
         return Match(p, s, float(scores[i]))
 
-    def relevance(self, question: str) -> Match | None:
-        """The evidence sentence that best matches the question (statements only, not other questions)."""
-        scores = self._scores(question)
+    def relevance(self, question: str, with_section: bool = False) -> Match | None:
+        """The evidence statement that best matches the question (not other questions or cross-references)."""
+        scores = self._scores(question, with_section=with_section)
         for i in np.argsort(-scores):
             p, s = self._flat[int(i)]
-            if not _is_question(s.text):
+            if _is_statement(s.text):
                 return Match(p, s, float(scores[int(i)]))
         return None
 
@@ -110,22 +119,44 @@ class Evidence:
         return anywhere
 
     def extract(self, question: str, threshold: float, max_words: int = 70) -> list[Match]:
-        """Quote the passage sentences that answer the question best: the top sentence and what follows it."""
-        top = self.relevance(question)
-        if top is None or top.score < threshold:
+        """Quote the evidence that answers the question: a top sentence and the statements that follow it.
+
+        Retrieval saw whole chunks and ranked them; sentence scores pick the span. So the quote comes from the
+        highest-ranked passage whose best statement is within RANK_MARGIN of the best statement anywhere.
+        """
+        scores = self._scores(question, with_section=True)
+        best_in: dict[int, int] = {}
+        for i, (p, s) in enumerate(self._flat):
+            if _is_statement(s.text) and (p.n not in best_in or scores[i] > scores[best_in[p.n]]):
+                best_in[p.n] = i
+        if not best_in:
             return []
-        p = top.passage
-        i = p.sentences.index(top.span)
-        picked = [top]
-        words = len(top.span.text.split())
-        for s in p.sentences[i + 1 :]:
-            n = len(s.text.split())
-            if _is_question(s.text) or words + n > max_words:
+        top = max(float(scores[i]) for i in best_in.values())
+        if top < threshold:
+            return []
+        n = min(n for n, i in best_in.items() if scores[i] >= top - RANK_MARGIN)
+        i = best_in[n]
+        p, first = self._flat[i]
+        picked = [Match(p, first, float(scores[i]))]
+        words = len(first.text.split())
+        for s in p.sentences[p.sentences.index(first) + 1 :]:
+            k = len(s.text.split())
+            if not _is_statement(s.text) or words + k > max_words:
                 break
             picked.append(Match(p, s, overlap(question, s.text)))
-            words += n
+            words += k
         return picked
 
 
-def _is_question(text: str) -> bool:
-    return text.rstrip().endswith("?")
+_REFERENCE = re.compile(r"^\W*(for (more|further) (information|details),? )?see (also )?(section|chapter)", re.I)
+
+
+def _is_statement(text: str) -> bool:
+    """Quotable: not a question (FAQ headings are questions) and not a bare cross-reference."""
+    return not text.rstrip().endswith("?") and not _REFERENCE.match(text)
+
+
+def _mix(q: np.ndarray, words: set[str], vecs: np.ndarray, wordsets: list[set[str]]) -> np.ndarray:
+    sem = np.clip(vecs @ q, 0.0, 1.0)
+    lex = np.array([len(words & w) / len(words) if words else 0.0 for w in wordsets], dtype=np.float32)
+    return LEXICAL_WEIGHT * lex + (1 - LEXICAL_WEIGHT) * sem
