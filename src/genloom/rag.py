@@ -96,16 +96,18 @@ class AnswerStream:
         else:
             parts: list[str] = []
             if self.mode != "extractive":
-                for piece in self._generate(evidence, answer, t0):
+                for piece in self._generate(evidence, answer):
                     parts.append(piece)
+                    self._t.setdefault("first_token", time.perf_counter() - t0)
                     yield piece
             supported = [c for c in answer.claims if c.supported]
             enough = supported and len(supported) >= self.th.min_supported * len(answer.claims)
             if not enough and self.mode != "generate":
                 # what was already streamed is supported, so it stays; verbatim quotes complete it
                 answer.mode = "extractive"
-                for piece in self._extract(evidence, answer, t0):
+                for piece in self._extract(evidence, answer):
                     parts.append(piece)
+                    self._t.setdefault("first_token", time.perf_counter() - t0)
                     yield piece
             if not parts:
                 self._refuse(answer, query, len(hits))
@@ -116,7 +118,7 @@ class AnswerStream:
         self.answer = answer
 
     # -- the generated path ------------------------------------------------------------------------------
-    def _generate(self, evidence: Evidence, answer: Answer, t0: float) -> Iterator[str]:
+    def _generate(self, evidence: Evidence, answer: Answer) -> Iterator[str]:
         engine = Engine(self.model, self.settings)
         answer.model, answer.template = engine.backend.info().id, self.template.id
         passages = list(evidence.passages)
@@ -130,15 +132,20 @@ class AnswerStream:
         stream = engine.stream(msgs, params, truncate=True)
         buffer, t_gen = "", time.perf_counter()
         for piece in stream:
-            if "first_token" not in self._t:
-                self._t["prompt"] = time.perf_counter() - t_gen
-                self._t["first_token"] = time.perf_counter() - t0
+            if "prompt" not in self._t:
+                self._t["prompt"] = (
+                    time.perf_counter() - t_gen
+                )  # prompt processing = time to the model's first token
             buffer += piece
             spans = sentences(buffer)
             if len(spans) > 1:  # every sentence but the last is complete
                 for s in spans[:-1]:
                     yield from self._claim(s.text, evidence, answer)
                 buffer = buffer[spans[-1].start :]
+            if self.mode == "auto" and _drifting(answer.claims):
+                buffer = ""
+                stream.close()  # the model is not following the evidence: stop paying for it, quote instead
+                break
         self._t["decode"] = time.perf_counter() - t_gen - self._t.get("prompt", 0.0)
         for s in sentences(buffer):
             yield from self._claim(s.text, evidence, answer)
@@ -159,10 +166,8 @@ class AnswerStream:
             yield f"{text} [{n}] "
 
     # -- the extractive fallback -------------------------------------------------------------------------
-    def _extract(self, evidence: Evidence, answer: Answer, t0: float) -> Iterator[str]:
+    def _extract(self, evidence: Evidence, answer: Answer) -> Iterator[str]:
         quotes = evidence.extract(self.question, self.th.extract)
-        if quotes and "first_token" not in self._t:
-            self._t["first_token"] = time.perf_counter() - t0
         for m in quotes:
             n = self._cite(m)
             answer.claims.append(Claim(m.span.text, 1.0, n, True))  # a verbatim quote supports itself
@@ -199,6 +204,11 @@ class AnswerStream:
                 f"matches with {answer.relevance:.2f} (needed {self.th.relevance:.2f}) and no statement in them "
                 "supports an answer; the documents do not answer this question."
             )
+
+
+def _drifting(claims: list[Claim]) -> bool:
+    """Two unsupported sentences and none supported: the model is not answering from the evidence."""
+    return len(claims) >= 2 and not any(c.supported for c in claims)
 
 
 def format_sources(passages: Sequence[Any]) -> str:
