@@ -47,7 +47,9 @@ class FakeKB:
         self.docs: dict[str, dict[str, Any]] = {}
         self.calls: list[tuple[str, Any]] = []
 
-    def ingest(self, paths: Sequence[Path], principals: Sequence[str] | None = None, progress: Any = None) -> dict:
+    def ingest(
+        self, paths: Sequence[Path], principals: Sequence[str] | None = None, progress: Any = None
+    ) -> dict:
         self.calls.append(("ingest", list(principals) if principals is not None else None))
         added = []
         for p in paths:
@@ -93,7 +95,9 @@ class FakeKBs:
     def __call__(self, name: str, create: bool) -> FakeKB:
         if name not in self.kbs:
             if not create:
-                raise NotFound(f"knowledge base {name!r} does not exist", hint="upload documents to create it")
+                raise NotFound(
+                    f"knowledge base {name!r} does not exist", hint="upload documents to create it"
+                )
             self.kbs[name] = FakeKB(name)
         return self.kbs[name]
 
@@ -119,7 +123,9 @@ class FakeAnswerStream:
                    "grounded_answer@v1", 1.0 if hits else 0.0)  # fmt: skip
         if not hits:
             a.refused, a.mode = True, "refused"
-            a.refusal_reason = f"I searched knowledge base {self.kb_name!r} and found nothing that answers this."
+            a.refusal_reason = (
+                f"I searched knowledge base {self.kb_name!r} and found nothing that answers this."
+            )
         else:
             h = hits[0]
             quote = h.text.split(".")[0].strip() + "."
@@ -181,7 +187,9 @@ def live_server(app: Any) -> Iterator[str]:
     import uvicorn
 
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error", lifespan="off"))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error", lifespan="off")
+    )
     t = threading.Thread(target=server.run, daemon=True)
     t.start()
     deadline = time.monotonic() + 20

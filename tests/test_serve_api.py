@@ -9,10 +9,10 @@ import sqlite3
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-from serve_fakes import FakeAnswerStream, FakeEmbedder, FakeKBs
 
 from genloom.serve import create_app
 from genloom.settings import Settings
+from serve_fakes import FakeAnswerStream, FakeEmbedder, FakeKBs
 
 ALICE = "sk-alice-123"
 BOB = "sk-bob-456"
@@ -70,7 +70,11 @@ def test_chat_completion_shape_and_usage(client):
     assert r.status_code == 200
     body = r.json()
     assert body["object"] == "chat.completion" and body["id"].startswith("chatcmpl-")
-    assert body["choices"][0]["message"] == {"role": "assistant", "content": "You said: hello there", "refusal": None}
+    assert body["choices"][0]["message"] == {
+        "role": "assistant",
+        "content": "You said: hello there",
+        "refusal": None,
+    }
     assert body["choices"][0]["finish_reason"] == "stop"
     assert body["usage"] == {"prompt_tokens": 4, "completion_tokens": 4, "total_tokens": 8}
 
@@ -110,7 +114,9 @@ def test_stream_options_include_usage_sends_a_usage_chunk(client):
 def test_text_completions(client):
     body = client.post("/v1/completions", json={"model": "fake:", "prompt": "hi", "temperature": 0}).json()
     assert body["object"] == "text_completion" and body["choices"][0]["text"] == "You said: hi"
-    r = client.post("/v1/completions", json={"model": "fake:", "prompt": "hi", "temperature": 0, "stream": True})
+    r = client.post(
+        "/v1/completions", json={"model": "fake:", "prompt": "hi", "temperature": 0, "stream": True}
+    )
     events = sse(r.text)
     assert "".join(e["choices"][0]["text"] for e in events[:-1]) == "You said: hi"
     assert events[-2]["choices"][0]["finish_reason"] == "stop"
@@ -121,8 +127,16 @@ def test_text_completions(client):
     [
         ({"model": "nope", "messages": [{"role": "user", "content": "x"}]}, 404, "model"),
         ({"model": "fake:", "messages": []}, 400, "messages"),
-        ({"model": "fake:", "messages": [{"role": "user", "content": "x"}], "temperature": 9}, 400, "temperature"),
-        ({"model": "fake:", "messages": [{"role": "user", "content": "x"}], "max_tokens": 10**6}, 400, "max_tokens"),
+        (
+            {"model": "fake:", "messages": [{"role": "user", "content": "x"}], "temperature": 9},
+            400,
+            "temperature",
+        ),
+        (
+            {"model": "fake:", "messages": [{"role": "user", "content": "x"}], "max_tokens": 10**6},
+            400,
+            "max_tokens",
+        ),
         ({"model": "fake:", "messages": [{"role": "wizard", "content": "x"}]}, 400, None),
         ({"model": "fake:", "messages": [{"role": "user", "content": "   "}]}, 400, None),
     ],
@@ -138,7 +152,9 @@ def test_errors_are_openai_error_objects(client, body, status, param):
 
 
 def test_malformed_json_and_unknown_routes(client):
-    r = client.post("/v1/chat/completions", content=b"{not json", headers={"content-type": "application/json"})
+    r = client.post(
+        "/v1/chat/completions", content=b"{not json", headers={"content-type": "application/json"}
+    )
     assert r.status_code == 400 and r.json()["error"]["type"] == "invalid_request_error"
     r = client.get("/v1/nothing-here")
     assert r.status_code == 404 and "error" in r.json()
@@ -185,9 +201,17 @@ def test_audit_rows_are_written(client, tmp_path):
     rows = db.execute("SELECT * FROM requests ORDER BY id").fetchall()
     assert [r["status"] for r in rows] == [200, 200]  # a request refused before it runs is not generated
     first = rows[0]
-    assert first["key_id"] == "local" and first["model"] == "fake:" and first["endpoint"] == "/v1/chat/completions"
+    assert (
+        first["key_id"] == "local"
+        and first["model"] == "fake:"
+        and first["endpoint"] == "/v1/chat/completions"
+    )
     assert json.loads(first["prompt"]) == [{"role": "user", "content": "audit me"}]
-    assert first["output"] == "You said: audit me" and first["prompt_tokens"] == 4 and first["completion_tokens"] == 4
+    assert (
+        first["output"] == "You said: audit me"
+        and first["prompt_tokens"] == 4
+        and first["completion_tokens"] == 4
+    )
     assert first["latency_ms"] > 0 and first["finish_reason"] == "stop"
     assert rows[1]["output"] == "You said: audit me too"
     assert [r[0] for r in db.execute("SELECT name FROM migrations")] == ["001_requests"]
@@ -229,7 +253,9 @@ def test_embeddings_reject_empty_input(client):
 
 
 # -- knowledge bases and grounded answers ----------------------------------------------------------------
-def upload(client, kb="docs", name="kettles.txt", text="Kettles boil water quickly. They whistle.", headers=None):
+def upload(
+    client, kb="docs", name="kettles.txt", text="Kettles boil water quickly. They whistle.", headers=None
+):
     return client.post(f"/v1/kb/{kb}/documents", files=[("files", (name, text.encode(), "text/plain"))],
                        headers=headers or {})  # fmt: skip
 
@@ -265,7 +291,11 @@ def test_rag_chat_carries_citations(client):
 
 def test_rag_chat_streams_citations_in_the_final_chunk(client):
     upload(client)
-    body = {"model": "rag:docs", "stream": True, "messages": [{"role": "user", "content": "What do kettles boil?"}]}
+    body = {
+        "model": "rag:docs",
+        "stream": True,
+        "messages": [{"role": "user", "content": "What do kettles boil?"}],
+    }
     chunks = sse(client.post("/v1/chat/completions", json=body).text)[:-1]
     text = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks)
     assert text.strip() == "Kettles boil water quickly. [1]"

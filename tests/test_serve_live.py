@@ -19,12 +19,12 @@ import httpx
 import numpy as np
 import openai
 import pytest
-from serve_fakes import FakeAnswerStream, FakeEmbedder, FakeKBs, SlowLLM, free_port, live_server
 
 import genloom
 from genloom.generate import Engine
 from genloom.serve import create_app
 from genloom.settings import Settings
+from serve_fakes import FakeAnswerStream, FakeEmbedder, FakeKBs, SlowLLM, free_port, live_server
 
 KEY = "sk-test-alice"
 
@@ -50,7 +50,9 @@ def sdk(url: str, key: str = KEY) -> openai.OpenAI:
 def test_openai_sdk_models_chat_stream_embeddings(served):
     client = sdk(served)
     assert [m.id for m in client.models.list()] == ["fake:", "rag:docs"]
-    r = client.chat.completions.create(model="fake:", messages=[{"role": "user", "content": "hi you"}], temperature=0)
+    r = client.chat.completions.create(
+        model="fake:", messages=[{"role": "user", "content": "hi you"}], temperature=0
+    )
     assert r.choices[0].message.content == "You said: hi you" and r.usage.total_tokens == 8
     stream = client.chat.completions.create(
         model="fake:", messages=[{"role": "user", "content": "hi you"}], temperature=0, stream=True,
@@ -69,7 +71,9 @@ def test_openai_sdk_models_chat_stream_embeddings(served):
 
 def test_openai_sdk_rag_citations(served):
     client = sdk(served)
-    r = client.chat.completions.create(model="rag:docs", messages=[{"role": "user", "content": "How is green tea brewed?"}])
+    r = client.chat.completions.create(
+        model="rag:docs", messages=[{"role": "user", "content": "How is green tea brewed?"}]
+    )
     msg = r.choices[0].message
     assert msg.content == "Green tea is brewed at 80 degrees. [1]"
     assert msg.model_extra["refused"] is False and msg.model_extra["citations"][0]["source"] == "tea.txt"
@@ -86,7 +90,9 @@ def test_openai_sdk_error_classes(served):
     with pytest.raises(openai.NotFoundError):
         client.chat.completions.create(model="nope", messages=[{"role": "user", "content": "x"}])
     with pytest.raises(openai.BadRequestError) as e:
-        client.chat.completions.create(model="fake:", messages=[{"role": "user", "content": "x"}], temperature=5)
+        client.chat.completions.create(
+            model="fake:", messages=[{"role": "user", "content": "x"}], temperature=5
+        )
     assert e.value.body["param"] == "temperature"
     with pytest.raises(openai.RateLimitError) as rl:
         for _ in range(40):
@@ -104,7 +110,12 @@ def slow(tmp_path):
 
 
 def _stream_body(n: int) -> dict:
-    return {"model": "slow:", "stream": True, "max_tokens": n, "messages": [{"role": "user", "content": "go"}]}
+    return {
+        "model": "slow:",
+        "stream": True,
+        "max_tokens": n,
+        "messages": [{"role": "user", "content": "go"}],
+    }
 
 
 def test_disconnect_cancels_the_generation(slow):
@@ -121,7 +132,11 @@ def test_disconnect_cancels_the_generation(slow):
     assert llm.produced[1] == 3
     metrics = httpx.get(f"{url}/metrics").text
     assert "genloom_generations_cancelled_total 1.0" in metrics
-    row = sqlite3.connect(audit).execute("SELECT status, finish_reason FROM requests ORDER BY id LIMIT 1").fetchone()
+    row = (
+        sqlite3.connect(audit)
+        .execute("SELECT status, finish_reason FROM requests ORDER BY id LIMIT 1")
+        .fetchone()
+    )
     assert row == (499, "cancelled")
 
 
@@ -132,7 +147,10 @@ def test_full_queue_gives_503_with_retry_after(slow):
     def waiting_client() -> None:  # admitted behind the running one (queue_size=2)
         results.append(httpx.post(f"{url}/v1/chat/completions", json=_stream_body(5), timeout=60).status_code)
 
-    with httpx.Client(base_url=url, timeout=30) as a, a.stream("POST", "/v1/chat/completions", json=_stream_body(400)) as r1:
+    with (
+        httpx.Client(base_url=url, timeout=30) as a,
+        a.stream("POST", "/v1/chat/completions", json=_stream_body(400)) as r1,
+    ):
         lines = r1.iter_lines()  # keep it: a dropped iterator closes the response (a disconnect)
         next(lines)
         t = threading.Thread(target=waiting_client)
@@ -156,7 +174,18 @@ def test_genloom_serve_process_with_the_real_model(tmp_path):
     port = free_port()
     src = str(Path(genloom.__file__).resolve().parents[1])  # this checkout, whatever the cwd
     env = {**os.environ, "GENLOOM_HOME": str(tmp_path / "home"), "GENLOOM_N_CTX": "2048", "PYTHONPATH": src}
-    cmd = [sys.executable, "-m", "genloom.cli.main", "serve", "--port", str(port), "-m", "llamacpp:", "-m", "fake:"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "genloom.cli.main",
+        "serve",
+        "--port",
+        str(port),
+        "-m",
+        "llamacpp:",
+        "-m",
+        "fake:",
+    ]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -169,14 +198,18 @@ def test_genloom_serve_process_with_the_real_model(tmp_path):
                 time.sleep(0.1)
         client = sdk(url, key="unused")
         msgs = [{"role": "user", "content": "What is the capital of France?"}]
-        r = client.chat.completions.create(model="llamacpp:", messages=msgs, max_tokens=24, temperature=0, seed=1)
+        r = client.chat.completions.create(
+            model="llamacpp:", messages=msgs, max_tokens=24, temperature=0, seed=1
+        )
         assert r.choices[0].message.content.strip() and 0 < r.usage.completion_tokens <= 24
         pieces = [c.choices[0].delta.content for c in client.chat.completions.create(
             model="llamacpp:", messages=msgs, max_tokens=24, temperature=0, seed=1, stream=True) if c.choices]  # fmt: skip
         assert "".join(p or "" for p in pieces) == r.choices[0].message.content  # same seed, same text
         # a client that drops a long generation: the server stops it
         long = [{"role": "user", "content": "Write a very long story about a dragon, with many chapters."}]
-        stream = client.chat.completions.create(model="llamacpp:", messages=long, max_tokens=1500, stream=True)
+        stream = client.chat.completions.create(
+            model="llamacpp:", messages=long, max_tokens=1500, stream=True
+        )
         for i, _ in enumerate(stream):
             if i == 5:
                 break
@@ -190,6 +223,6 @@ def test_genloom_serve_process_with_the_real_model(tmp_path):
         assert rows[2][:2] == (499, "cancelled") and rows[3][:2] == (200, "length")
     finally:
         proc.terminate()
-        out, err = proc.communicate(timeout=20)
+        _out, err = proc.communicate(timeout=20)
     assert "no API keys are configured" not in err  # it was asked for 127.0.0.1 anyway
     assert f"http://127.0.0.1:{port}/" in err

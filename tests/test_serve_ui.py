@@ -11,10 +11,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-from serve_fakes import FakeAnswerStream, FakeEmbedder, FakeKBs, live_server
 
 from genloom.serve import create_app
 from genloom.settings import Settings
+from serve_fakes import FakeAnswerStream, FakeEmbedder, FakeKBs, live_server
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -32,7 +32,9 @@ def test_chat_with_citations_upload_and_delete_in_a_real_browser(tmp_path):
     app = create_app(s, kb_factory=kbs, kb_lister=kbs.names, embedder=FakeEmbedder(),
                      answer_factory=lambda q, **o: FakeAnswerStream(kbs, q, **o))  # fmt: skip
     doc = tmp_path / "kettles.md"
-    doc.write_text("Electric kettles switch off when the water boils. A bimetallic strip bends with steam heat.\n")
+    doc.write_text(
+        "Electric kettles switch off when the water boils. A bimetallic strip bends with steam heat.\n"
+    )
     with live_server(app) as url, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
         page = browser.new_page(viewport={"width": 1200, "height": 760})
@@ -58,7 +60,9 @@ def test_chat_with_citations_upload_and_delete_in_a_real_browser(tmp_path):
         expect(chip).to_have_text("1")
         chip.click()
         expect(page.locator("#source")).to_be_visible()
-        expect(page.locator("#source-quote")).to_have_text("Electric kettles switch off when the water boils.")
+        expect(page.locator("#source-quote")).to_have_text(
+            "Electric kettles switch off when the water boils."
+        )
         expect(page.locator("#source-where")).to_contain_text("kettles.md › Intro")
 
         # a question the documents cannot answer is shown as a refusal

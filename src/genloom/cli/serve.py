@@ -61,7 +61,9 @@ def serve(
     shown = f"[{bind}]" if ":" in bind else bind
     auth = f"{len(keys)} API key(s)" if keys.enabled else "no API keys: local only"
     console_err.print(f"genloom is serving on [bold]http://{shown}:{port}/[/] ({auth})", highlight=False)
-    console_err.print(f"  OpenAI base URL: http://{shown}:{port}/v1   metrics: /metrics   docs: /docs", highlight=False)
+    console_err.print(
+        f"  OpenAI base URL: http://{shown}:{port}/v1   metrics: /metrics   docs: /docs", highlight=False
+    )
     uvicorn.run(app, host=bind, port=port, log_level=log_level)
 
 

@@ -61,7 +61,7 @@ class BodyLimit:
 
 def _default_kb_factory(settings: Settings) -> KBFactory:
     def open_kb(name: str, create: bool) -> Any:
-        from genloom.kb import KnowledgeBase  # type: ignore[import-not-found]
+        from genloom.kb import KnowledgeBase
 
         return KnowledgeBase.open(name, settings=settings, create=create)
 
@@ -96,7 +96,7 @@ def _default_embedder(settings: Settings) -> Callable[[], Any]:
 
     def get() -> Any:
         if not cache:
-            from genloom.backends.embed import resolve_embedder  # type: ignore[import-not-found]
+            from genloom.backends.embed import resolve_embedder
 
             cache.append(resolve_embedder(getattr(settings, "embedder", None)))
         return cache[0]
@@ -152,7 +152,11 @@ def create_app(
         path = getattr(route, "path", "unmatched")
         metrics.requests.labels(path, request.method, str(response.status_code)).inc()
         metrics.latency.labels(path).observe(time.perf_counter() - t0)
-        if response.status_code >= 400 and not path.startswith("/v1/chat") and not path.startswith("/v1/completions"):
+        if (
+            response.status_code >= 400
+            and not path.startswith("/v1/chat")
+            and not path.startswith("/v1/completions")
+        ):
             metrics.errors.labels(str(response.status_code), "").inc()
         return response
 

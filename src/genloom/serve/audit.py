@@ -107,7 +107,9 @@ class AuditLog:
             row["prompt"] = json.dumps(rec.prompt, ensure_ascii=False)
         cols = ", ".join(row)
         with self._lock:
-            self._db.execute(f"INSERT INTO requests ({cols}) VALUES ({', '.join('?' * len(row))})", list(row.values()))
+            self._db.execute(
+                f"INSERT INTO requests ({cols}) VALUES ({', '.join('?' * len(row))})", list(row.values())
+            )
 
     def rows(self, limit: int = 100) -> list[dict[str, Any]]:
         with self._lock:

@@ -63,9 +63,13 @@ class KeyStore:
     def __len__(self) -> int:
         return len(self._by_digest)
 
-    def add(self, name: str, digest: str, principals: list[str], rpm: int | None = None, tpm: int | None = None) -> None:
+    def add(
+        self, name: str, digest: str, principals: list[str], rpm: int | None = None, tpm: int | None = None
+    ) -> None:
         if not _NAME.match(name):
-            raise UserError(f"API key name {name!r} is not valid", hint="use letters, digits, '-', '_' or '.'")
+            raise UserError(
+                f"API key name {name!r} is not valid", hint="use letters, digits, '-', '_' or '.'"
+            )
         if not re.fullmatch(r"[0-9a-f]{64}", digest):
             raise UserError(f"API key {name!r}: key_sha256 must be 64 hex digits", hint="use sha256sum")
         self._by_digest[digest] = Principal(name, tuple(principals), rpm, tpm)
@@ -90,7 +94,9 @@ class KeyStore:
                 store._add_env(entry)
         path = Path(s.keys_file).expanduser() if s.keys_file else s.home / "keys.toml"
         if s.keys_file and not path.is_file():
-            raise UserError(f"keys file {path} does not exist", hint="fix GENLOOM_KEYS_FILE or create the file")
+            raise UserError(
+                f"keys file {path} does not exist", hint="fix GENLOOM_KEYS_FILE or create the file"
+            )
         if path.is_file():
             store._add_file(path)
         return store
@@ -112,16 +118,28 @@ class KeyStore:
             raise UserError(f"{path} is not valid TOML: {e}", hint="fix the keys file") from None
         keys = data.get("keys", {})
         if not isinstance(keys, dict):
-            raise UserError(f"{path}: [keys] must be a table of [keys.NAME] tables", hint="see genloom.serve.auth")
+            raise UserError(
+                f"{path}: [keys] must be a table of [keys.NAME] tables", hint="see genloom.serve.auth"
+            )
         for name, spec in keys.items():
             if not isinstance(spec, dict) or not ("key" in spec or "key_sha256" in spec):
-                raise UserError(f"{path}: [keys.{name}] needs key or key_sha256", hint="see genloom.serve.auth")
+                raise UserError(
+                    f"{path}: [keys.{name}] needs key or key_sha256", hint="see genloom.serve.auth"
+                )
             digest = str(spec.get("key_sha256") or _digest(str(spec["key"]))).lower()
             principals = spec.get("principals", [])
             if not isinstance(principals, list) or not all(isinstance(p, str) for p in principals):
-                raise UserError(f"{path}: [keys.{name}] principals must be a list of strings", hint="e.g. ['tenant:a']")
+                raise UserError(
+                    f"{path}: [keys.{name}] principals must be a list of strings", hint="e.g. ['tenant:a']"
+                )
             rpm, tpm = spec.get("rpm"), spec.get("tpm")
-            self.add(name, digest, principals, int(rpm) if rpm is not None else None, int(tpm) if tpm is not None else None)
+            self.add(
+                name,
+                digest,
+                principals,
+                int(rpm) if rpm is not None else None,
+                int(tpm) if tpm is not None else None,
+            )
 
 
 def bearer(authorization: str | None) -> str | None:

@@ -110,7 +110,9 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, e: StarletteHTTPException) -> JSONResponse:
-        kind = _STATUS_TYPES.get(e.status_code, "invalid_request_error" if e.status_code < 500 else "server_error")
+        kind = _STATUS_TYPES.get(
+            e.status_code, "invalid_request_error" if e.status_code < 500 else "server_error"
+        )
         return APIError(e.status_code, str(e.detail), kind).response()
 
     @app.exception_handler(Exception)

@@ -39,7 +39,9 @@ async def embeddings(req: S.EmbeddingRequest, request: Request, who: Principal =
     t0 = time.perf_counter()
     texts = [req.input] if isinstance(req.input, str) else list(req.input)
     if not texts or len(texts) > MAX_INPUTS:
-        raise APIError(400, f"input must hold 1 to {MAX_INPUTS} strings", "invalid_request_error", param="input")
+        raise APIError(
+            400, f"input must hold 1 to {MAX_INPUTS} strings", "invalid_request_error", param="input"
+        )
     if any(not t.strip() for t in texts):
         raise APIError(400, "input strings must not be empty", "invalid_request_error", param="input")
 
@@ -65,4 +67,9 @@ async def embeddings(req: S.EmbeddingRequest, request: Request, who: Principal =
     rec = AuditRecord(f"emb-{uuid.uuid4().hex[:24]}", who.key_id, "/v1/embeddings", model=req.model,
                       prompt=texts, prompt_tokens=tokens)  # fmt: skip
     st.finish(who, rec, t0)
-    return {"object": "list", "data": data, "model": req.model, "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
+    return {
+        "object": "list",
+        "data": data,
+        "model": req.model,
+        "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+    }

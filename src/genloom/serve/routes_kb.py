@@ -84,7 +84,7 @@ async def upload(
     t0 = time.perf_counter()
     tmp = Path(tempfile.mkdtemp(prefix="genloom-upload-"))
     try:
-        paths = []
+        paths: list[Path] = []
         for i, f in enumerate(files):
             name = _SAFE.sub("_", Path(f.filename or f"upload-{i}").name).strip(" .") or f"upload-{i}"
             if any(p.name == name for p in paths):
@@ -109,16 +109,24 @@ async def upload(
 
 
 @router.delete("/{kb}/documents/{doc_id}")
-async def delete_document(kb: str, doc_id: str, request: Request, who: Principal = Depends(caller)) -> dict[str, Any]:
+async def delete_document(
+    kb: str, doc_id: str, request: Request, who: Principal = Depends(caller)
+) -> dict[str, Any]:
     st = get_state(request)
 
     def work() -> None:
         base = st.kb_factory(kb, False)
         doc = base.document(doc_id)
         if doc is None:
-            raise NotFound(f"document {doc_id!r} is not in knowledge base {kb!r}", hint="list them: GET /v1/kb/{kb}/documents")
+            raise NotFound(
+                f"document {doc_id!r} is not in knowledge base {kb!r}",
+                hint="list them: GET /v1/kb/{kb}/documents",
+            )
         if not _readable(doc, who):  # a key cannot learn that a document it may not read exists
-            raise NotFound(f"document {doc_id!r} is not in knowledge base {kb!r}", hint="list them: GET /v1/kb/{kb}/documents")
+            raise NotFound(
+                f"document {doc_id!r} is not in knowledge base {kb!r}",
+                hint="list them: GET /v1/kb/{kb}/documents",
+            )
         base.remove(doc_id)
 
     await asyncio.to_thread(work)
@@ -126,7 +134,9 @@ async def delete_document(kb: str, doc_id: str, request: Request, who: Principal
 
 
 @router.post("/{kb}/search")
-async def search(kb: str, body: S.SearchRequest, request: Request, who: Principal = Depends(caller)) -> dict[str, Any]:
+async def search(
+    kb: str, body: S.SearchRequest, request: Request, who: Principal = Depends(caller)
+) -> dict[str, Any]:
     st = get_state(request)
     t0 = time.perf_counter()
 
@@ -141,7 +151,9 @@ async def search(kb: str, body: S.SearchRequest, request: Request, who: Principa
 
 
 @router.post("/{kb}/ask")
-async def ask(kb: str, body: S.AskRequest, request: Request, who: Principal = Depends(caller)) -> dict[str, Any]:
+async def ask(
+    kb: str, body: S.AskRequest, request: Request, who: Principal = Depends(caller)
+) -> dict[str, Any]:
     """A grounded answer as JSON (the same object as ``genloom ask --json``); it waits in the generation queue."""
     st = get_state(request)
     t0 = time.perf_counter()
@@ -157,4 +169,5 @@ async def ask(kb: str, body: S.AskRequest, request: Request, who: Principal = De
                       chunk_ids=[c.chunk_id for c in answer.citations],
                       prompt_tokens=answer.usage.prompt_tokens, completion_tokens=answer.usage.completion_tokens)  # fmt: skip
     st.finish(who, rec, t0)
-    return answer.to_dict()  # type: ignore[no-any-return]
+    result: dict[str, Any] = answer.to_dict()
+    return result

@@ -50,7 +50,12 @@ def _params(req: S._Sampling, st: State, max_tokens: int | None) -> SamplingPara
             param="max_tokens",
         )
     p = SamplingParams(max_tokens=min(max_tokens or 256, limit), stop=req.stops(), seed=req.seed)
-    for src, dst in (("temperature", "temperature"), ("top_p", "top_p"), ("top_k", "top_k"), ("min_p", "min_p")):
+    for src, dst in (
+        ("temperature", "temperature"),
+        ("top_p", "top_p"),
+        ("top_k", "top_k"),
+        ("min_p", "min_p"),
+    ):
         if getattr(req, src) is not None:
             setattr(p, dst, getattr(req, src))
     if req.repetition_penalty is not None:
@@ -74,7 +79,9 @@ def _usage(p: int, c: int) -> dict[str, int]:
 class _Reply:
     """One chat request's bookkeeping: ids, chunk builder, audit record, metrics."""
 
-    def __init__(self, st: State, who: Principal, request: Request, model: str, prompt: Any, kind: str) -> None:
+    def __init__(
+        self, st: State, who: Principal, request: Request, model: str, prompt: Any, kind: str
+    ) -> None:
         self.st, self.who, self.request, self.model = st, who, request, model
         self.t0 = time.perf_counter()
         prefix = "chatcmpl" if kind == "chat" else "cmpl"
@@ -83,7 +90,9 @@ class _Reply:
         self.rec = AuditRecord(self.id, who.key_id, path, model=model, prompt=prompt)
 
     def chunk(self, delta: dict[str, Any] | None, finish: str | None = None, **extra: Any) -> str:
-        choices = [] if delta is None else [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]
+        choices = (
+            [] if delta is None else [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]
+        )
         return _sse({"id": self.id, "object": "chat.completion.chunk", "created": self.created,
                      "model": self.model, "system_fingerprint": None, "choices": choices, **extra})  # fmt: skip
 
@@ -115,7 +124,9 @@ def _fill_from_answer(rec: AuditRecord, gen: Generation, text: str) -> dict[str,
         return {"citations": [], "refused": False, "refusal": None}
     rec.prompt_tokens, rec.completion_tokens = a.usage.prompt_tokens, a.usage.completion_tokens
     rec.template, rec.finish_reason = a.template, "stop"
-    rec.chunk_ids = list(dict.fromkeys([*getattr(gen.source, "hit_ids", []), *(c.chunk_id for c in a.citations)]))
+    rec.chunk_ids = list(
+        dict.fromkeys([*getattr(gen.source, "hit_ids", []), *(c.chunk_id for c in a.citations)])
+    )
     if a.model:
         rec.model = f"{rec.model} ({a.model})"
     cites = [asdict(c) for c in a.citations]
@@ -143,7 +154,11 @@ async def _respond(
         content = text.strip() if rag else text
         if rag and extra["refused"]:
             content = extra["refusal"]
-        msg = {"role": "assistant", "content": content, **extra} if rag else {"role": "assistant", "content": content, "refusal": None}
+        msg = (
+            {"role": "assistant", "content": content, **extra}
+            if rag
+            else {"role": "assistant", "content": content, "refusal": None}
+        )
         choice = {"index": 0, "message": msg, "logprobs": None, "finish_reason": finish}
         return {"id": rep.id, "object": "chat.completion", "created": rep.created, "model": rep.model,
                 "system_fingerprint": None, "choices": [choice], "usage": usage}  # fmt: skip
@@ -217,7 +232,10 @@ async def chat_completions(
         if not users:
             raise APIError(400, "a rag:<kb> request needs a user message (the question)", "invalid_request_error",
                            param="messages")  # fmt: skip
-        question, history = messages[users[-1]].content, [m for m in messages[: users[-1]] if m.role != "system"]
+        question, history = (
+            messages[users[-1]].content,
+            [m for m in messages[: users[-1]] if m.role != "system"],
+        )
         _params(req, st, req.max_completion_tokens or req.max_tokens)  # same limits as plain chat
         opts = {"kb": kb, "principals": who.acl, "k": req.k or 5, "model": st.models[0], "history": history,
                 "mode": req.rag_mode or "auto"}  # fmt: skip
@@ -241,7 +259,9 @@ async def completions(req: S.CompletionRequest, request: Request, who: Principal
     rep = _Reply(st, who, request, req.model, prompts[0], "completion")
     include_usage = bool(req.stream_options and req.stream_options.include_usage)
     make = lambda: engine.stream(prompts[0], params)  # noqa: E731
-    return await _respond(rep, st.start(make), bool(req.stream), include_usage, rag=False, text_completion=True)
+    return await _respond(
+        rep, st.start(make), bool(req.stream), include_usage, rag=False, text_completion=True
+    )
 
 
 __all__ = ["Cancelled", "router"]

@@ -20,7 +20,9 @@ from genloom.serve.worker import Generation
 from genloom.settings import Settings
 
 KBFactory = Callable[[str, bool], Any]  # (name, create) -> KnowledgeBase
-AnswerFactory = Callable[..., Iterable[str]]  # (question, kb=, principals=, k=, model=, history=, mode=) -> AnswerStream
+AnswerFactory = Callable[
+    ..., Iterable[str]
+]  # (question, kb=, principals=, k=, model=, history=, mode=) -> AnswerStream
 
 
 @dataclass
@@ -59,7 +61,9 @@ class State:
         try:
             ticket = self.queue.admit()
         except QueueFull as e:
-            raise APIError(503, str(e), "server_error", code="queue_full", retry_after=e.retry_after) from None
+            raise APIError(
+                503, str(e), "server_error", code="queue_full", retry_after=e.retry_after
+            ) from None
         return Generation(ticket, make, self.metrics.cancelled.inc)
 
     def limits_for(self, who: Principal) -> tuple[int, int]:
@@ -78,4 +82,5 @@ class State:
 
 
 def get_state(request: Request) -> State:
-    return request.app.state.genloom  # type: ignore[no-any-return]
+    state: State = request.app.state.genloom
+    return state

@@ -33,7 +33,9 @@ class Cancelled(Exception):
 
 
 class Generation:
-    def __init__(self, ticket: Ticket, make: Callable[[], Iterable[str]], on_cancel: Callable[[], None]) -> None:
+    def __init__(
+        self, ticket: Ticket, make: Callable[[], Iterable[str]], on_cancel: Callable[[], None]
+    ) -> None:
         self.ticket, self._make, self._on_cancel = ticket, make, on_cancel
         self.source: Any = None  # what make() returned (Stream / AnswerStream), for .completion / .answer
         self._cancel = threading.Event()
@@ -106,10 +108,11 @@ class Generation:
         try:
             while True:
                 item = self._pending.pop() if self._pending else await self._items.get()
-                if item is _END or isinstance(item, BaseException):
+                if item is _END:
                     ended = True
-                    if item is _END:
-                        return
+                    return
+                if isinstance(item, BaseException):
+                    ended = True
                     raise item
                 if self.t_first is None:
                     self.t_first = time.perf_counter()
