@@ -27,6 +27,8 @@ pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debia
 def test_chat_with_citations_upload_and_delete_in_a_real_browser(tmp_path):
     from playwright.sync_api import expect, sync_playwright
 
+    expect.set_options(timeout=30_000)  # generous: the machine may be busy; a pass is usually ~1 s
+
     kbs = FakeKBs()
     s = Settings(home=tmp_path / "home", model="fake:")
     app = create_app(s, kb_factory=kbs, kb_lister=kbs.names, embedder=FakeEmbedder(),
@@ -84,5 +86,6 @@ def test_chat_with_citations_upload_and_delete_in_a_real_browser(tmp_path):
         # delete the document
         page.click("#docs li button")
         expect(page.locator("#docs li")).to_have_count(0)
+        expect(page.locator("#docs-status")).to_have_text("no documents in manuals yet")
         assert kbs.kbs["manuals"].docs == {}
         browser.close()

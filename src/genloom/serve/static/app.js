@@ -126,13 +126,15 @@ async function send(text) {
 }
 
 function status(text) { $("upload-status").textContent = text; }
+function docsStatus(text) { $("docs-status").textContent = text; }
 
 async function loadDocs() {
   const kb = $("kb").value.trim() || "default";
   const ul = $("docs");
-  ul.innerHTML = "";
   try {
     const { data } = await api(`/v1/kb/${encodeURIComponent(kb)}/documents`);
+    if (kb !== ($("kb").value.trim() || "default")) return;  // the KB changed meanwhile
+    ul.innerHTML = "";
     for (const d of data) {
       const id = d.doc_id || d.id;
       const li = document.createElement("li");
@@ -145,15 +147,16 @@ async function loadDocs() {
       del.addEventListener("click", async () => {
         try {
           await api(`/v1/kb/${encodeURIComponent(kb)}/documents/${encodeURIComponent(id)}`, { method: "DELETE" });
-          status(`deleted ${name.textContent}`);
-        } catch (e) { status(e.message); }
+          docsStatus(`deleted ${name.textContent}`);
+        } catch (e) { docsStatus(e.message); }
         loadDocs();
       });
       li.append(name, del);
       ul.appendChild(li);
     }
-    if (!data.length) status("no documents yet");
-  } catch (e) { status(e.message); }
+    if (!data.length) docsStatus(`no documents in ${kb} yet`);
+    else docsStatus(`${data.length} document(s) in ${kb}`);
+  } catch (e) { ul.innerHTML = ""; docsStatus(e.message); }
 }
 
 function upload(files) {
