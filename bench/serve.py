@@ -155,7 +155,9 @@ def main() -> None:
                 time.sleep(0.05)
         run_http(url, 8)  # load the model in the server
         mem_idle = memory(server.pid)
-        llm = llama_cpp.Llama(str(bundled_model_path()), n_ctx=4096, n_threads=a.threads, n_batch=512, verbose=False)
+        llm = llama_cpp.Llama(
+            str(bundled_model_path()), n_ctx=4096, n_threads=a.threads, n_batch=512, verbose=False
+        )
         run_raw(llm, 8)
 
         raw, http = [], []
@@ -173,7 +175,9 @@ def main() -> None:
         print(f"single client, {a.rounds} rounds x {a.max_tokens} tokens, {a.threads} threads")
         print(f"  (a) raw llama-cpp-python   decode {raw_rate:7.1f} tok/s   TTFT {raw_ttft:6.1f} ms")
         print(f"  (b) genloom over HTTP/SSE  decode {http_rate:7.1f} tok/s   TTFT {http_ttft:6.1f} ms")
-        print(f"  ratio b/a: {http_rate / raw_rate:.3f} (target >= 0.9); TTFT overhead {http_ttft - raw_ttft:+.1f} ms")
+        print(
+            f"  ratio b/a: {http_rate / raw_rate:.3f} (target >= 0.9); TTFT overhead {http_ttft - raw_ttft:+.1f} ms"
+        )
 
         results, wall = asyncio.run(concurrent(url, a.clients, a.client_tokens))
         ok = [r for r in results if "error" not in r]

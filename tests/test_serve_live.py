@@ -140,6 +140,30 @@ def test_disconnect_cancels_the_generation(slow):
     assert row == (499, "cancelled")
 
 
+def test_clients_that_leave_are_not_served(slow):
+    """A client that gives up while waiting its turn, or during a non-streamed generation, costs nothing."""
+    url, llm, audit = slow
+    with (
+        httpx.Client(base_url=url, timeout=30) as a,
+        a.stream("POST", "/v1/chat/completions", json=_stream_body(60)) as r1,
+    ):
+        lines = r1.iter_lines()
+        next(lines)
+        with pytest.raises(httpx.ReadTimeout):  # waits behind r1, then hangs up
+            httpx.post(f"{url}/v1/chat/completions", json={**_stream_body(5), "stream": False}, timeout=0.3)
+        rest = [x for x in lines if x]
+    assert rest[-1] == "data: [DONE]"
+    with pytest.raises(httpx.ReadTimeout):  # hangs up in the middle of a non-streamed generation
+        httpx.post(f"{url}/v1/chat/completions", json={**_stream_body(400), "stream": False}, timeout=1.0)
+    r = httpx.post(f"{url}/v1/chat/completions", json={**_stream_body(2), "stream": False}, timeout=30)
+    assert r.json()["choices"][0]["message"]["content"] == "tok tok "
+    # r1 ran 60 tokens; the one that left while waiting never reached the model; the non-streamed one stopped
+    assert llm.produced[0] == 60 and llm.produced[1] < 400 and llm.closed_early[1] and llm.produced[2] == 2
+    assert len(llm.produced) == 3
+    statuses = sorted(r[0] for r in sqlite3.connect(audit).execute("SELECT status FROM requests"))
+    assert statuses == [200, 200, 499, 499]  # the two that left are on record as client-closed
+
+
 def test_full_queue_gives_503_with_retry_after(slow):
     url, _llm, _ = slow
     results: list[int] = []

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from importlib import resources
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -57,6 +57,35 @@ class BodyLimit:
             return msg
 
         await self.app(scope, counted, send)
+
+
+class Observe:
+    """Count every request and time it to its last byte (a whole stream, for SSE), by route and status.
+
+    Pure ASGI rather than BaseHTTPMiddleware: it does not buffer streams or hide client disconnects.
+    """
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app, self.metrics = app, metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        t0, status = time.perf_counter(), [500]
+
+        async def sending(msg: Message) -> None:
+            if msg["type"] == "http.response.start":
+                status[0] = msg["status"]
+            await send(msg)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            path = getattr(scope.get("route"), "path", "unmatched")
+            self.metrics.requests.labels(path, scope["method"], str(status[0])).inc()
+            self.metrics.latency.labels(path).observe(time.perf_counter() - t0)
+            if status[0] >= 400 and not path.startswith(("/v1/chat", "/v1/completions")):
+                self.metrics.errors.labels(str(status[0]), "").inc()  # generation routes count their own
 
 
 def _default_kb_factory(settings: Settings) -> KBFactory:
@@ -141,25 +170,7 @@ def create_app(
     app.state.genloom = state
     errors.install(app)
 
-    @app.middleware("http")
-    async def observe(request: Request, call_next: Any) -> Response:
-        t0 = time.perf_counter()
-        try:
-            response: Response = await call_next(request)
-        except APIError as e:  # raised below the routing layer (the body limit)
-            response = e.response()
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
-        metrics.requests.labels(path, request.method, str(response.status_code)).inc()
-        metrics.latency.labels(path).observe(time.perf_counter() - t0)
-        if (
-            response.status_code >= 400
-            and not path.startswith("/v1/chat")
-            and not path.startswith("/v1/completions")
-        ):
-            metrics.errors.labels(str(response.status_code), "").inc()
-        return response
-
+    app.add_middleware(Observe, metrics=metrics)
     app.add_middleware(BodyLimit, limit=s.max_request_bytes)
 
     from genloom.serve import routes_embed, routes_kb, routes_openai

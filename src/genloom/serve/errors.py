@@ -93,6 +93,12 @@ def install(app: FastAPI) -> None:
     async def _api(request: Request, e: APIError) -> JSONResponse:
         return e.response()
 
+    from genloom.serve.worker import Cancelled
+
+    @app.exception_handler(Cancelled)
+    async def _gone(request: Request, e: Cancelled) -> JSONResponse:
+        return to_api_error(e).response()  # the client has left; nobody reads this
+
     @app.exception_handler(GenloomError)
     async def _genloom(request: Request, e: GenloomError) -> JSONResponse:
         return from_genloom(e).response()

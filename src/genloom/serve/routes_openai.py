@@ -15,7 +15,7 @@ from dataclasses import asdict
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 
 from genloom.serve import schemas as S
 from genloom.serve.audit import AuditRecord
@@ -140,6 +140,10 @@ async def _respond(
     if not stream:
         try:
             text = await gen.collect(rep.request)
+        except Cancelled as e:  # nobody is listening: record it, answer 499 into the void
+            rep.rec.finish_reason = "cancelled"
+            rep.done(gen, error=e)
+            return Response(status_code=499)
         except BaseException as e:
             rep.done(gen, error=e)
             raise
@@ -165,6 +169,10 @@ async def _respond(
 
     try:
         first = await gen.first(rep.request)
+    except Cancelled as e:
+        rep.rec.finish_reason = "cancelled"
+        rep.done(gen, error=e)
+        return Response(status_code=499)
     except BaseException as e:
         rep.done(gen, error=e)
         raise

@@ -45,6 +45,7 @@ class Generation:
         self.t_start = time.perf_counter()
         self.t_first: float | None = None
         self.cancelled = False
+        self._checked = time.perf_counter()
 
     # -- worker thread ---------------------------------------------------------------------------------
     def _work(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -74,16 +75,19 @@ class Generation:
 
     # -- event loop ------------------------------------------------------------------------------------
     async def _wait(self, aw: Any, request: Request | None) -> Any:
-        """Await ``aw``, but give up (and cancel) if the client disconnects meanwhile."""
+        """Await ``aw``, but give up (and cancel) if the client disconnects meanwhile (checked every 0.2 s)."""
         task = asyncio.ensure_future(aw)
         while True:
             done, _ = await asyncio.wait({task}, timeout=0.2)
+            now = time.perf_counter()
+            if request is not None and now - self._checked >= 0.2:
+                self._checked = now
+                if await request.is_disconnected():
+                    task.cancel()
+                    self.cancel()
+                    raise Cancelled()
             if done:
                 return task.result()
-            if request is not None and await request.is_disconnected():
-                task.cancel()
-                self.cancel()
-                raise Cancelled()
 
     async def first(self, request: Request | None) -> str | None:
         """Wait for a turn, start the worker, return the first piece (None if there is none)."""
@@ -122,12 +126,16 @@ class Generation:
                 self.cancel()
 
     async def collect(self, request: Request | None) -> str:
-        parts = []
+        """All the text; a client that goes away meanwhile cancels the generation (Cancelled is raised)."""
         first = await self.first(request)
-        if first is not None:
-            parts.append(first)
-        async for p in self.rest():
-            parts.append(p)
+        parts = [] if first is None else [first]
+        while not self._pending:
+            item = await self._wait(self._items.get(), request)
+            if item is _END:
+                return "".join(parts)
+            if isinstance(item, BaseException):
+                raise item
+            parts.append(str(item))
         return "".join(parts)
 
     def cancel(self) -> None:
