@@ -14,6 +14,8 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/python -m pip install -q torch==2.13.0
 	# llama-cpp-python compiles from source once (~7 min on 2 cores); pip's wheel cache keeps the build.
 	$(BIN)/python -m pip install -q -e '.[dev]'
+	# the web UI tests drive Debian's chromium through playwright (never `playwright install`: no downloads)
+	command -v chromium >/dev/null || (apt-get install -y chromium || sudo apt-get install -y chromium)
 	@touch $@
 
 install: $(STAMP)

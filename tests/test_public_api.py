@@ -23,6 +23,7 @@ EXPECTED = {
     "Usage",
     "UserError",
     "__version__",
+    "create_app",
     "get_settings",
     "register_llm",
     "resolve_llm",

@@ -29,6 +29,16 @@ from genloom.types import (
 
 __version__ = "0.1.0"
 
+_LAZY = {"create_app": "genloom.serve"}  # the server needs the 'serve' extra: import it on first use
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'genloom' has no attribute {name!r}")
+
 
 __all__ = [
     "AccessDenied",
@@ -53,6 +63,7 @@ __all__ = [
     "Usage",
     "UserError",
     "__version__",
+    "create_app",
     "get_settings",
     "register_llm",
     "resolve_llm",

@@ -32,6 +32,14 @@ class Settings:
     n_ctx: int = 4096  # context window for local models (tokens); 0 = the model's training context
     n_threads: int = dataclasses.field(default_factory=_default_threads)
     n_batch: int = 512
+    # the server (genloom serve); see genloom.serve
+    api_keys: str = ""  # "NAME=KEY[@principal,principal] ..." (space or ';' separated); adds to keys_file
+    keys_file: str = ""  # TOML file of API keys; "" = $GENLOOM_HOME/keys.toml if it exists
+    rate_limit_rpm: int = 120  # requests per minute per key (0 = unlimited)
+    rate_limit_tpm: int = 200_000  # tokens (prompt + completion) per minute per key (0 = unlimited)
+    queue_size: int = 32  # generations admitted at once (running + waiting); more get 503
+    max_request_bytes: int = 20_000_000  # request bodies above this get 413
+    max_tokens_limit: int = 4096  # a request's max_tokens above this gets 400
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "home", Path(self.home).expanduser())
@@ -41,6 +49,12 @@ class Settings:
             raise UserError(f"n_threads must be >= 1, got {self.n_threads}", hint="set GENLOOM_N_THREADS")
         if self.n_batch < 1:
             raise UserError(f"n_batch must be >= 1, got {self.n_batch}", hint="set GENLOOM_N_BATCH")
+        for name in ("rate_limit_rpm", "rate_limit_tpm"):
+            if getattr(self, name) < 0:
+                raise UserError(f"{name} must be >= 0", hint=f"set GENLOOM_{name.upper()} (0 = unlimited)")
+        for name in ("queue_size", "max_request_bytes", "max_tokens_limit"):
+            if getattr(self, name) < 1:
+                raise UserError(f"{name} must be >= 1", hint=f"set GENLOOM_{name.upper()}")
 
     @classmethod
     def load(cls, cwd: Path | None = None, env: dict[str, str] | None = None, **overrides: Any) -> Settings:

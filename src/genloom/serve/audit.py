@@ -1,0 +1,122 @@
+"""The audit log: one SQLite row per API request, in ``$GENLOOM_HOME/audit.db``.
+
+A row holds who (key id), what (endpoint, model, prompt-template version, KB and the chunk ids retrieved),
+the prompt and the output, token counts, latency, status and error type.
+
+Designed for what comes next: ``redaction`` records which PII policy (if any) rewrote prompt/output, and
+``prev_hash``/``row_hash`` are reserved for a hash chain (each row's hash covering the previous row's), so
+tamper evidence can be added by a named migration without rewriting this table. The schema is versioned by
+named migrations recorded in ``migrations``; they run in order, once, each in a transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+MIGRATIONS: list[tuple[str, str]] = [
+    (
+        "001_requests",
+        """
+        CREATE TABLE requests (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            ts REAL NOT NULL,                 -- unix time the request arrived
+            request_id TEXT NOT NULL,         -- the id returned to the client (chatcmpl-..., ...)
+            key_id TEXT NOT NULL,
+            endpoint TEXT NOT NULL,
+            model TEXT,
+            template TEXT,                    -- prompt template id@version (grounded answers)
+            kb TEXT,
+            chunk_ids TEXT NOT NULL DEFAULT '[]',   -- JSON list
+            prompt TEXT NOT NULL DEFAULT '',  -- JSON (messages) or text
+            output TEXT NOT NULL DEFAULT '',
+            prompt_tokens INTEGER NOT NULL DEFAULT 0,
+            completion_tokens INTEGER NOT NULL DEFAULT 0,
+            latency_ms REAL NOT NULL DEFAULT 0,
+            status INTEGER NOT NULL,
+            error_type TEXT,
+            finish_reason TEXT,
+            redaction TEXT,                   -- the PII policy applied to prompt/output (later issue)
+            prev_hash TEXT,                   -- hash chain for tamper evidence (later issue)
+            row_hash TEXT
+        );
+        CREATE INDEX requests_ts ON requests(ts);
+        CREATE INDEX requests_key ON requests(key_id, ts);
+        """,
+    ),
+]
+
+
+@dataclass
+class AuditRecord:
+    request_id: str
+    key_id: str
+    endpoint: str
+    ts: float = field(default_factory=time.time)
+    model: str | None = None
+    template: str | None = None
+    kb: str | None = None
+    chunk_ids: list[str] = field(default_factory=list)
+    prompt: Any = ""
+    output: str = ""
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    latency_ms: float = 0.0
+    status: int = 200
+    error_type: str | None = None
+    finish_reason: str | None = None
+
+
+class AuditLog:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._migrate()
+
+    def _migrate(self) -> None:
+        with self._lock:
+            self._db.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at REAL)")
+            done = {r[0] for r in self._db.execute("SELECT name FROM migrations")}
+            for name, sql in MIGRATIONS:
+                if name in done:
+                    continue
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    for stmt in (s.strip() for s in sql.split(";")):
+                        if stmt:
+                            self._db.execute(stmt)
+                    self._db.execute("INSERT INTO migrations VALUES (?, ?)", (name, time.time()))
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+
+    def write(self, rec: AuditRecord) -> None:
+        row = asdict(rec)
+        row["chunk_ids"] = json.dumps(rec.chunk_ids)
+        if not isinstance(rec.prompt, str):
+            row["prompt"] = json.dumps(rec.prompt, ensure_ascii=False)
+        cols = ", ".join(row)
+        with self._lock:
+            self._db.execute(
+                f"INSERT INTO requests ({cols}) VALUES ({', '.join('?' * len(row))})", list(row.values())
+            )
+
+    def rows(self, limit: int = 100) -> list[dict[str, Any]]:
+        with self._lock:
+            cur = self._db.execute("SELECT * FROM requests ORDER BY id DESC LIMIT ?", (limit,))
+            names = [d[0] for d in cur.description]
+            return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()

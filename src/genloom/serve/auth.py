@@ -1,0 +1,149 @@
+"""API keys → a key id and the principals the knowledge-base ACL checks.
+
+Keys come from ``settings.api_keys`` (env ``GENLOOM_API_KEYS``) and a TOML keys file
+(``settings.keys_file``, default ``$GENLOOM_HOME/keys.toml`` when it exists)::
+
+    GENLOOM_API_KEYS="alice=sk-alice-1@tenant:acme,user:alice bob=sk-bob-2@tenant:beta"
+
+    # keys.toml
+    [keys.alice]
+    key = "sk-alice-1"              # or key_sha256 = "<hex digest>" to keep the secret out of the file
+    principals = ["tenant:acme", "user:alice"]
+    rpm = 60                        # optional per-key overrides of rate_limit_rpm / rate_limit_tpm
+    tpm = 20000
+
+Only SHA-256 digests are kept in memory and compared in constant time; the key id (the name) is what the
+audit log and metrics record. With no keys at all the server is for this machine only: ``genloom serve``
+binds 127.0.0.1 and every request is the local owner (key id ``local``, no principal filter).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from genloom.errors import UserError
+from genloom.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    key_id: str
+    principals: tuple[str, ...] | None  # None = the local owner: no ACL filter
+    rpm: int | None = None
+    tpm: int | None = None
+
+    @property
+    def acl(self) -> list[str] | None:
+        return None if self.principals is None else list(self.principals)
+
+
+LOCAL = Principal("local", None)
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+_NAME = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
+
+
+@dataclass
+class KeyStore:
+    _by_digest: dict[str, Principal] = field(default_factory=dict)
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self._by_digest)
+
+    def __len__(self) -> int:
+        return len(self._by_digest)
+
+    def add(
+        self, name: str, digest: str, principals: list[str], rpm: int | None = None, tpm: int | None = None
+    ) -> None:
+        if not _NAME.match(name):
+            raise UserError(
+                f"API key name {name!r} is not valid", hint="use letters, digits, '-', '_' or '.'"
+            )
+        if not re.fullmatch(r"[0-9a-f]{64}", digest):
+            raise UserError(f"API key {name!r}: key_sha256 must be 64 hex digits", hint="use sha256sum")
+        self._by_digest[digest] = Principal(name, tuple(principals), rpm, tpm)
+
+    def lookup(self, secret: str | None) -> Principal | None:
+        """The principal for a presented key, or None. With no keys configured everyone is LOCAL."""
+        if not self.enabled:
+            return LOCAL
+        if not secret:
+            return None
+        d = _digest(secret)
+        for known, p in self._by_digest.items():  # constant-time compare of each digest
+            if hmac.compare_digest(known, d):
+                return p
+        return None
+
+    @classmethod
+    def from_settings(cls, s: Settings) -> KeyStore:
+        store = cls()
+        for entry in re.split(r"[\s;]+", s.api_keys.strip()):
+            if entry:
+                store._add_env(entry)
+        path = Path(s.keys_file).expanduser() if s.keys_file else s.home / "keys.toml"
+        if s.keys_file and not path.is_file():
+            raise UserError(
+                f"keys file {path} does not exist", hint="fix GENLOOM_KEYS_FILE or create the file"
+            )
+        if path.is_file():
+            store._add_file(path)
+        return store
+
+    def _add_env(self, entry: str) -> None:
+        name, eq, rest = entry.partition("=")
+        secret, _, plist = rest.partition("@")
+        if not eq or not secret:
+            raise UserError(
+                f"GENLOOM_API_KEYS entry {entry.split('=')[0]!r}... is not NAME=KEY[@principal,...]",
+                hint="e.g. GENLOOM_API_KEYS='alice=sk-alice-1@tenant:acme'",
+            )
+        self.add(name, _digest(secret), [p for p in plist.split(",") if p])
+
+    def _add_file(self, path: Path) -> None:
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+            raise UserError(f"{path} is not valid TOML: {e}", hint="fix the keys file") from None
+        keys = data.get("keys", {})
+        if not isinstance(keys, dict):
+            raise UserError(
+                f"{path}: [keys] must be a table of [keys.NAME] tables", hint="see genloom.serve.auth"
+            )
+        for name, spec in keys.items():
+            if not isinstance(spec, dict) or not ("key" in spec or "key_sha256" in spec):
+                raise UserError(
+                    f"{path}: [keys.{name}] needs key or key_sha256", hint="see genloom.serve.auth"
+                )
+            digest = str(spec.get("key_sha256") or _digest(str(spec["key"]))).lower()
+            principals = spec.get("principals", [])
+            if not isinstance(principals, list) or not all(isinstance(p, str) for p in principals):
+                raise UserError(
+                    f"{path}: [keys.{name}] principals must be a list of strings", hint="e.g. ['tenant:a']"
+                )
+            rpm, tpm = spec.get("rpm"), spec.get("tpm")
+            self.add(
+                name,
+                digest,
+                principals,
+                int(rpm) if rpm is not None else None,
+                int(tpm) if tpm is not None else None,
+            )
+
+
+def bearer(authorization: str | None) -> str | None:
+    if not authorization:
+        return None
+    scheme, _, token = authorization.partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None

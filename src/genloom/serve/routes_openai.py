@@ -1,0 +1,275 @@
+"""The OpenAI-compatible endpoints: /v1/models, /v1/chat/completions, /v1/completions.
+
+A model id is either an LLM the server was started with (e.g. ``llamacpp:``) or ``rag:<kb>``: a grounded
+answer from that knowledge base, whose message carries ``[n]`` markers plus ``citations`` and ``refused``
+(streaming: in the final chunk), so any OpenAI client can use it unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import asdict
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response, StreamingResponse
+
+from genloom.serve import schemas as S
+from genloom.serve.audit import AuditRecord
+from genloom.serve.auth import Principal
+from genloom.serve.deps import caller
+from genloom.serve.errors import APIError, to_api_error
+from genloom.serve.state import State, get_state
+from genloom.serve.worker import Cancelled, Generation
+from genloom.types import Message, SamplingParams
+
+router = APIRouter(tags=["openai"])
+ERRORS: dict[int | str, dict[str, Any]] = {
+    c: {"model": S.ErrorResponse} for c in (400, 401, 403, 404, 413, 429, 502, 503)
+}
+
+
+@router.get("/v1/models", response_model=S.ModelList, responses=ERRORS)
+async def list_models(request: Request, who: Principal = Depends(caller)) -> S.ModelList:
+    st = get_state(request)
+    cards = [S.ModelCard(id=m, created=st.started, owned_by="genloom") for m in st.models]
+    cards += [S.ModelCard(id=f"rag:{kb}", created=st.started, owned_by="genloom") for kb in st.kb_lister()]
+    return S.ModelList(data=cards)
+
+
+def _params(req: S._Sampling, st: State, max_tokens: int | None) -> SamplingParams:
+    limit = st.settings.max_tokens_limit
+    if max_tokens is not None and max_tokens > limit:
+        raise APIError(
+            400,
+            f"max_tokens is {max_tokens}, above this server's limit of {limit}",
+            "invalid_request_error",
+            param="max_tokens",
+        )
+    p = SamplingParams(max_tokens=min(max_tokens or 256, limit), stop=req.stops(), seed=req.seed)
+    for src, dst in (
+        ("temperature", "temperature"),
+        ("top_p", "top_p"),
+        ("top_k", "top_k"),
+        ("min_p", "min_p"),
+    ):
+        if getattr(req, src) is not None:
+            setattr(p, dst, getattr(req, src))
+    if req.repetition_penalty is not None:
+        p.repeat_penalty = req.repetition_penalty
+    return p.validate()
+
+
+def _messages(msgs: list[S.ChatMessage]) -> list[Message]:
+    role = {"developer": "system"}
+    return [Message(role.get(m.role, m.role), m.text()) for m in msgs]  # type: ignore[arg-type]
+
+
+def _sse(obj: dict[str, Any]) -> str:
+    return f"data: {json.dumps(obj, ensure_ascii=False, separators=(',', ':'))}\n\n"
+
+
+def _usage(p: int, c: int) -> dict[str, int]:
+    return {"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c}
+
+
+class _Reply:
+    """One chat request's bookkeeping: ids, chunk builder, audit record, metrics."""
+
+    def __init__(
+        self, st: State, who: Principal, request: Request, model: str, prompt: Any, kind: str
+    ) -> None:
+        self.st, self.who, self.request, self.model = st, who, request, model
+        self.t0 = time.perf_counter()
+        prefix = "chatcmpl" if kind == "chat" else "cmpl"
+        self.id, self.created = f"{prefix}-{uuid.uuid4().hex[:24]}", int(time.time())
+        path = "/v1/chat/completions" if kind == "chat" else "/v1/completions"
+        self.rec = AuditRecord(self.id, who.key_id, path, model=model, prompt=prompt)
+
+    def chunk(self, delta: dict[str, Any] | None, finish: str | None = None, **extra: Any) -> str:
+        choices = (
+            [] if delta is None else [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]
+        )
+        return _sse({"id": self.id, "object": "chat.completion.chunk", "created": self.created,
+                     "model": self.model, "system_fingerprint": None, "choices": choices, **extra})  # fmt: skip
+
+    def done(self, gen: Generation | None, status: int = 200, error: BaseException | None = None) -> None:
+        self.rec.status = status
+        if error is not None:
+            api = to_api_error(error)
+            self.rec.status, self.rec.error_type = api.status, api.code or api.type
+            self.st.metrics.errors.labels(api.type, api.code or "").inc()
+        if gen is not None and gen.ttft is not None:
+            self.st.metrics.ttft.labels(self.model).observe(gen.ttft)
+        self.st.finish(self.who, self.rec, self.t0)
+
+
+def _fill_from_completion(rec: AuditRecord, gen: Generation, text: str) -> str:
+    c = getattr(gen.source, "completion", None)
+    rec.output = text
+    if c is None:
+        return "stop"
+    rec.prompt_tokens, rec.completion_tokens = c.usage.prompt_tokens, c.usage.completion_tokens
+    rec.finish_reason = "stop" if c.finish_reason == "cancelled" else c.finish_reason
+    return rec.finish_reason
+
+
+def _fill_from_answer(rec: AuditRecord, gen: Generation, text: str) -> dict[str, Any]:
+    a = getattr(gen.source, "answer", None)
+    rec.output = text
+    if a is None:
+        return {"citations": [], "refused": False, "refusal": None}
+    rec.prompt_tokens, rec.completion_tokens = a.usage.prompt_tokens, a.usage.completion_tokens
+    rec.template, rec.finish_reason = a.template, "stop"
+    rec.chunk_ids = list(
+        dict.fromkeys([*getattr(gen.source, "hit_ids", []), *(c.chunk_id for c in a.citations)])
+    )
+    if a.model:
+        rec.model = f"{rec.model} ({a.model})"
+    cites = [asdict(c) for c in a.citations]
+    return {"citations": cites, "refused": a.refused, "refusal": a.refusal_reason if a.refused else None}
+
+
+async def _respond(
+    rep: _Reply, gen: Generation, stream: bool, include_usage: bool, rag: bool, text_completion: bool = False
+) -> Any:
+    """Run ``gen`` and answer as JSON or as an SSE stream (errors before the first piece get a status code)."""
+    if not stream:
+        try:
+            text = await gen.collect(rep.request)
+        except Cancelled as e:  # nobody is listening: record it, answer 499 into the void
+            rep.rec.finish_reason = "cancelled"
+            rep.done(gen, error=e)
+            return Response(status_code=499)
+        except BaseException as e:
+            rep.done(gen, error=e)
+            raise
+        extra = _fill_from_answer(rep.rec, gen, text) if rag else {}
+        finish = "stop" if rag else _fill_from_completion(rep.rec, gen, text)
+        rep.done(gen)
+        usage = _usage(rep.rec.prompt_tokens, rep.rec.completion_tokens)
+        if text_completion:
+            choice = {"index": 0, "text": text, "logprobs": None, "finish_reason": finish}
+            return {"id": rep.id, "object": "text_completion", "created": rep.created, "model": rep.model,
+                    "system_fingerprint": None, "choices": [choice], "usage": usage}  # fmt: skip
+        content = text.strip() if rag else text
+        if rag and extra["refused"]:
+            content = extra["refusal"]
+        msg = (
+            {"role": "assistant", "content": content, **extra}
+            if rag
+            else {"role": "assistant", "content": content, "refusal": None}
+        )
+        choice = {"index": 0, "message": msg, "logprobs": None, "finish_reason": finish}
+        return {"id": rep.id, "object": "chat.completion", "created": rep.created, "model": rep.model,
+                "system_fingerprint": None, "choices": [choice], "usage": usage}  # fmt: skip
+
+    try:
+        first = await gen.first(rep.request)
+    except Cancelled as e:
+        rep.rec.finish_reason = "cancelled"
+        rep.done(gen, error=e)
+        return Response(status_code=499)
+    except BaseException as e:
+        rep.done(gen, error=e)
+        raise
+
+    def piece(text: str) -> str:
+        if text_completion:
+            return _sse({"id": rep.id, "object": "text_completion", "created": rep.created, "model": rep.model,
+                         "choices": [{"index": 0, "text": text, "logprobs": None, "finish_reason": None}]})  # fmt: skip
+        return rep.chunk({"content": text})
+
+    async def events() -> AsyncIterator[str]:
+        parts: list[str] = []
+        error: BaseException | None = None
+        try:
+            if not text_completion:
+                yield rep.chunk({"role": "assistant", "content": "", "refusal": None})
+            if first is not None:
+                parts.append(first)
+                yield piece(first)
+            async for p in gen.rest():
+                parts.append(p)
+                yield piece(p)
+            text = "".join(parts)
+            if rag:
+                extra = _fill_from_answer(rep.rec, gen, text)
+                if extra["refused"]:
+                    yield rep.chunk({"content": extra["refusal"]})
+                yield rep.chunk({"citations": extra["citations"], "refused": extra["refused"]}, "stop")
+            else:
+                finish = _fill_from_completion(rep.rec, gen, text)
+                if text_completion:
+                    yield _sse({"id": rep.id, "object": "text_completion", "created": rep.created, "model": rep.model,
+                                "choices": [{"index": 0, "text": "", "logprobs": None, "finish_reason": finish}]})  # fmt: skip
+                else:
+                    yield rep.chunk({}, finish)
+            if include_usage:
+                yield rep.chunk(None, usage=_usage(rep.rec.prompt_tokens, rep.rec.completion_tokens))
+            yield "data: [DONE]\n\n"
+        except Exception as e:  # mid-stream failure: OpenAI sends an error event, then ends the stream
+            error = e
+            yield _sse(to_api_error(e).body())
+            yield "data: [DONE]\n\n"
+        finally:
+            rep.rec.output = rep.rec.output or "".join(parts)
+            if gen.cancelled or (error is None and rep.rec.finish_reason is None and not rag):
+                rep.rec.status, rep.rec.finish_reason = 499, "cancelled"  # the client went away
+            rep.done(gen, rep.rec.status if error is None else 500, error)
+
+    return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+
+
+@router.post("/v1/chat/completions", response_model=S.ChatCompletion, responses=ERRORS)
+async def chat_completions(
+    req: S.ChatCompletionRequest, request: Request, who: Principal = Depends(caller)
+) -> Any:
+    st = get_state(request)
+    include_usage = bool(req.stream_options and req.stream_options.include_usage)
+    messages = _messages(req.messages)
+    rep = _Reply(st, who, request, req.model, [m.to_dict() for m in messages], "chat")
+    make: Callable[[], Iterable[str]]
+    if req.model.startswith("rag:"):
+        kb = req.model[4:] or "default"
+        rep.rec.kb = kb
+        users = [i for i, m in enumerate(messages) if m.role == "user"]
+        if not users:
+            raise APIError(400, "a rag:<kb> request needs a user message (the question)", "invalid_request_error",
+                           param="messages")  # fmt: skip
+        question, history = (
+            messages[users[-1]].content,
+            [m for m in messages[: users[-1]] if m.role != "system"],
+        )
+        _params(req, st, req.max_completion_tokens or req.max_tokens)  # same limits as plain chat
+        opts = {"kb": kb, "principals": who.acl, "k": req.k or 5, "model": st.models[0], "history": history,
+                "mode": req.rag_mode or "auto"}  # fmt: skip
+        make = lambda: st.answer_factory(question, **opts)  # noqa: E731
+        return await _respond(rep, st.start(make), bool(req.stream), include_usage, rag=True)
+    engine = st.engine(req.model)
+    params = _params(req, st, req.max_completion_tokens or req.max_tokens)
+    make = lambda: engine.stream(messages, params)  # noqa: E731
+    return await _respond(rep, st.start(make), bool(req.stream), include_usage, rag=False)
+
+
+@router.post("/v1/completions", response_model=S.TextCompletion, responses=ERRORS)
+async def completions(req: S.CompletionRequest, request: Request, who: Principal = Depends(caller)) -> Any:
+    """A plain completion. The seam generates from messages, so the prompt is sent as one user turn."""
+    st = get_state(request)
+    prompts = [req.prompt] if isinstance(req.prompt, str) else req.prompt
+    if len(prompts) != 1:
+        raise APIError(400, "send exactly one prompt per request", "invalid_request_error", param="prompt")
+    engine = st.engine(req.model)
+    params = _params(req, st, req.max_tokens)
+    rep = _Reply(st, who, request, req.model, prompts[0], "completion")
+    include_usage = bool(req.stream_options and req.stream_options.include_usage)
+    make = lambda: engine.stream(prompts[0], params)  # noqa: E731
+    return await _respond(
+        rep, st.start(make), bool(req.stream), include_usage, rag=False, text_completion=True
+    )
+
+
+__all__ = ["Cancelled", "router"]
