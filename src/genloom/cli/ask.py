@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import typer
 
 from genloom.cli._common import MODEL_OPTION, console, console_err, print_json, read_text_arg
 
+if TYPE_CHECKING:
+    from genloom.answer.result import Answer
 
-def render_citations(answer) -> None:  # type: ignore[no-untyped-def]
+
+def render_citations(answer: Answer) -> None:
     """The sources under an answer: [n] source › heading, then the quoted span."""
     if answer.refused:
         console.print(f"[yellow]{answer.refusal_reason}[/]")
@@ -47,9 +51,9 @@ def ask(
         principals=principals,
         k=k,
         model=model,
-        mode=mode,
+        mode=mode,  # type: ignore[arg-type]
         template=template,
-    )  # type: ignore[arg-type]
+    )
     if as_json:
         for _ in stream:
             pass
