@@ -477,7 +477,10 @@ SUITE: list[tuple[str, dict[str, Any], list[str]]] = [
                 },
                 "item": {
                     "type": "object",
-                    "properties": {"name": {"type": "string", "maxLength": 40}, "price": {"$ref": "#/$defs/money"}},
+                    "properties": {
+                        "name": {"type": "string", "maxLength": 40},
+                        "price": {"$ref": "#/$defs/money"},
+                    },
                     "required": ["name", "price"],
                 },
             },

@@ -7,12 +7,12 @@ import json
 import jsonschema
 import pytest
 from pydantic import BaseModel, Field
-from schema_suite import SUITE
 
 from genloom import Engine, SamplingParams
 from genloom.backends.llm.llamacpp import LlamaCppLLM
 from genloom.cli.main import main
 from genloom.structured import Constraint, OutputIncomplete, extract, extract_structured
+from schema_suite import SUITE
 
 pytestmark = pytest.mark.model
 
@@ -49,7 +49,11 @@ def test_pydantic_extract_returns_an_instance(engine):
 
 def test_choice_and_regex(engine):
     greedy = SamplingParams(temperature=0, max_tokens=20)
-    s = engine.stream("What colour is grass? Answer with one word.", greedy, constraint=Constraint.choice(["red", "green", "blue"]))
+    s = engine.stream(
+        "What colour is grass? Answer with one word.",
+        greedy,
+        constraint=Constraint.choice(["red", "green", "blue"]),
+    )
     assert "".join(s) in {"red", "green", "blue"} and s.value == s.completion.text
     pattern = r"\(\d{3}\) \d{3}-\d{4}"
     r = engine.structured("Give me a US phone number.", Constraint.regex(pattern), greedy)
@@ -80,7 +84,11 @@ def test_streams_pieces_and_leaves_the_model_usable(engine):
     greedy = SamplingParams(temperature=0, max_tokens=24)
     before = engine.generate("Name three colours.", greedy).text
     schema = next(s for n, s, _ in SUITE if n == "weather")
-    s = engine.stream("Oslo: -4 degrees, snowing.", SamplingParams(temperature=0, max_tokens=100), constraint=Constraint.json_schema(schema))
+    s = engine.stream(
+        "Oslo: -4 degrees, snowing.",
+        SamplingParams(temperature=0, max_tokens=100),
+        constraint=Constraint.json_schema(schema),
+    )
     pieces = list(s)
     assert len(pieces) > 5 and json.loads("".join(pieces)) == s.value
     _valid(s.value, schema)
@@ -88,7 +96,11 @@ def test_streams_pieces_and_leaves_the_model_usable(engine):
 
 
 def test_output_that_cannot_finish_in_max_tokens_is_an_error(engine):
-    schema = {"type": "object", "properties": {"essay": {"type": "string", "minLength": 400}}, "required": ["essay"]}
+    schema = {
+        "type": "object",
+        "properties": {"essay": {"type": "string", "minLength": 400}},
+        "required": ["essay"],
+    }
     with pytest.raises(OutputIncomplete) as e:
         engine.structured("Write an essay.", schema, SamplingParams(temperature=0, max_tokens=30))
     assert e.value.max_tokens == 30 and e.value.hint and "--max-tokens" in e.value.hint
@@ -96,14 +108,19 @@ def test_output_that_cannot_finish_in_max_tokens_is_an_error(engine):
         "$defs": {
             "node": {
                 "type": "object",
-                "properties": {"name": {"type": "string"}, "kids": {"type": "array", "items": {"$ref": "#/$defs/node"}}},
+                "properties": {
+                    "name": {"type": "string"},
+                    "kids": {"type": "array", "items": {"$ref": "#/$defs/node"}},
+                },
                 "required": ["name", "kids"],
             }
         },
         "$ref": "#/$defs/node",
     }
     try:  # either a complete, valid tree or the error: never truncated JSON returned as success
-        r = engine.structured("Describe a family tree.", recursive, SamplingParams(temperature=0, max_tokens=60))
+        r = engine.structured(
+            "Describe a family tree.", recursive, SamplingParams(temperature=0, max_tokens=60)
+        )
         _valid(r.value, recursive)
     except OutputIncomplete as err:
         with pytest.raises(json.JSONDecodeError):
@@ -119,5 +136,8 @@ def test_cli_extract_and_generate(tmp_path, capsys):
     assert out["usage"]["completion_tokens"] > 0 and out["attempts"] == 1
     assert main(["generate", "Is the sea wet?", "--choice", "yes,no", "-t", "0", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["text"] in {"yes", "no"}
-    assert main(["generate", "A year:", "--regex", "(19|20)[0-9]{2}", "-t", "0", "--json-schema", str(schema)]) == 2
+    assert (
+        main(["generate", "A year:", "--regex", "(19|20)[0-9]{2}", "-t", "0", "--json-schema", str(schema)])
+        == 2
+    )
     assert "cannot be combined" in capsys.readouterr().err

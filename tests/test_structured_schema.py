@@ -60,7 +60,11 @@ def test_invalid_schema_names_the_json_pointer(schema, pointer):
         ({"type": "object", "properties": {"a": {"if": {}, "then": {}}}}, "if", "/properties/a/if"),
         ({"$defs": {"t": {"type": "array", "contains": {"const": 1}}}}, "contains", "/$defs/t/contains"),
         ({"type": "string", "format": "phone-number"}, "format: phone-number", "/format"),
-        ({"$ref": "https://example.com/schema.json"}, "remote $ref 'https://example.com/schema.json'", "/$ref"),
+        (
+            {"$ref": "https://example.com/schema.json"},
+            "remote $ref 'https://example.com/schema.json'",
+            "/$ref",
+        ),
     ],
 )
 def test_unsupported_features_are_named_not_ignored(schema, feature, pointer):
@@ -218,9 +222,13 @@ def test_black_box_invalid_twice_is_a_clear_error():
 
 
 def test_black_box_stream_validates_at_the_end():
-    s = Engine(FakeLLM(["yes"])).stream("Is it?", SamplingParams(temperature=0), constraint=Constraint.choice(["yes", "no"]))
+    s = Engine(FakeLLM(["yes"])).stream(
+        "Is it?", SamplingParams(temperature=0), constraint=Constraint.choice(["yes", "no"])
+    )
     assert "".join(s) == "yes" and s.value == "yes"
-    bad = Engine(FakeLLM(["perhaps"])).stream("Is it?", SamplingParams(temperature=0), constraint=Constraint.choice(["yes", "no"]))
+    bad = Engine(FakeLLM(["perhaps"])).stream(
+        "Is it?", SamplingParams(temperature=0), constraint=Constraint.choice(["yes", "no"])
+    )
     with pytest.raises(InvalidOutput):
         list(bad)
 

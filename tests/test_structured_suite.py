@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import jsonschema
 import pytest
-from schema_suite import SUITE
 
 from genloom import Engine
 from genloom.backends.llm.llamacpp import LlamaCppLLM
 from genloom.structured import extract_structured
+from schema_suite import SUITE
 
 pytestmark = [pytest.mark.model, pytest.mark.slow]
 

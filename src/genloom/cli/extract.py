@@ -27,13 +27,17 @@ def load_pydantic(target: str) -> Any:
     """A Pydantic model class from ``module:Model`` (the current directory is importable)."""
     module_name, sep, attr = target.partition(":")
     if not sep or not module_name or not attr:
-        raise UserError(f"--pydantic wants module:Model, got {target!r}", hint="e.g. --pydantic models:Invoice")
+        raise UserError(
+            f"--pydantic wants module:Model, got {target!r}", hint="e.g. --pydantic models:Invoice"
+        )
     if "" not in sys.path:
         sys.path.insert(0, "")
     try:
         module = importlib.import_module(module_name)
     except ImportError as e:
-        raise UserError(f"cannot import {module_name!r}: {e}", hint="run from the folder that has it") from None
+        raise UserError(
+            f"cannot import {module_name!r}: {e}", hint="run from the folder that has it"
+        ) from None
     model = getattr(module, attr, None)
     if not (isinstance(model, type) and hasattr(model, "model_json_schema")):
         raise UserError(f"{target!r} is not a Pydantic model class", hint="point at a BaseModel subclass")

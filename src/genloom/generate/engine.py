@@ -159,7 +159,7 @@ class Engine:
         if constraint is None:
             deltas = self.backend.stream(fitted.messages, p)
         else:
-            deltas = backend_deltas(self.backend, fitted.messages, p, constraint)  # type: ignore[assignment]
+            deltas = backend_deltas(self.backend, fitted.messages, p, constraint)
         assert p.seed is not None
         return Stream(deltas, self.backend.info().id, p.seed, fitted, t0)
 
@@ -192,7 +192,9 @@ class Engine:
         from genloom.structured import as_constraint
         from genloom.structured.run import generate_structured
 
-        return generate_structured(self, prompt, as_constraint(target), params, system=system, truncate=truncate)
+        return generate_structured(
+            self, prompt, as_constraint(target), params, system=system, truncate=truncate
+        )
 
     def count_tokens(self, text: str) -> int:
         return len(self.backend.tokenize(text))

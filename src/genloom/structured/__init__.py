@@ -1,12 +1,12 @@
 """Structured outputs: JSON Schema / Pydantic / regex / choice constraints, forced or validated.
 
-    schema.py      check a schema: JSON pointer for invalid ones, the feature's name for unsupported ones
-    constraint.py  Constraint (grammar + validation) and from_response_format (OpenAI's response_format)
-    grammar.py     llguidance tokenizer (from the llama.cpp vocab) and matchers, cached
-    sampler.py     genloom's seeded sampler over masked logits
-    steer.py       the steerable path: token masking on llama.cpp
-    run.py         any backend: steerable -> masked; black-box -> described, validated, retried once
-    api.py         extract(text, schema) -> validated value
+schema.py      check a schema: JSON pointer for invalid ones, the feature's name for unsupported ones
+constraint.py  Constraint (grammar + validation) and from_response_format (OpenAI's response_format)
+grammar.py     llguidance tokenizer (from the llama.cpp vocab) and matchers, cached
+sampler.py     genloom's seeded sampler over masked logits
+steer.py       the steerable path: token masking on llama.cpp
+run.py         any backend: steerable -> masked; black-box -> described, validated, retried once
+api.py         extract(text, schema) -> validated value
 """
 
 from genloom.structured.api import extract, extract_structured

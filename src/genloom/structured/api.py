@@ -1,11 +1,11 @@
 """``genloom.extract``: text in, a validated dict (or Pydantic instance) out.
 
-    from pydantic import BaseModel
-    class Person(BaseModel):
-        name: str
-        age: int
-    person = genloom.extract("John Smith is 42.", Person)           # -> Person(name='John Smith', age=42)
-    data = genloom.extract("...", {"type": "object", ...}, model="llamacpp:")   # -> dict
+from pydantic import BaseModel
+class Person(BaseModel):
+    name: str
+    age: int
+person = genloom.extract("John Smith is 42.", Person)           # -> Person(name='John Smith', age=42)
+data = genloom.extract("...", {"type": "object", ...}, model="llamacpp:")   # -> dict
 """
 
 from __future__ import annotations
@@ -42,7 +42,9 @@ def extract_structured(
         raise UserError("the text to extract from is empty", hint="pass some text, or '-' to read stdin")
     constraint = as_constraint(schema)
     if constraint.kind not in ("json_schema", "json_object"):
-        raise UserError("extract needs a JSON Schema or a Pydantic model", hint="use generate --regex/--choice")
+        raise UserError(
+            "extract needs a JSON Schema or a Pydantic model", hint="use generate --regex/--choice"
+        )
     engine = model if isinstance(model, Engine) else Engine(model)
     system = EXTRACT_SYSTEM.format(schema=json.dumps(constraint.schema, separators=(",", ":")))
     if instructions:

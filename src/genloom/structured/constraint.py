@@ -62,7 +62,9 @@ class Constraint:
     def choice(cls, choices: Any) -> Constraint:
         items = tuple(str(c) for c in choices)
         if not items or not all(items):
-            raise UserError("choices must be a non-empty list of non-empty strings", hint="e.g. --choice yes,no")
+            raise UserError(
+                "choices must be a non-empty list of non-empty strings", hint="e.g. --choice yes,no"
+            )
         return cls("choice", choices=tuple(dict.fromkeys(items)), name="choice")
 
     # -- the grammar (steerable backends) -------------------------------------------------------
@@ -117,8 +119,9 @@ class Constraint:
             return "Reply with exactly one of: " + ", ".join(self.choices) + "."
         if self.kind == "json_object":
             return "Reply with a single JSON object and nothing else."
-        return "Reply with a single JSON value that validates against this JSON Schema, and nothing else:\n" + (
-            json.dumps(self.schema, separators=(",", ":"))
+        return (
+            "Reply with a single JSON value that validates against this JSON Schema, and nothing else:\n"
+            + (json.dumps(self.schema, separators=(",", ":")))
         )
 
 
@@ -130,10 +133,13 @@ def close_objects(schema: Any) -> Any:
         return [close_objects(s) for s in schema]
     if not isinstance(schema, dict):
         return schema
-    out = {k: close_objects(v) if k not in ("enum", "const", "default", "examples") else v for k, v in schema.items()}
-    if isinstance(schema.get("properties"), dict) and "additionalProperties" not in schema:
-        if "patternProperties" not in schema:
-            out["additionalProperties"] = False
+    out = {
+        k: close_objects(v) if k not in ("enum", "const", "default", "examples") else v
+        for k, v in schema.items()
+    }
+    declared = isinstance(schema.get("properties"), dict)
+    if declared and "additionalProperties" not in schema and "patternProperties" not in schema:
+        out["additionalProperties"] = False
     return out
 
 
@@ -142,7 +148,9 @@ def _check_instance(value: Any, schema: dict[str, Any]) -> None:
     from jsonschema.validators import validator_for
 
     cls = validator_for(schema, default=jsonschema.Draft202012Validator)
-    error = jsonschema.exceptions.best_match(cls(schema, format_checker=cls.FORMAT_CHECKER).iter_errors(value))
+    error = jsonschema.exceptions.best_match(
+        cls(schema, format_checker=cls.FORMAT_CHECKER).iter_errors(value)
+    )
     if error is not None:
         where = "/".join(str(p) for p in error.absolute_path)
         raise ValueError(f"{error.message}" + (f" at /{where}" if where else ""))

@@ -1,9 +1,9 @@
 """Errors of the structured-output path, all inside genloom's one error tree.
 
-    InvalidSchema(UserError)            the schema is not a valid JSON Schema; ``pointer`` says where
-    └── UnsupportedSchemaFeature        valid, but uses a keyword we cannot enforce; ``feature`` names it
-    OutputIncomplete(UserError)         the constrained output did not finish within max_tokens
-    InvalidOutput(BackendError)         a black-box model's output failed validation (after one retry)
+InvalidSchema(UserError)            the schema is not a valid JSON Schema; ``pointer`` says where
+└── UnsupportedSchemaFeature        valid, but uses a keyword we cannot enforce; ``feature`` names it
+OutputIncomplete(UserError)         the constrained output did not finish within max_tokens
+InvalidOutput(BackendError)         a black-box model's output failed validation (after one retry)
 """
 
 from __future__ import annotations

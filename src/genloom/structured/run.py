@@ -1,16 +1,16 @@
 """Generation under a constraint, for any backend: steerable ones mask, black-box ones are validated.
 
-    steerable (capabilities.logits): backend.stream(..., constraint=c) masks token by token, so the output
-        is valid by construction; it is still validated, and running out of max_tokens is OutputIncomplete.
-    black-box (everything else): the constraint is described in the system message and passed on to the
-        backend (a remote one can send it as ``response_format``); the finished text is validated, and
-        ``generate_structured`` retries once with the validation error before raising InvalidOutput.
+steerable (capabilities.logits): backend.stream(..., constraint=c) masks token by token, so the output
+    is valid by construction; it is still validated, and running out of max_tokens is OutputIncomplete.
+black-box (everything else): the constraint is described in the system message and passed on to the
+    backend (a remote one can send it as ``response_format``); the finished text is validated, and
+    ``generate_structured`` retries once with the validation error before raising InvalidOutput.
 """
 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -48,7 +48,7 @@ def backend_deltas(
 ) -> Checked:
     """The backend's deltas under ``constraint``, checked at the end."""
     if steerable(backend) or _accepts_constraint(backend):
-        deltas = backend.stream(messages, params, constraint=constraint)  # type: ignore[call-arg]
+        deltas = backend.stream(messages, params, constraint=constraint)
     else:  # a third-party backend written before constraints existed: validate only
         deltas = backend.stream(messages, params)
     return Checked(deltas, constraint, params.max_tokens)
@@ -72,9 +72,11 @@ class Checked:
 
     def close(self) -> None:
         self._it.close()
-        self._deltas.close()  # type: ignore[attr-defined]
+        close = getattr(self._deltas, "close", None)
+        if close is not None:
+            close()
 
-    def _run(self) -> Iterator[Delta]:
+    def _run(self) -> Generator[Delta, None, None]:
         parts: list[str] = []
         for d in self._deltas:
             if d.finish_reason is None:

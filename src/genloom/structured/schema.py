@@ -55,7 +55,9 @@ def load_schema(source: Any) -> dict[str, Any]:
                 hint="the schema file must contain one JSON object",
             ) from None
     if isinstance(source, bool):
-        raise InvalidSchema("boolean schemas (true/false) cannot describe an output", hint="use an object schema")
+        raise InvalidSchema(
+            "boolean schemas (true/false) cannot describe an output", hint="use an object schema"
+        )
     if not isinstance(source, dict):
         raise InvalidSchema(
             f"a schema must be a JSON object, got {type(source).__name__}",
@@ -126,4 +128,6 @@ def _check_ref(root: dict[str, Any], ref: str, where: str) -> None:
         elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
             node = node[int(part)]
         else:
-            raise InvalidSchema(f"$ref {ref!r} points to nothing", pointer=where, hint="define it under $defs")
+            raise InvalidSchema(
+                f"$ref {ref!r} points to nothing", pointer=where, hint="define it under $defs"
+            )

@@ -26,6 +26,10 @@ from genloom.types import Delta, FinishReason, Message, SamplingParams, Usage
 if TYPE_CHECKING:
     from genloom.backends.llm.llamacpp import LlamaCppLLM
 
+FAST_FORWARD = (
+    True  # feed grammar-forced tokens in one batch without sampling (bench/structured.py toggles it)
+)
+
 
 def stream_constrained(
     backend: LlamaCppLLM, messages: Sequence[Message], params: SamplingParams, constraint: Constraint
@@ -63,7 +67,7 @@ def stream_constrained(
         nonlocal produced, done
         _prefill(llm, ids)
         while produced < room:
-            forced = m.compute_ff_tokens()[: room - produced]
+            forced = m.compute_ff_tokens()[: room - produced] if FAST_FORWARD else []
             if forced:
                 if not m.consume_tokens(forced):
                     raise _matcher_failed(m)

@@ -6,7 +6,7 @@ object in the process that asks for the same file and settings.
 
 We drive llama.cpp token by token (``Llama.generate``) rather than through its OpenAI-style wrapper:
 that gives exact token counts, our own stop-sequence handling, immediate cancellation when the
-consumer stops reading, and a place for a logits processor (constrained decoding) later.
+consumer stops reading, and constrained decoding (token masking, genloom.structured.steer) on the same model.
 """
 
 from __future__ import annotations
