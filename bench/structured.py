@@ -15,6 +15,7 @@ time and the grammar compile time for every schema in tests/schema_suite.py. Tar
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -33,20 +34,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from schema_suite import SUITE
 
 
-def run_engine(engine: Engine, messages, params: SamplingParams, constraint) -> tuple[float, int]:
+def run_engine(engine: Engine, messages, params: SamplingParams, constraint) -> tuple[float, int, float]:
     engine.backend.llama.reset()
     t_first = None
+    c_first = 0.0
     s = engine.stream(messages, params, constraint=constraint)
     try:
         for _ in s:
             if t_first is None:
-                t_first = time.perf_counter()
+                t_first, c_first = time.perf_counter(), time.process_time()
     except OutputIncomplete:  # ran out of --max-tokens: the speed is still what we measure
         pass
-    t_end = time.perf_counter()
+    t_end, c_end = time.perf_counter(), time.process_time()
     assert s.completion is not None and t_first is not None
     n = s.completion.usage.completion_tokens
-    return (n - 1) / (t_end - t_first), n
+    return (n - 1) / (t_end - t_first), n, (c_end - c_first) * 1000 / (n - 1)
 
 
 def run_logits_processor(
@@ -70,7 +72,7 @@ def run_logits_processor(
         allowed = np.unpackbits(bitmask.view(np.uint8), bitorder="little", count=n_vocab).view(bool)
         return np.where(allowed, scores, -np.inf)
 
-    n, t_first = 0, None
+    n, t_first, c_first = 0, None, 0.0
     gen = llm.generate(
         ids,
         temp=0,
@@ -82,7 +84,7 @@ def run_logits_processor(
     )
     for token in gen:
         if t_first is None:
-            t_first = time.perf_counter()
+            t_first, c_first = time.perf_counter(), time.process_time()
         if llama_cpp.llama_vocab_is_eog(llm._model.vocab, token):
             break
         n += 1
@@ -91,9 +93,9 @@ def run_logits_processor(
         if m.is_stopped() or n >= max_tokens:
             break
     gen.close()
-    t_end = time.perf_counter()
+    t_end, c_end = time.perf_counter(), time.process_time()
     assert t_first is not None
-    return (n - 1) / (t_end - t_first), n
+    return (n - 1) / (t_end - t_first), n, (c_end - c_first) * 1000 / (n - 1)
 
 
 def compile_times(backend: LlamaCppLLM) -> list[tuple[str, float, float, float]]:
@@ -164,22 +166,32 @@ def main() -> None:
     for f in paths.values():  # warm-up
         f()
     res: dict[str, list[float]] = {k: [] for k in paths}
+    cpu: dict[str, list[float]] = {k: [] for k in paths}
     ntok: dict[str, int] = {}
     for _ in range(args.rounds):
         for k, f in paths.items():
-            rate, n = f()
+            rate, n, cpu_ms = f()
             res[k].append(rate)
+            cpu[k].append(cpu_ms)
             ntok[k] = n
     med = {k: statistics.median(v) for k, v in res.items()}
+    cmed = {k: statistics.median(v) for k, v in cpu.items()}
     print(
         f"model: {backend.path.name}, threads {args.threads}, rounds {args.rounds}, greedy, schema {args.schema!r}"
     )
     print(
         f"llguidance tokenizer from the llama.cpp vocab: {tok_s * 1000:.0f} ms (once per model per process)"
     )
-    print(f"{'path':<18}{'decode tok/s (median)':>24}{'tokens':>8}{'ratio vs unconstrained':>26}")
+    print(
+        f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs"
+    )
+    head = f"{'path':<18}{'decode tok/s':>14}{'tokens':>8}{'ratio':>8}{'CPU ms/token':>14}{'CPU ratio':>11}"
+    print(head + "   (medians; ratio = rate / unconstrained; CPU ratio = unconstrained CPU / path CPU)")
     for k in paths:
-        print(f"{k:<18}{med[k]:>24.1f}{ntok[k]:>8}{med[k] / med['unconstrained']:>26.3f}")
+        print(
+            f"{k:<18}{med[k]:>14.1f}{ntok[k]:>8}{med[k] / med['unconstrained']:>8.3f}"
+            f"{cmed[k]:>14.2f}{cmed['unconstrained'] / cmed[k]:>11.3f}"
+        )
     print(f"target: constrained / unconstrained >= 0.90 -> {med['constrained'] / med['unconstrained']:.3f}")
     print()
     rows = compile_times(backend)
