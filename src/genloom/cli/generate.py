@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import typer
 
 from genloom.cli._common import MODEL_OPTION, console_err, print_json, read_text_arg
+from genloom.errors import NotFound, UserError
 from genloom.generate import Engine
+from genloom.structured import Constraint
 from genloom.types import SamplingParams
 
 _defaults = SamplingParams()
@@ -35,6 +38,22 @@ def sampling_options(
     ).validate()
 
 
+def constraint_options(json_schema: Path | None, regex: str | None, choice: str | None) -> Constraint | None:
+    """At most one of --json-schema FILE, --regex PATTERN, --choice a,b,c."""
+    given = [o for o, v in (("--json-schema", json_schema), ("--regex", regex), ("--choice", choice)) if v]
+    if len(given) > 1:
+        raise UserError(f"{' and '.join(given)} cannot be combined", hint="pass only one output constraint")
+    if json_schema is not None:
+        if not json_schema.is_file():
+            raise NotFound(f"no schema file at {json_schema}", hint="pass the path of a JSON Schema file")
+        return Constraint.json_schema(json_schema.read_text(encoding="utf-8"))
+    if regex is not None:
+        return Constraint.regex(regex)
+    if choice is not None:
+        return Constraint.choice(c.strip() for c in choice.split(",") if c.strip())
+    return None
+
+
 def generate(
     prompt: str = typer.Argument(..., help="The prompt, or '-' to read it from stdin."),
     system: str | None = typer.Option(None, "--system", "-s", help="System message."),
@@ -51,12 +70,18 @@ def generate(
     model: str | None = MODEL_OPTION,
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object with text, usage and timings."),
     truncate: bool = typer.Option(False, "--truncate", help="Cut the start of a prompt that is too long."),
+    json_schema: Path | None = typer.Option(
+        None, "--json-schema", help="Force the output to be JSON valid against this schema file."
+    ),
+    regex: str | None = typer.Option(None, "--regex", help="Force the output to match this regex."),
+    choice: str | None = typer.Option(None, "--choice", help="Force the output to be one of a,b,c."),
 ) -> None:
     """Generate text from PROMPT, streaming tokens to stdout as they are produced."""
     params = sampling_options(max_tokens, temperature, top_p, top_k, min_p, repeat_penalty, seed, stop)
+    constraint = constraint_options(json_schema, regex, choice)
     text = read_text_arg(prompt, "prompt")
     engine = Engine(model)
-    stream = engine.stream(text, params, system=system, truncate=truncate)
+    stream = engine.stream(text, params, system=system, truncate=truncate, constraint=constraint)
     if stream.fitted.truncated_chars:
         console_err.print(
             f"[yellow]note:[/] cut {stream.fitted.truncated_chars} characters from the "

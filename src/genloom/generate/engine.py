@@ -15,12 +15,16 @@ import secrets
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 from genloom.backends.llm import LLMBackend, resolve_llm
 from genloom.errors import UserError
 from genloom.generate.context import Fitted, fit
 from genloom.settings import Settings
 from genloom.types import Completion, Delta, Message, SamplingParams, Timings, Usage, as_messages
+
+if TYPE_CHECKING:
+    from genloom.structured import Constraint, Structured
 
 Prompt = str | Sequence[Message] | Sequence[dict[str, str]]
 
@@ -67,6 +71,11 @@ class Stream:
                 timings=_timings(self._t0, t_first, t_end, usage.completion_tokens),
                 seed=self.seed,
             )
+
+    @property
+    def value(self) -> Any:
+        """The validated value of a constrained stream once it is exhausted (None without a constraint)."""
+        return getattr(self._deltas, "value", None)
 
     def close(self) -> None:
         self._deltas.close()  # type: ignore[attr-defined]
@@ -134,12 +143,23 @@ class Engine:
         system: str | None = None,
         truncate: bool = False,
         drop_history: bool = False,
+        constraint: Constraint | None = None,
     ) -> Stream:
+        """Stream text pieces. With ``constraint`` the output is forced (steerable backends) or checked
+        (black-box backends) to fit it; see genloom.structured. ``Stream.value`` is then the parsed value."""
         t0 = time.perf_counter()
+        if constraint is not None:
+            from genloom.structured.run import backend_deltas, instruct, steerable
+
+            if not steerable(self.backend):
+                prompt, system = instruct(prompt, system, constraint), None
         fitted, p = self.prepare(
             prompt, params or SamplingParams(), system=system, truncate=truncate, drop_history=drop_history
         )
-        deltas = self.backend.stream(fitted.messages, p)
+        if constraint is None:
+            deltas = self.backend.stream(fitted.messages, p)
+        else:
+            deltas = backend_deltas(self.backend, fitted.messages, p, constraint)
         assert p.seed is not None
         return Stream(deltas, self.backend.info().id, p.seed, fitted, t0)
 
@@ -156,6 +176,25 @@ class Engine:
             pass
         assert s.completion is not None
         return s.completion
+
+    def structured(
+        self,
+        prompt: Prompt,
+        target: Any,
+        params: SamplingParams | None = None,
+        *,
+        system: str | None = None,
+        truncate: bool = False,
+    ) -> Structured:
+        """Generate a value that satisfies ``target`` (a Constraint, JSON Schema dict or Pydantic class).
+
+        Returns ``Structured(value, completion, attempts)``; black-box backends get one retry."""
+        from genloom.structured import as_constraint
+        from genloom.structured.run import generate_structured
+
+        return generate_structured(
+            self, prompt, as_constraint(target), params, system=system, truncate=truncate
+        )
 
     def count_tokens(self, text: str) -> int:
         return len(self.backend.tokenize(text))

@@ -7,9 +7,12 @@ that is the engine's job (genloom.generate.engine) so every backend behaves the 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from genloom.types import Capabilities, Delta, Message, ModelInfo, SamplingParams
+
+if TYPE_CHECKING:
+    from genloom.structured.constraint import Constraint
 
 
 @runtime_checkable
@@ -28,10 +31,15 @@ class LLMBackend(Protocol):
         """Tokens the messages take once the chat template is applied (what the context window sees)."""
         ...
 
-    def stream(self, messages: Sequence[Message], params: SamplingParams) -> Iterator[Delta]:
+    def stream(
+        self, messages: Sequence[Message], params: SamplingParams, *, constraint: Constraint | None = None
+    ) -> Iterator[Delta]:
         """Yield text pieces as they are produced; the last Delta carries finish_reason and usage.
 
         Closing the iterator early (``.close()``, or breaking out of a for loop) must stop generation.
+        ``constraint`` (optional; backends written before it may omit the keyword): a steerable backend
+        (``capabilities.logits``) must force the output to satisfy it; a black-box one may pass it on
+        (e.g. as an OpenAI ``response_format``) or ignore it -- the engine validates either way.
         """
         ...
 

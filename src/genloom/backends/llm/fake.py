@@ -11,6 +11,7 @@ import random
 import re
 import zlib
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 from genloom.backends.llm.base import apply_stops
 from genloom.types import Capabilities, Delta, FinishReason, Message, ModelInfo, SamplingParams, Usage
@@ -25,6 +26,7 @@ class FakeLLM:
         self.replies = list(replies or [])
         self.context_length = context_length
         self.calls: list[list[Message]] = []  # what was asked, for assertions in tests
+        self.constraints: list[Any] = []  # the constraint passed with each call (a black box ignores it)
         self._next = 0
 
     def info(self) -> ModelInfo:
@@ -46,8 +48,11 @@ class FakeLLM:
         last = next((m.content for m in reversed(messages) if m.role == "user"), "")
         return f"You said: {last}"
 
-    def stream(self, messages: Sequence[Message], params: SamplingParams) -> Iterator[Delta]:
+    def stream(
+        self, messages: Sequence[Message], params: SamplingParams, *, constraint: Any = None
+    ) -> Iterator[Delta]:
         self.calls.append(list(messages))
+        self.constraints.append(constraint)
         words = _TOKEN.findall(self._reply(messages))
         if params.temperature > 0:
             random.Random(params.seed).shuffle(words)

@@ -6,7 +6,7 @@ object in the process that asks for the same file and settings.
 
 We drive llama.cpp token by token (``Llama.generate``) rather than through its OpenAI-style wrapper:
 that gives exact token counts, our own stop-sequence handling, immediate cancellation when the
-consumer stops reading, and a place for a logits processor (constrained decoding) later.
+consumer stops reading, and constrained decoding (token masking, genloom.structured.steer) on the same model.
 """
 
 from __future__ import annotations
@@ -18,12 +18,15 @@ import importlib.util
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from genloom.backends.llm import gguf
 from genloom.backends.llm.base import apply_stops
 from genloom.errors import BackendError, MissingDependency, NotFound, UserError
 from genloom.types import Capabilities, Delta, FinishReason, Message, ModelInfo, SamplingParams, Usage
+
+if TYPE_CHECKING:
+    from genloom.structured.constraint import Constraint
 
 BUNDLED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
@@ -166,7 +169,14 @@ class LlamaCppLLM:
         return len(self.prompt_ids(messages))
 
     # -- generation -------------------------------------------------------------------------------
-    def stream(self, messages: Sequence[Message], params: SamplingParams) -> Iterator[Delta]:
+    def stream(
+        self, messages: Sequence[Message], params: SamplingParams, *, constraint: Constraint | None = None
+    ) -> Iterator[Delta]:
+        if constraint is not None:  # token masking lives in genloom.structured; this path stays untouched
+            from genloom.structured.steer import stream_constrained
+
+            yield from stream_constrained(self, messages, params, constraint)
+            return
         llm = self.llama
         ids = self.prompt_ids(messages)
         if len(ids) >= self.n_ctx:
