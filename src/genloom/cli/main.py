@@ -9,7 +9,7 @@ import click
 import typer
 
 from genloom import __version__
-from genloom.cli import chat, generate, models, tokens
+from genloom.cli import chat, docs, generate, ingest, kb, models, search, tokens
 from genloom.cli._common import console_err
 from genloom.errors import GenloomError
 
@@ -20,7 +20,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-for module in (generate, chat, tokens, models):
+for module in (generate, chat, tokens, models, ingest, search, docs, kb):
     module.register(app)
 
 

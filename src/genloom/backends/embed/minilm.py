@@ -33,6 +33,12 @@ def _load(path: str | None, threads: int) -> tuple[Any, str]:
         path = str(get_model_path())
     with _lock:
         if path not in _models:
+            try:
+                from transformers.utils import logging as hf_logging
+
+                hf_logging.disable_progress_bar()  # no "Loading weights" bar on stderr
+            except ImportError:
+                pass
             torch.set_num_threads(max(1, threads))
             try:
                 _models[path] = SentenceTransformer(path, device="cpu", local_files_only=True)
@@ -59,7 +65,9 @@ class MiniLMEmbedder:
 
     @property
     def dim(self) -> int:
-        return int(self._m().get_sentence_embedding_dimension())
+        m = self._m()
+        get = getattr(m, "get_embedding_dimension", None) or m.get_sentence_embedding_dimension
+        return int(get())
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
