@@ -110,7 +110,7 @@ def _split_big(text: str, start: int, end: int, budget: int) -> list[tuple[int, 
 def _tail(text: str, start: int, end: int, overlap: int) -> tuple[int, int]:
     """Start offset and tokens of the trailing sentences of ``text[start:end]`` worth <= overlap tokens."""
     if overlap <= 0:
-        return end, 0
+        return -1, 0
     sentences = _pieces(text, start, end, _SENT_END)
     back, pos = 0, end
     for ss, se in reversed(sentences[1:]):  # never the whole chunk
@@ -118,7 +118,7 @@ def _tail(text: str, start: int, end: int, overlap: int) -> tuple[int, int]:
         if back + t > overlap:
             break
         back, pos = back + t, ss
-    return pos, back
+    return (pos, back) if back else (-1, 0)
 
 
 def split(doc: Extracted, budget: int = 200, overlap: int = 30) -> list[Span]:
