@@ -22,7 +22,9 @@ def settings(tmp_path):
 def corpus(tmp_path):
     d = tmp_path / "docs"
     (d / "sub").mkdir(parents=True)
-    (d / "cats.md").write_text("# Cats\n\nCats purr and sleep all day.\n\n## Food\n\nCats eat fish and chicken.\n")
+    (d / "cats.md").write_text(
+        "# Cats\n\nCats purr and sleep all day.\n\n## Food\n\nCats eat fish and chicken.\n"
+    )
     (d / "sub" / "vacuum.html").write_text(HTML)
     make_pdf(d / "report.pdf", ["Quarterly revenue grew by ten percent.", "Costs were flat."])
     make_docx(d / "handbook.docx", "Handbook", [("Leave", ["Employees take 25 days of leave."])])
@@ -55,7 +57,9 @@ def test_hits_point_at_exact_spans(settings, corpus):
     top = kb.search("what do cats eat", k=1, mode="hybrid")[0]
     assert top.source.endswith("cats.md") and top.heading_path == ["Cats", "Food"]
     vac = kb.search("recovering disk space dead rows", k=1)[0]
-    assert vac.heading_path == ["Routine Vacuuming", "Recovering Disk Space"] and vac.title == "Vacuuming Guide"
+    assert (
+        vac.heading_path == ["Routine Vacuuming", "Recovering Disk Space"] and vac.title == "Vacuuming Guide"
+    )
 
 
 def test_update_replaces_chunks_and_reuses_vectors(settings, tmp_path):
@@ -105,7 +109,9 @@ def test_where_filter(settings, corpus):
     hits = kb.search("revenue leave cats", k=10, where={"format": "pdf"})
     assert hits and all(h.metadata["format"] == "pdf" for h in hits)
     kb.ingest([corpus / "notes.txt"], metadata={"team": "garden"})
-    assert [h.source.endswith("notes.txt") for h in kb.search("ferns", k=5, where={"team": "garden"})] == [True]
+    assert [h.source.endswith("notes.txt") for h in kb.search("ferns", k=5, where={"team": "garden"})] == [
+        True
+    ]
 
 
 def test_bad_files_are_reported_and_the_rest_continues(settings, tmp_path):

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from genloom.ingest.loaders import loader_for
 from genloom.ingest.errors import LoadError
+from genloom.ingest.loaders import loader_for
 from kbfixtures import HTML, make_docx, make_pdf
 
 
@@ -19,12 +19,14 @@ def load(path: Path):
 
 def heading_of(ex, needle: str) -> list[str]:
     pos = ex.text.index(needle)
-    return [p for s, e, p in ex.spans() if s <= pos < e][0]
+    return next(p for s, e, p in ex.spans() if s <= pos < e)
 
 
 def test_markdown_headings_and_code_fences(tmp_path):
     p = tmp_path / "guide.md"
-    p.write_text("# Guide\n\nIntro.\n\n## Install\n\n```\n# not a heading\n```\n\n### Linux\n\napt install.\n\n## Use\n\nRun it.\n")
+    p.write_text(
+        "# Guide\n\nIntro.\n\n## Install\n\n```\n# not a heading\n```\n\n### Linux\n\napt install.\n\n## Use\n\nRun it.\n"
+    )
     ex = load(p)
     assert ex.title == "Guide"
     assert heading_of(ex, "apt install") == ["Guide", "Install", "Linux"]
@@ -47,7 +49,11 @@ def test_html_keeps_headings_drops_scripts(tmp_path):
 
 def test_html_with_xml_declaration_and_latin1(tmp_path):
     p = tmp_path / "old.htm"
-    p.write_bytes('<?xml version="1.0" encoding="ISO-8859-1"?><html><body><h1>Caf\xe9</h1><p>cr\xe8me br\xfbl\xe9e</p></body></html>'.encode("latin-1"))
+    p.write_bytes(
+        '<?xml version="1.0" encoding="ISO-8859-1"?><html><body><h1>Caf\xe9</h1><p>cr\xe8me br\xfbl\xe9e</p></body></html>'.encode(
+            "latin-1"
+        )
+    )
     ex = load(p)
     assert "Café" in ex.text and "crème brûlée" in ex.text
 
@@ -61,7 +67,9 @@ def test_pdf_pages_become_sections(tmp_path):
 
 
 def test_docx_headings_paragraphs_tables(tmp_path):
-    p = make_docx(tmp_path / "h.docx", "Handbook", [("Leave", ["Take 25 days."]), ("Travel", ["Book early."])])
+    p = make_docx(
+        tmp_path / "h.docx", "Handbook", [("Leave", ["Take 25 days."]), ("Travel", ["Book early."])]
+    )
     ex = load(p)
     assert ex.title == "Handbook"
     assert heading_of(ex, "Book early") == ["Handbook", "Travel"]

@@ -1,6 +1,22 @@
 import genloom
 
 EXPECTED = {
+    "Chunk",
+    "Document",
+    "Embedder",
+    "FileResult",
+    "Hit",
+    "IngestReport",
+    "KnowledgeBase",
+    "LoadError",
+    "PUBLIC",
+    "SearchFilter",
+    "Store",
+    "StoreProvider",
+    "register_embedder",
+    "register_store",
+    "resolve_embedder",
+    "resolve_store",
     "AccessDenied",
     "BackendError",
     "Capabilities",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 
 from genloom.ingest.extracted import Extracted, Section
@@ -10,15 +11,33 @@ from genloom.ingest.splitter import proxy_tokens, split
 
 def _doc(seed: int = 0) -> Extracted:
     rng = random.Random(seed)
-    words = "the quick brown fox jumps over lazy dogs while postgres vacuums tables and indexes".split()
-    parts, sections, path = [], [], []
+    words = [
+        "the",
+        "quick",
+        "brown",
+        "fox",
+        "jumps",
+        "over",
+        "lazy",
+        "dogs",
+        "while",
+        "postgres",
+        "vacuums",
+        "tables",
+        "and",
+        "indexes",
+    ]
+    parts, sections = [], []
     pos = 0
     for s in range(6):
         head = f"Section {s}"
         sections.append(Section(pos, [head]))
         body = [head]
         for _ in range(rng.randint(1, 6)):
-            sentences = [" ".join(rng.choices(words, k=rng.randint(3, 25))).capitalize() + "." for _ in range(rng.randint(1, 8))]
+            sentences = [
+                " ".join(rng.choices(words, k=rng.randint(3, 25))).capitalize() + "."
+                for _ in range(rng.randint(1, 8))
+            ]
             body.append(" ".join(sentences))
         block = "\n\n".join(body) + "\n\n"
         parts.append(block)
@@ -36,7 +55,7 @@ def test_chunks_are_exact_spans_within_budget_and_sections():
             piece = doc.text[sp.start : sp.end]
             assert piece == piece.strip() and piece
             assert proxy_tokens(piece) <= 60
-            (s0, s1, path), = [b for b in bounds if b[0] <= sp.start < b[1]]
+            ((_, s1, path),) = [b for b in bounds if b[0] <= sp.start < b[1]]
             assert sp.end <= s1 and sp.heading_path == path  # never crosses a heading
         # every word of the text is in some chunk
         covered = set()
@@ -49,11 +68,11 @@ def test_overlap_repeats_trailing_sentences():
     text = " ".join(f"Sentence number {i} is here." for i in range(60))
     spans = split(Extracted(text, "t", [Section(0, [])]), budget=40, overlap=12)
     assert len(spans) > 3
-    for a, b in zip(spans, spans[1:], strict=False):
+    for a, b in itertools.pairwise(spans):
         assert b.start < a.end  # overlaps
         assert proxy_tokens(text[b.start : a.end]) <= 12
     no_overlap = split(Extracted(text, "t", [Section(0, [])]), budget=40, overlap=0)
-    for a, b in zip(no_overlap, no_overlap[1:], strict=False):
+    for a, b in itertools.pairwise(no_overlap):
         assert b.start >= a.end
 
 

@@ -10,6 +10,8 @@ A knowledge base remembers the embedder it was created with and always uses it, 
 
 from __future__ import annotations
 
+import builtins
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +54,7 @@ class KnowledgeBase:
         return cls(name, store, s, stored or embedder)
 
     @staticmethod
-    def list(settings: Settings | None = None) -> list[str]:
+    def list(settings: Settings | None = None) -> builtins.list[str]:
         s = settings or get_settings()
         return resolve_store(None, s).names()
 
@@ -69,8 +71,8 @@ class KnowledgeBase:
 
     def ingest(
         self,
-        paths: list[str | Path] | str | Path,
-        principals: list[str] | None = None,
+        paths: Sequence[str | Path] | str | Path,
+        principals: builtins.list[str] | None = None,
         progress: Progress | None = None,
         metadata: dict[str, str] | None = None,
         max_file_mb: int | None = None,
@@ -91,15 +93,15 @@ class KnowledgeBase:
         self,
         query: str,
         k: int = 5,
-        principals: list[str] | None = None,
+        principals: builtins.list[str] | None = None,
         mode: str = "hybrid",
         where: dict[str, Any] | None = None,
-    ) -> list[Hit]:
+    ) -> builtins.list[Hit]:
         if not self.store.meta().get("embedder"):
             return []  # nothing was ever ingested
         return _search(self.store, self.embedder, query, k, mode, SearchFilter.make(principals, where))
 
-    def documents(self) -> list[Document]:
+    def documents(self) -> builtins.list[Document]:
         return self.store.documents()
 
     def _resolve_id(self, doc_id: str) -> str:
@@ -125,7 +127,7 @@ class KnowledgeBase:
             raise NotFound(f"no document {doc_id!r} in {self.name!r}", hint="see `genloom docs list`")
         return doc
 
-    def chunks(self, doc_id: str) -> list[Chunk]:
+    def chunks(self, doc_id: str) -> builtins.list[Chunk]:
         return self.store.chunks(self._resolve_id(doc_id))
 
     def remove(self, doc_id: str) -> Document:

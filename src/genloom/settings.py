@@ -47,10 +47,13 @@ class Settings:
         if self.n_batch < 1:
             raise UserError(f"n_batch must be >= 1, got {self.n_batch}", hint="set GENLOOM_N_BATCH")
         if self.max_file_mb < 1:
-            raise UserError(f"max_file_mb must be >= 1, got {self.max_file_mb}", hint="set GENLOOM_MAX_FILE_MB")
+            raise UserError(
+                f"max_file_mb must be >= 1, got {self.max_file_mb}", hint="set GENLOOM_MAX_FILE_MB"
+            )
         if self.chunk_tokens < 16:
             raise UserError(
-                f"chunk_tokens must be >= 16, got {self.chunk_tokens}", hint="set GENLOOM_CHUNK_TOKENS to e.g. 200"
+                f"chunk_tokens must be >= 16, got {self.chunk_tokens}",
+                hint="set GENLOOM_CHUNK_TOKENS to e.g. 200",
             )
         if not 0 <= self.chunk_overlap < self.chunk_tokens // 2:
             raise UserError(

@@ -22,7 +22,9 @@ def ingest(
     principal: list[str] | None = typer.Option(
         None, "--principal", "-p", help="Who may read these documents (repeatable); default: everyone."
     ),
-    meta: list[str] | None = typer.Option(None, "--meta", help="key=value metadata for --where (repeatable)."),
+    meta: list[str] | None = typer.Option(
+        None, "--meta", help="key=value metadata for --where (repeatable)."
+    ),
     embedder: str | None = typer.Option(
         None, "--embedder", help="Embedder for a new KB: 'minilm:' (default) or 'hash:'."
     ),

@@ -55,7 +55,9 @@ def drop(
     if not yes:
         if not sys.stdin.isatty():
             base.close()
-            raise UserError(f"dropping {name!r} needs confirmation", hint=f"pass --yes: genloom kb drop {name} --yes")
+            raise UserError(
+                f"dropping {name!r} needs confirmation", hint=f"pass --yes: genloom kb drop {name} --yes"
+            )
         if not typer.confirm(f"drop knowledge base {name!r} and all its documents?"):
             base.close()
             raise typer.Exit(1)

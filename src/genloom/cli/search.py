@@ -36,7 +36,9 @@ def search(
         return
     for i, h in enumerate(hits, start=1):
         where_in = " > ".join(h.heading_path) or h.title
-        console.print(f"[bold]{i}.[/] [cyan]{h.source}[/] [dim]{where_in} [{h.start}:{h.end}] score {h.score:.4f}[/]")
+        console.print(
+            f"[bold]{i}.[/] [cyan]{h.source}[/] [dim]{where_in} [{h.start}:{h.end}] score {h.score:.4f}[/]"
+        )
         snippet = " ".join(h.text.split())
         console.print("   " + (snippet[:300] + ("…" if len(snippet) > 300 else "")), markup=False)
 

@@ -158,7 +158,9 @@ class Ingestor:
             size = path.stat().st_size
             if size > self.max_bytes:
                 return FileResult(
-                    source, "failed", f"file is {size / 2**20:.1f} MiB, over the {self.max_bytes / 2**20:.0f} MiB limit"
+                    source,
+                    "failed",
+                    f"file is {size / 2**20:.1f} MiB, over the {self.max_bytes / 2**20:.0f} MiB limit",
                 )
             data = path.read_bytes()
         except OSError as e:

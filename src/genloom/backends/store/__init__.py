@@ -1,7 +1,7 @@
 """Choose a store from a spec string; the only place that maps specs to classes.
 
-    sqlite:             one SQLite file per knowledge base under $GENLOOM_HOME/kb (the default)
-    sqlite:/some/dir    one SQLite file per knowledge base under /some/dir
+sqlite:             one SQLite file per knowledge base under $GENLOOM_HOME/kb (the default)
+sqlite:/some/dir    one SQLite file per knowledge base under /some/dir
 """
 
 from __future__ import annotations

@@ -77,10 +77,13 @@ class SQLiteStore:
         return rows[0][0] if rows else None
 
     def meta(self) -> dict[str, str]:
-        return dict(self._q("SELECT key, value FROM meta"))  # type: ignore[arg-type]
+        return {str(k): str(v) for k, v in self._q("SELECT key, value FROM meta")}
 
     def set_meta(self, key: str, value: str) -> None:
-        self._q("INSERT INTO meta VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, value))
+        self._q(
+            "INSERT INTO meta VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
 
     def document_hash(self, doc_id: str) -> str | None:
         rows = self._q("SELECT content_hash FROM documents WHERE doc_id = ?", (doc_id,))
@@ -118,7 +121,15 @@ class SQLiteStore:
             db.execute("BEGIN IMMEDIATE")
             try:
                 old = db.execute("SELECT id FROM documents WHERE doc_id = ?", (doc.doc_id,)).fetchone()
-                values = (doc.source, doc.title, doc.content_hash, doc.text, json.dumps(doc.metadata), len(chunks), now)
+                values = (
+                    doc.source,
+                    doc.title,
+                    doc.content_hash,
+                    doc.text,
+                    json.dumps(doc.metadata),
+                    len(chunks),
+                    now,
+                )
                 if old:
                     row = old[0]
                     self._delete_rows(row)
@@ -134,7 +145,9 @@ class SQLiteStore:
                         (doc.doc_id, *values),
                     )
                     row = cur.lastrowid
-                db.executemany("INSERT INTO acl VALUES (?, ?)", [(row, p) for p in sorted(set(doc.principals))])
+                db.executemany(
+                    "INSERT INTO acl VALUES (?, ?)", [(row, p) for p in sorted(set(doc.principals))]
+                )
                 for c, v, h in zip(chunks, vecs, text_hashes, strict=True):
                     heading = json.dumps(c.heading_path, ensure_ascii=False)
                     cur = db.execute(
@@ -171,7 +184,9 @@ class SQLiteStore:
     # --- reads -------------------------------------------------------------------------------------------
     def _make_doc(self, r: tuple, text: str = "") -> Document:
         row, doc_id, source, title, chash, meta, n, updated = r
-        principals = [p for (p,) in self._q("SELECT principal FROM acl WHERE doc = ? ORDER BY principal", (row,))]
+        principals = [
+            p for (p,) in self._q("SELECT principal FROM acl WHERE doc = ? ORDER BY principal", (row,))
+        ]
         return Document(doc_id, source, title, chash, text, principals, json.loads(meta), n, updated)
 
     _DOC_COLS = "id, doc_id, source, title, content_hash, metadata, n_chunks, updated_at"
@@ -204,17 +219,31 @@ class SQLiteStore:
                 continue
             _, doc_id, source, title, heading, start, end, text, meta, ordinal = r
             hits.append(
-                Hit(f"{doc_id}:{ordinal}", doc_id, source, title, json.loads(heading), start, end, float(score),
-                    text, json.loads(meta))
+                Hit(
+                    f"{doc_id}:{ordinal}",
+                    doc_id,
+                    source,
+                    title,
+                    json.loads(heading),
+                    start,
+                    end,
+                    float(score),
+                    text,
+                    json.loads(meta),
+                )
             )
         return hits
 
     def _filter_sql(self, flt: SearchFilter, col: str = "c.doc") -> tuple[str, list[Any]]:
         """SQL restricting ``col`` (a documents.id) to the documents ``flt`` allows."""
-        sql = f" AND {col} IN (SELECT doc FROM acl WHERE principal IN ({','.join('?' * len(flt.principals))}))"
+        sql = (
+            f" AND {col} IN (SELECT doc FROM acl WHERE principal IN ({','.join('?' * len(flt.principals))}))"
+        )
         args: list[Any] = list(flt.principals)
         for key, value in flt.where:
-            sql += f" AND {col} IN (SELECT id FROM documents WHERE CAST(json_extract(metadata, ?) AS TEXT) = ?)"
+            sql += (
+                f" AND {col} IN (SELECT id FROM documents WHERE CAST(json_extract(metadata, ?) AS TEXT) = ?)"
+            )
             args += [f'$."{key}"', value]
         return sql, args
 
@@ -241,7 +270,9 @@ class SQLiteStore:
         if q.shape[0] != m.vectors.shape[1]:
             raise BackendError(f"query vector has {q.shape[0]} dims but the store holds {m.vectors.shape[1]}")
         fsql, fargs = self._filter_sql(flt, col="dd.id")
-        allowed = np.array([r[0] for r in self._q(f"SELECT id FROM documents dd WHERE 1 {fsql}", fargs)], dtype=np.int64)
+        allowed = np.array(
+            [r[0] for r in self._q(f"SELECT id FROM documents dd WHERE 1 {fsql}", fargs)], dtype=np.int64
+        )
         scores = m.vectors @ q
         mask = np.isin(m.docs, allowed)
         n_ok = int(mask.sum())
@@ -268,7 +299,7 @@ class SQLiteStore:
         return self._hits([(i, -s) for i, s in rows])
 
     def stats(self) -> dict[str, Any]:
-        (docs, chars), = self._q("SELECT COUNT(*), COALESCE(SUM(LENGTH(text)), 0) FROM documents")
+        ((docs, chars),) = self._q("SELECT COUNT(*), COALESCE(SUM(LENGTH(text)), 0) FROM documents")
         (chunks,) = self._q("SELECT COUNT(*) FROM chunks")[0]
         meta = self.meta()
         size = sum(p.stat().st_size for p in self.path.parent.glob(self.path.name + "*") if p.is_file())
@@ -301,7 +332,9 @@ class SQLiteProvider:
         path = self._path(name)
         if not path.exists():
             if not create:
-                raise NotFound(f"no knowledge base named {name!r}", hint="see `genloom kb list`, or ingest into it")
+                raise NotFound(
+                    f"no knowledge base named {name!r}", hint="see `genloom kb list`, or ingest into it"
+                )
             self.root.mkdir(parents=True, exist_ok=True)
         return SQLiteStore(path, name)
 

@@ -11,7 +11,19 @@ from genloom.ingest.encoding import decode_text
 from genloom.ingest.errors import LoadError
 from genloom.ingest.extracted import Extracted, TextBuilder
 
-_SKIP = {"script", "style", "noscript", "template", "head", "nav", "svg", "iframe", "object", "button", "form"}
+_SKIP = {
+    "script",
+    "style",
+    "noscript",
+    "template",
+    "head",
+    "nav",
+    "svg",
+    "iframe",
+    "object",
+    "button",
+    "form",
+}
 _HEADINGS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}
 _BLOCK = {
     "p", "div", "section", "article", "main", "aside", "header", "footer", "blockquote", "pre", "ul", "ol",

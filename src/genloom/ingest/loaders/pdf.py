@@ -21,11 +21,13 @@ def load_pdf(data: bytes, path: Path) -> Extracted:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted:
             try:
-                ok = reader.decrypt("")
+                ok = bool(reader.decrypt(""))
             except Exception:
-                ok = 0
+                ok = False
             if not ok:
-                raise LoadError("encrypted PDF (a password is needed)", hint="decrypt it first, e.g. qpdf --decrypt")
+                raise LoadError(
+                    "encrypted PDF (a password is needed)", hint="decrypt it first, e.g. qpdf --decrypt"
+                )
         out = TextBuilder()
         for i, page in enumerate(reader.pages, start=1):
             page_text = page.extract_text() or ""
