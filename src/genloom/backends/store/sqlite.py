@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from genloom.backends.store.base import SearchFilter, check_kb_name, keyword_terms
+from genloom.backends.store.vector_index import VectorIndex
 from genloom.errors import BackendError, NotFound
 from genloom.types import Chunk, Document, Hit
 
@@ -34,7 +35,9 @@ CREATE TABLE IF NOT EXISTS chunks(
 CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc, ordinal);
 CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(
     text, heading, content='chunks', content_rowid='id', tokenize='porter unicode61');
+CREATE VIRTUAL TABLE IF NOT EXISTS fts_vocab USING fts5vocab(fts, 'row');
 """
+COMMON = 0.25  # keyword terms in more than this share of chunks are dropped (BM25 gives them ~no weight)
 
 _HIT_SQL = """SELECT c.id, d.doc_id, d.source, d.title, c.heading, c.start, c."end", c.text, d.metadata, c.ordinal
 FROM chunks c JOIN documents d ON d.id = c.doc WHERE c.id IN ({})"""
@@ -46,6 +49,7 @@ class _Matrix:
         self.ids = np.zeros(0, dtype=np.int64)
         self.docs = np.zeros(0, dtype=np.int64)
         self.vectors = np.zeros((0, 0), dtype=np.float32)
+        self.index: VectorIndex | None = None
 
 
 class SQLiteStore:
@@ -259,6 +263,7 @@ class SQLiteStore:
             new.ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
             new.docs = np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows))
             new.vectors = np.frombuffer(b"".join(r[2] for r in rows), dtype=np.float32).reshape(len(rows), -1)
+            new.index = VectorIndex(new.vectors)
         self._matrix = new
         return new
 
@@ -273,20 +278,15 @@ class SQLiteStore:
         allowed = np.array(
             [r[0] for r in self._q(f"SELECT id FROM documents dd WHERE 1 {fsql}", fargs)], dtype=np.int64
         )
-        scores = m.vectors @ q
-        mask = np.isin(m.docs, allowed)
-        n_ok = int(mask.sum())
-        if n_ok == 0:
-            return []
-        scores = np.where(mask, scores, -np.inf)
-        k = min(k, n_ok)
-        top = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
-        # sort by score desc, then by row id for a stable order between stores
-        order = sorted(top.tolist(), key=lambda i: (-float(scores[i]), int(m.ids[i])))
-        return self._hits([(int(m.ids[i]), float(scores[i])) for i in order])
+        lookup = np.zeros(int(max(m.docs.max(), allowed.max(initial=0))) + 1, dtype=bool)
+        lookup[allowed] = True
+        mask = lookup[m.docs]
+        assert m.index is not None
+        rows, scores = m.index.search(q, k, mask if not mask.all() else None)
+        return self._hits([(int(m.ids[r]), float(s)) for r, s in zip(rows, scores, strict=True)])
 
     def search_keyword(self, query: str, k: int, flt: SearchFilter) -> list[Hit]:
-        terms = keyword_terms(query)
+        terms = self._useful_terms(keyword_terms(query))
         if not terms or k <= 0:
             return []
         match = " OR ".join('"' + t.replace('"', "") + '"' for t in terms)
@@ -297,6 +297,19 @@ class SQLiteStore:
             [match, *fargs, k],
         )
         return self._hits([(i, -s) for i, s in rows])
+
+    def _useful_terms(self, terms: list[str]) -> list[str]:
+        """Drop very common terms (when a rarer one remains): they match most chunks, which makes BM25
+        slow, while their IDF is ~0 so they barely change the ranking. Terms are looked up unstemmed; a term
+        whose stem differs is simply kept."""
+        if len(terms) < 2:
+            return terms
+        n = len(self._load_matrix().ids)
+        if n < 2000:  # small KBs are fast anyway; keep every term so keyword recall stays complete
+            return terms
+        df = dict(self._q(f"SELECT term, doc FROM fts_vocab WHERE term IN ({','.join('?' * len(terms))})", terms))
+        rare = [t for t in terms if df.get(t, 0) <= COMMON * n]
+        return rare or [min(terms, key=lambda t: df.get(t, 0))]
 
     def stats(self) -> dict[str, Any]:
         ((docs, chars),) = self._q("SELECT COUNT(*), COALESCE(SUM(LENGTH(text)), 0) FROM documents")
