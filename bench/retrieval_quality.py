@@ -20,7 +20,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
+from genloom.backends.store import SearchFilter  # noqa: E402
 from genloom.kb import KnowledgeBase  # noqa: E402
+from genloom.retrieve import rrf  # noqa: E402
 from genloom.settings import Settings  # noqa: E402
 
 FAQ = Path("~/.cache/genloom-bench/root/usr/share/doc/debian/FAQ").expanduser()
@@ -62,16 +64,24 @@ def main() -> None:
         kb = KnowledgeBase.open("faq", Settings.load(env={"GENLOOM_HOME": tmp}), create=True, embedder=args.embedder)
         report = kb.ingest([corpus])
         print(f"indexed {report.count('added')} chapters, {report.chunks} chunks; {len(questions)} questions")
-        print(f"{'mode':<9}{'hit@5':>7}{'MRR@10':>8}")
-        for mode in ("vector", "keyword", "hybrid"):
+        flt = SearchFilter.make()
+        lists = [
+            (number, kb.store.search_vector(kb.embedder.embed_query(q), 40, flt), kb.store.search_keyword(q, 40, flt))
+            for number, q in questions
+        ]
+        runs = {"vector": lambda v, w: v[:10], "keyword": lambda v, w: w[:10]}
+        for weight in (1.0, 0.5, 0.3):
+            runs[f"hybrid, keyword weight {weight}"] = lambda v, w, x=weight: rrf([v, w], 10, weights=[1.0, x])
+        print(f"{'mode':<28}{'hit@5':>7}{'MRR@10':>8}")
+        for name, fuse in runs.items():
             hits5, rr = 0, 0.0
-            for number, question in questions:
-                hits = kb.search(question, k=10, mode=mode)
+            for number, vec, kw in lists:
+                hits = fuse(vec, kw)
                 ranks = [i for i, h in enumerate(hits, 1) if h.heading_path and h.heading_path[-1] == number]
                 if ranks:
                     rr += 1 / ranks[0]
                     hits5 += ranks[0] <= 5
-            print(f"{mode:<9}{hits5 / len(questions):>7.3f}{rr / len(questions):>8.3f}")
+            print(f"{name:<28}{hits5 / len(questions):>7.3f}{rr / len(questions):>8.3f}")
         kb.close()
 
 
