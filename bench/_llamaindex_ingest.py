@@ -14,7 +14,7 @@ import time
 
 
 def main() -> None:
-    corpus, model_path, files_json = sys.argv[1], sys.argv[2], sys.argv[3]
+    model_path, files_json = sys.argv[2], sys.argv[3]  # argv[1]: the corpus folder, for the record
     chunk_size = int(sys.argv[4]) if len(sys.argv) > 4 else 0
     t0 = time.perf_counter()
     from llama_index.core import Settings, SimpleDirectoryReader, VectorStoreIndex
@@ -25,7 +25,8 @@ def main() -> None:
     if chunk_size:
         Settings.node_parser = SentenceSplitter(chunk_size=chunk_size, chunk_overlap=chunk_size // 8)
     load_s = time.perf_counter() - t0
-    files = json.loads(open(files_json).read())
+    with open(files_json) as fh:
+        files = json.load(fh)
     t1 = time.perf_counter()
     docs = SimpleDirectoryReader(input_files=files).load_data()
     index = VectorStoreIndex.from_documents(docs)
@@ -33,7 +34,9 @@ def main() -> None:
     nodes = list(index.docstore.docs.values())
     tok = Settings.embed_model._model.tokenizer
     seq = Settings.embed_model._model.max_seq_length
-    pieces = [len(tok(n.get_content(metadata_mode="embed"), add_special_tokens=True)["input_ids"]) for n in nodes]
+    pieces = [
+        len(tok(n.get_content(metadata_mode="embed"), add_special_tokens=True)["input_ids"]) for n in nodes
+    ]
     print(json.dumps({
         "system": "llamaindex" + (f" (chunk_size={chunk_size})" if chunk_size else " (defaults)"),
         "load_s": load_s, "ingest_s": ingest_s, "chunks": len(nodes), "files": len(files),

@@ -50,7 +50,9 @@ def genloom_worker(files_json: str) -> None:
     model = kb.embedder._m()  # type: ignore[attr-defined]
     from genloom.ingest.pipeline import _embed_text
 
-    texts = [_embed_text(d.title, c) for d in kb.documents() for c in kb.chunks(d.doc_id)]  # what was embedded
+    texts = [
+        _embed_text(d.title, c) for d in kb.documents() for c in kb.chunks(d.doc_id)
+    ]  # what was embedded
     pieces = [len(ids) for ids in model.tokenizer(texts, add_special_tokens=True)["input_ids"]]
     print(json.dumps({
         "system": "genloom", "load_s": load_s, "ingest_s": ingest_s, "chunks": report.chunks,
@@ -62,7 +64,9 @@ def genloom_worker(files_json: str) -> None:
 
 def run(cmd: list[str]) -> dict:
     t = time.perf_counter()
-    p = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "TOKENIZERS_PARALLELISM": "false"})
+    p = subprocess.run(
+        cmd, capture_output=True, text=True, env={**os.environ, "TOKENIZERS_PARALLELISM": "false"}
+    )
     if p.returncode != 0:
         sys.exit(f"{cmd[0]} failed:\n{p.stderr[-3000:]}")
     out = json.loads(p.stdout.strip().splitlines()[-1])
@@ -101,12 +105,16 @@ def main() -> None:
         results.append(run([str(li_python), str(ROOT / "bench" / "_llamaindex_ingest.py"), args.corpus.as_posix(),
                             str(get_model_path()), fh.name, str(args.li_chunk_size)]))  # fmt: skip
     os.unlink(fh.name)
-    print(f"{'system':<34}{'chunks':>7}{'ingest s':>10}{'chunks/s':>10}{'tok emb/s':>10}{'load s':>8}{'total s':>9}{'peak MiB':>10}")
+    print(
+        f"{'system':<34}{'chunks':>7}{'ingest s':>10}{'chunks/s':>10}{'tok emb/s':>10}{'load s':>8}{'total s':>9}{'peak MiB':>10}"
+    )
     for r in results:
         print(f"{r['system']:<34}{r['chunks']:>7}{r['ingest_s']:>10.1f}{r['chunks'] / r['ingest_s']:>10.1f}"
               f"{r['tokens_embedded'] / r['ingest_s']:>10.0f}{r['load_s']:>8.1f}{r['wall_s']:>9.1f}{r['peak_rss_mb']:>10.0f}")  # fmt: skip
     g, li = results[0], results[1]
-    print(f"\nchunks/s ratio genloom / LlamaIndex defaults: {(g['chunks'] / g['ingest_s']) / (li['chunks'] / li['ingest_s']):.2f}x")
+    print(
+        f"\nchunks/s ratio genloom / LlamaIndex defaults: {(g['chunks'] / g['ingest_s']) / (li['chunks'] / li['ingest_s']):.2f}x"
+    )
     print(f"total wall time ratio LlamaIndex / genloom:   {li['wall_s'] / g['wall_s']:.2f}x")
     print(f"tokens embedded: genloom {g['tokens_embedded']} of {g['tokens_in_chunks']}; "
           f"LlamaIndex {li['tokens_embedded']} of {li['tokens_in_chunks']} (the rest is cut at MiniLM's 256-piece window)")  # fmt: skip

@@ -20,10 +20,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from genloom.backends.store import SearchFilter  # noqa: E402
-from genloom.kb import KnowledgeBase  # noqa: E402
-from genloom.retrieve import rrf  # noqa: E402
-from genloom.settings import Settings  # noqa: E402
+from genloom.backends.store import SearchFilter
+from genloom.kb import KnowledgeBase
+from genloom.retrieve import rrf
+from genloom.settings import Settings
 
 FAQ = Path("~/.cache/genloom-bench/root/usr/share/doc/debian/FAQ").expanduser()
 QUESTION = re.compile(r"^(\d+(?:\.\d+)+\.)\s+(.+\?)$")
@@ -61,17 +61,25 @@ def main() -> None:
         corpus = Path(tmp) / "faq"
         corpus.mkdir()
         questions = masked_corpus(corpus)
-        kb = KnowledgeBase.open("faq", Settings.load(env={"GENLOOM_HOME": tmp}), create=True, embedder=args.embedder)
+        kb = KnowledgeBase.open(
+            "faq", Settings.load(env={"GENLOOM_HOME": tmp}), create=True, embedder=args.embedder
+        )
         report = kb.ingest([corpus])
         print(f"indexed {report.count('added')} chapters, {report.chunks} chunks; {len(questions)} questions")
         flt = SearchFilter.make()
         lists = [
-            (number, kb.store.search_vector(kb.embedder.embed_query(q), 40, flt), kb.store.search_keyword(q, 40, flt))
+            (
+                number,
+                kb.store.search_vector(kb.embedder.embed_query(q), 40, flt),
+                kb.store.search_keyword(q, 40, flt),
+            )
             for number, q in questions
         ]
         runs = {"vector": lambda v, w: v[:10], "keyword": lambda v, w: w[:10]}
         for weight in (1.0, 0.5, 0.3):
-            runs[f"hybrid, keyword weight {weight}"] = lambda v, w, x=weight: rrf([v, w], 10, weights=[1.0, x])
+            runs[f"hybrid, keyword weight {weight}"] = lambda v, w, x=weight: rrf(
+                [v, w], 10, weights=[1.0, x]
+            )
         print(f"{'mode':<28}{'hit@5':>7}{'MRR@10':>8}")
         for name, fuse in runs.items():
             hits5, rr = 0, 0.0

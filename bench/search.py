@@ -24,10 +24,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from genloom.backends.store import SearchFilter  # noqa: E402
-from genloom.backends.store.sqlite import SQLiteProvider  # noqa: E402
-from genloom.retrieve import rrf  # noqa: E402
-from genloom.types import Chunk, Document  # noqa: E402
+from genloom.backends.store import SearchFilter
+from genloom.backends.store.sqlite import SQLiteProvider
+from genloom.retrieve import rrf
+from genloom.types import Chunk, Document
 
 DIM = 384
 PER_DOC = 50
@@ -55,7 +55,9 @@ def build(root: Path, n: int, rng: np.random.Generator):
             chunks.append(Chunk(f"d{d}:{i}", f"d{d}", i, t, pos, pos + len(t)))
             pos += len(t) + 2
         private = d % 2 == 1
-        doc = Document(f"d{d}", f"/bench/d{d}", f"doc {d}", "h", text, ["team"] if private else ["*"], {}, PER_DOC)
+        doc = Document(
+            f"d{d}", f"/bench/d{d}", f"doc {d}", "h", text, ["team"] if private else ["*"], {}, PER_DOC
+        )
         store.put_document(doc, chunks, v, [c.chunk_id for c in chunks])
         sl = slice(d * PER_DOC, (d + 1) * PER_DOC)
         vectors[sl] = v
@@ -80,7 +82,13 @@ def run(n: int, queries: int, rng: np.random.Generator, k: int = 10) -> dict:
         t0 = time.perf_counter()
         store.search_vector(qv[0], k, public)  # first call loads the matrix from SQLite
         load_s = time.perf_counter() - t0
-        lat: dict[str, list[float]] = {"vector": [], "vector+acl": [], "keyword": [], "hybrid": [], "exact numpy": []}
+        lat: dict[str, list[float]] = {
+            "vector": [],
+            "vector+acl": [],
+            "keyword": [],
+            "hybrid": [],
+            "exact numpy": [],
+        }
         recall, recall_acl = [], []
         for q, qt in zip(qv, qtexts, strict=True):
             t = time.perf_counter()

@@ -307,7 +307,9 @@ class SQLiteStore:
         n = len(self._load_matrix().ids)
         if n < 2000:  # small KBs are fast anyway; keep every term so keyword recall stays complete
             return terms
-        df = dict(self._q(f"SELECT term, doc FROM fts_vocab WHERE term IN ({','.join('?' * len(terms))})", terms))
+        df = dict(
+            self._q(f"SELECT term, doc FROM fts_vocab WHERE term IN ({','.join('?' * len(terms))})", terms)
+        )
         rare = [t for t in terms if df.get(t, 0) <= COMMON * n]
         return rare or [min(terms, key=lambda t: df.get(t, 0))]
 
