@@ -52,8 +52,11 @@ def make_docx(path: Path, title: str, sections: list[tuple[str, list[str]]]) -> 
 
 HTML = """<!DOCTYPE html><html><head><title>Vacuuming Guide</title><style>.x{color:red}</style>
 <script>var tracking = 1;</script></head><body><nav>Home | Next</nav>
+<div class="navheader"><table><tr><th>Prev</th><th>Next</th></tr></table></div>
+<div class="toc"><dl><dt>Recovering Disk Space</dt></dl></div>
 <h1>Routine Vacuuming</h1><p>PostgreSQL databases require periodic maintenance known as
 <b>vacuuming</b>.</p><h2>Recovering Disk Space</h2><p>Dead row versions occupy space.</p>
+<div class="tip"><h3>Tip</h3><p>Autovacuum helps.</p></div>
 <pre>VACUUM FULL mytable;
 ANALYZE mytable;</pre><ul><li>first item</li><li>second item</li></ul>
 <h2>Updating Statistics</h2><p>The planner relies on statistics.</p></body></html>"""

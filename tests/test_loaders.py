@@ -41,6 +41,9 @@ def test_html_keeps_headings_drops_scripts(tmp_path):
     ex = load(p)
     assert ex.title == "Vacuuming Guide"
     assert "tracking" not in ex.text and "color:red" not in ex.text and "Home | Next" not in ex.text
+    assert "Prev" not in ex.text and ex.text.count("Recovering Disk Space") == 1  # navheader and toc dropped
+    assert heading_of(ex, "Autovacuum helps") == ["Routine Vacuuming", "Recovering Disk Space"]  # callout
+    assert heading_of(ex, "VACUUM FULL") == ["Routine Vacuuming", "Recovering Disk Space"]
     assert "maintenance known as vacuuming." in ex.text  # inline tags joined, whitespace collapsed
     assert "VACUUM FULL mytable;\nANALYZE mytable;" in ex.text  # <pre> keeps lines
     assert heading_of(ex, "Dead row") == ["Routine Vacuuming", "Recovering Disk Space"]

@@ -30,6 +30,19 @@ _BLOCK = {
     "li", "dl", "dt", "dd", "table", "thead", "tbody", "tr", "td", "th", "figure", "figcaption", "address",
     "hr", "caption", "details", "summary",
 }  # fmt: skip
+# navigation and tables of contents by class (DocBook, Sphinx and most site generators use these names)
+_SKIP_CLASSES = {
+    "navheader",
+    "navfooter",
+    "navbar",
+    "navigation",
+    "breadcrumb",
+    "breadcrumbs",
+    "toc",
+    "skip-link",
+}
+# callouts: a heading inside one ("Tip", "Note") is a label, not a new section
+_CALLOUT_CLASSES = {"note", "tip", "warning", "caution", "important", "admonition", "sidebar"}
 _SPACES = re.compile(r"[ \t\r\f\v\n]+")
 
 
@@ -38,6 +51,7 @@ class _Walker:
         self.out = TextBuilder()
         self.buf: list[str] = []
         self.pre = 0
+        self.callout = 0
 
     def flush(self) -> None:
         raw = "".join(self.buf)
@@ -52,10 +66,18 @@ class _Walker:
         if tag is None or tag.lower() in _SKIP:
             return
         tag = tag.lower()
+        classes = set((el.get("class") or "").split())
+        if classes & _SKIP_CLASSES or el.get("role") == "navigation":
+            return
         if tag in _HEADINGS:
             self.flush()
-            self.out.heading(_HEADINGS[tag], el.text_content())
+            if self.callout:
+                self.out.block(" ".join(el.text_content().split()))
+            else:
+                self.out.heading(_HEADINGS[tag], el.text_content())
             return
+        callout = bool(classes & _CALLOUT_CLASSES)
+        self.callout += callout
         if tag == "br":
             self.buf.append("\n")
             return
@@ -74,6 +96,7 @@ class _Walker:
             self.flush()
         if tag == "pre":
             self.pre -= 1
+        self.callout -= callout
 
 
 def load_html(data: bytes, path: Path) -> Extracted:
