@@ -206,3 +206,19 @@ def test_bad_search_arguments(settings, corpus):
         kb.search("   ")
     with pytest.raises(UserError):
         KnowledgeBase.open("bad name!", settings, create=True)
+
+
+def test_an_unexpected_parser_crash_is_reported_not_raised(settings, tmp_path, monkeypatch):
+    from genloom.ingest import loaders
+
+    def boom(data, path):
+        raise RuntimeError("parser exploded")
+
+    monkeypatch.setitem(loaders.LOADERS, ".txt", boom)
+    (tmp_path / "a.txt").write_text("x")
+    (tmp_path / "b.md").write_text("# fine\n\nstill ingested")
+    kb = KnowledgeBase.open("t", settings, create=True)
+    r = kb.ingest([tmp_path])
+    bad = next(f for f in r.results if f.source.endswith("a.txt"))
+    assert bad.status == "failed" and "parser exploded" in bad.reason
+    assert r.count("added") == 1

@@ -176,8 +176,10 @@ class Ingestor:
             extracted = loader(data, path)
         except LoadError:
             raise
-        except (GenloomError, RecursionError, MemoryError) as e:
+        except GenloomError as e:
             raise LoadError(f"could not extract text: {e}") from None
+        except Exception as e:  # a parser bug on one odd file must not end the run
+            raise LoadError(f"could not extract text ({type(e).__name__}: {e})") from None
         meta.update({k: v for k, v in extracted.metadata.items() if k not in meta})
         spans = split(extracted, self.chunk_tokens, self.chunk_overlap)
         if not spans:
