@@ -3,7 +3,10 @@
 The public API is what ``__all__`` lists; everything else is an implementation detail.
 """
 
+from genloom.answer.result import Answer, Citation
+from genloom.backends.embed import Embedder, register_embedder, resolve_embedder
 from genloom.backends.llm import LLMBackend, register_llm, resolve_llm
+from genloom.backends.store import SearchFilter, Store, StoreProvider, register_store, resolve_store
 from genloom.errors import (
     AccessDenied,
     BackendError,
@@ -15,6 +18,9 @@ from genloom.errors import (
     UserError,
 )
 from genloom.generate import ChatSession, Engine, Stream
+from genloom.ingest import FileResult, IngestReport, LoadError
+from genloom.kb import KnowledgeBase
+from genloom.rag import AnswerStream, ask
 from genloom.settings import Settings, get_settings
 from genloom.structured import (
     Constraint,
@@ -27,9 +33,13 @@ from genloom.structured import (
     from_response_format,
 )
 from genloom.types import (
+    PUBLIC,
     Capabilities,
+    Chunk,
     Completion,
     Delta,
+    Document,
+    Hit,
     Message,
     ModelInfo,
     SamplingParams,
@@ -51,27 +61,42 @@ def __getattr__(name: str) -> object:
 
 
 __all__ = [
+    "PUBLIC",
     "AccessDenied",
+    "Answer",
+    "AnswerStream",
     "BackendError",
     "Capabilities",
     "ChatSession",
+    "Chunk",
+    "Citation",
     "Completion",
     "Constraint",
     "ContextOverflow",
     "Delta",
+    "Document",
+    "Embedder",
     "Engine",
+    "FileResult",
     "GenloomError",
     "GuardViolation",
+    "Hit",
+    "IngestReport",
     "InvalidOutput",
     "InvalidSchema",
+    "KnowledgeBase",
     "LLMBackend",
+    "LoadError",
     "Message",
     "MissingDependency",
     "ModelInfo",
     "NotFound",
     "OutputIncomplete",
     "SamplingParams",
+    "SearchFilter",
     "Settings",
+    "Store",
+    "StoreProvider",
     "Stream",
     "Structured",
     "Timings",
@@ -79,10 +104,15 @@ __all__ = [
     "Usage",
     "UserError",
     "__version__",
+    "ask",
     "create_app",
     "extract",
     "from_response_format",
     "get_settings",
+    "register_embedder",
     "register_llm",
+    "register_store",
+    "resolve_embedder",
     "resolve_llm",
+    "resolve_store",
 ]

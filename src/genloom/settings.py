@@ -40,6 +40,11 @@ class Settings:
     queue_size: int = 32  # generations admitted at once (running + waiting); more get 503
     max_request_bytes: int = 20_000_000  # request bodies above this get 413
     max_tokens_limit: int = 4096  # a request's max_tokens above this gets 400
+    embedder: str = "minilm:"  # embedder spec, see genloom.backends.embed.resolve_embedder
+    store: str = "sqlite:"  # store spec, see genloom.backends.store.resolve_store
+    max_file_mb: int = 50  # ingest skips (and reports) files larger than this
+    chunk_tokens: int = 200  # chunk budget in proxy tokens (MiniLM reads at most 256 word pieces)
+    chunk_overlap: int = 30  # proxy tokens repeated from the end of the previous chunk
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "home", Path(self.home).expanduser())
@@ -55,6 +60,20 @@ class Settings:
         for name in ("queue_size", "max_request_bytes", "max_tokens_limit"):
             if getattr(self, name) < 1:
                 raise UserError(f"{name} must be >= 1", hint=f"set GENLOOM_{name.upper()}")
+        if self.max_file_mb < 1:
+            raise UserError(
+                f"max_file_mb must be >= 1, got {self.max_file_mb}", hint="set GENLOOM_MAX_FILE_MB"
+            )
+        if self.chunk_tokens < 16:
+            raise UserError(
+                f"chunk_tokens must be >= 16, got {self.chunk_tokens}",
+                hint="set GENLOOM_CHUNK_TOKENS to e.g. 200",
+            )
+        if not 0 <= self.chunk_overlap < self.chunk_tokens // 2:
+            raise UserError(
+                f"chunk_overlap must be in [0, chunk_tokens/2), got {self.chunk_overlap}",
+                hint="set GENLOOM_CHUNK_OVERLAP to e.g. 30",
+            )
 
     @classmethod
     def load(cls, cwd: Path | None = None, env: dict[str, str] | None = None, **overrides: Any) -> Settings:

@@ -166,3 +166,83 @@ class ModelInfo:
     context_length: int
     source: str  # the file or URL the weights come from
     details: dict[str, Any] = field(default_factory=dict)
+
+
+# --- knowledge base -------------------------------------------------------------------------------------
+
+PUBLIC = "*"  # the principal that marks a document readable by everyone
+
+
+@dataclass(slots=True)
+class Document:
+    """One ingested source. ``text`` is the full extracted text that chunk offsets point into."""
+
+    doc_id: str
+    source: str
+    title: str
+    content_hash: str
+    text: str = ""
+    principals: list[str] = field(default_factory=lambda: [PUBLIC])
+    metadata: dict[str, Any] = field(default_factory=dict)
+    n_chunks: int = 0
+    updated_at: float = 0.0
+
+    def to_dict(self, with_text: bool = False) -> dict[str, Any]:
+        d = {
+            "doc_id": self.doc_id,
+            "source": self.source,
+            "title": self.title,
+            "content_hash": self.content_hash,
+            "principals": list(self.principals),
+            "metadata": dict(self.metadata),
+            "n_chunks": self.n_chunks,
+            "chars": len(self.text),
+            "updated_at": self.updated_at,
+        }
+        if with_text:
+            d["text"] = self.text
+        return d
+
+
+@dataclass(slots=True)
+class Chunk:
+    """A contiguous span ``[start, end)`` of its document's extracted text."""
+
+    chunk_id: str
+    doc_id: str
+    ordinal: int
+    text: str
+    start: int
+    end: int
+    heading_path: list[str] = field(default_factory=list)
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Hit:
+    """A retrieved chunk with its provenance; ``document.text[start:end] == text``."""
+
+    chunk_id: str
+    doc_id: str
+    source: str
+    title: str
+    heading_path: list[str]
+    start: int
+    end: int
+    score: float
+    text: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "chunk_id": self.chunk_id,
+            "doc_id": self.doc_id,
+            "source": self.source,
+            "title": self.title,
+            "heading_path": list(self.heading_path),
+            "start": self.start,
+            "end": self.end,
+            "score": self.score,
+            "text": self.text,
+            "metadata": dict(self.metadata),
+        }

@@ -148,7 +148,9 @@ class Evidence:
         return picked
 
 
-_REFERENCE = re.compile(r"^\W*(for (more|further) (information|details),? )?see (also )?(section|chapter)", re.I)
+_REFERENCE = re.compile(
+    r"^\W*(for (more|further) (information|details),? )?see (also )?(section|chapter)", re.I
+)
 
 
 def _is_statement(text: str) -> bool:

@@ -9,7 +9,7 @@ import click
 import typer
 
 from genloom import __version__
-from genloom.cli import chat, extract, generate, models, serve, tokens
+from genloom.cli import ask, chat, docs, extract, generate, ingest, kb, models, search, serve, tokens
 from genloom.cli._common import console_err
 from genloom.errors import GenloomError
 
@@ -20,7 +20,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-for module in (generate, chat, tokens, models, extract, serve):
+for module in (generate, chat, tokens, models, ingest, search, docs, kb, ask, extract, serve):
     module.register(app)
 
 

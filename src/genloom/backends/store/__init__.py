@@ -1,0 +1,45 @@
+"""Choose a store from a spec string; the only place that maps specs to classes.
+
+sqlite:             one SQLite file per knowledge base under $GENLOOM_HOME/kb (the default)
+sqlite:/some/dir    one SQLite file per knowledge base under /some/dir
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from genloom.backends.store.base import SearchFilter, Store, StoreProvider
+from genloom.errors import UserError
+from genloom.settings import Settings, get_settings
+
+ProviderFactory = Callable[[str, Settings], StoreProvider]
+_registry: dict[str, ProviderFactory] = {}
+
+
+def register_store(scheme: str, factory: ProviderFactory) -> None:
+    """Add a store kind under ``scheme:``; built-ins use this too."""
+    _registry[scheme] = factory
+
+
+def _sqlite(rest: str, s: Settings) -> StoreProvider:
+    from genloom.backends.store.sqlite import SQLiteProvider
+
+    return SQLiteProvider(Path(rest).expanduser() if rest else s.home / "kb")
+
+
+register_store("sqlite", _sqlite)
+
+
+def resolve_store(spec: str | None = None, settings: Settings | None = None) -> StoreProvider:
+    """Return the store provider for ``spec`` (default: the configured one)."""
+    s = settings or get_settings()
+    spec = (spec or s.store).strip()
+    scheme, sep, rest = spec.partition(":")
+    if not sep or scheme not in _registry:
+        known = ", ".join(f"{k}:" for k in sorted(_registry))
+        raise UserError(f"unknown store spec {spec!r}", hint=f"use one of {known}")
+    return _registry[scheme](rest, s)
+
+
+__all__ = ["SearchFilter", "Store", "StoreProvider", "register_store", "resolve_store"]

@@ -1,0 +1,219 @@
+"""Ingest: files → load → split → (reuse or compute) vectors → one store transaction per document.
+
+A document is identified by its resolved path; a hash of its bytes plus everything that shapes its chunks
+(splitter settings, principals, metadata) decides added / updated / unchanged. Unchanged documents are not
+read past hashing and never re-embedded; chunks of an updated document whose text did not change keep their
+stored vectors. Vectors are computed for several documents at once (large batches are what make the
+embedder fast) but each document is written in its own transaction, so ``kill -9`` at any moment leaves
+whole documents only, and re-running the same command finishes the rest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from genloom.backends.embed import Embedder
+from genloom.backends.store import Store
+from genloom.errors import GenloomError
+from genloom.ingest.errors import LoadError
+from genloom.ingest.files import expand
+from genloom.ingest.loaders import loader_for
+from genloom.ingest.splitter import split
+from genloom.types import PUBLIC, Chunk, Document
+
+Status = Literal["added", "updated", "unchanged", "failed", "skipped"]
+SPLITTER_VERSION = "1"
+
+
+@dataclass(slots=True)
+class FileResult:
+    source: str
+    status: Status
+    reason: str = ""
+    chunks: int = 0
+    doc_id: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"source": self.source, "status": self.status, "reason": self.reason, "chunks": self.chunks,
+                "doc_id": self.doc_id}  # fmt: skip
+
+
+@dataclass(slots=True)
+class IngestReport:
+    kb: str
+    results: list[FileResult] = field(default_factory=list)
+    embedded: int = 0  # chunk vectors computed in this run
+    reused: int = 0  # chunk vectors taken from the store (text unchanged)
+    seconds: float = 0.0
+
+    def count(self, status: Status) -> int:
+        return sum(1 for r in self.results if r.status == status)
+
+    @property
+    def chunks(self) -> int:
+        return sum(r.chunks for r in self.results if r.status in ("added", "updated"))
+
+    def to_dict(self) -> dict[str, Any]:
+        statuses: tuple[Status, ...] = ("added", "updated", "unchanged", "failed", "skipped")
+        return {
+            "kb": self.kb,
+            **{s: self.count(s) for s in statuses},
+            "chunks": self.chunks,
+            "embedded": self.embedded,
+            "reused": self.reused,
+            "seconds": round(self.seconds, 3),
+            "chunks_per_second": round(self.chunks / self.seconds, 1) if self.seconds > 0 else None,
+            "files": [r.to_dict() for r in self.results],
+        }
+
+
+Progress = Callable[[str, Any], None]  # ("total", n_files) | ("file", FileResult)
+
+
+@dataclass(slots=True)
+class _Pending:
+    result: FileResult
+    doc: Document
+    chunks: list[Chunk]
+    embed_texts: list[str]
+    hashes: list[str]
+    vectors: list[np.ndarray | None]
+
+
+def doc_id_for(path: Path) -> str:
+    return hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:16]
+
+
+class Ingestor:
+    def __init__(
+        self,
+        store: Store,
+        embedder: Embedder,
+        *,
+        chunk_tokens: int = 200,
+        chunk_overlap: int = 30,
+        max_bytes: int = 50 * 2**20,
+        batch_chunks: int = 256,
+    ) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.chunk_tokens = chunk_tokens
+        self.chunk_overlap = chunk_overlap
+        self.max_bytes = max_bytes
+        self.batch_chunks = batch_chunks
+
+    def run(
+        self,
+        paths: list[str | Path],
+        principals: list[str] | None = None,
+        metadata: dict[str, str] | None = None,
+        progress: Progress | None = None,
+    ) -> IngestReport:
+        t0 = time.perf_counter()
+        report = IngestReport(self.store.name)
+        emit = progress or (lambda kind, value: None)
+        readers = sorted({p.strip() for p in (principals or []) if p.strip()}) or [PUBLIC]
+        files, problems = expand(paths)
+        emit("total", len(files) + len(problems))
+        for source, reason in problems:
+            self._done(report, emit, FileResult(source, "failed", reason))
+        pending: list[_Pending] = []
+        n_new = 0
+        for path in files:
+            try:
+                item = self._prepare(path, readers, dict(metadata or {}))
+            except LoadError as e:
+                self._done(report, emit, FileResult(str(path), "failed", e.message))
+                continue
+            if isinstance(item, FileResult):
+                self._done(report, emit, item)
+                continue
+            pending.append(item)
+            n_new += sum(v is None for v in item.vectors)
+            if n_new >= self.batch_chunks:
+                self._flush(pending, report, emit)
+                pending, n_new = [], 0
+        self._flush(pending, report, emit)
+        report.seconds = time.perf_counter() - t0
+        return report
+
+    def _done(self, report: IngestReport, emit: Progress, r: FileResult) -> None:
+        report.results.append(r)
+        emit("file", r)
+
+    def _prepare(self, path: Path, readers: list[str], metadata: dict[str, str]) -> _Pending | FileResult:
+        source = str(path.resolve())
+        loader = loader_for(path)
+        if loader is None:
+            return FileResult(source, "skipped", f"unsupported file type {path.suffix or '(none)'!r}")
+        try:
+            size = path.stat().st_size
+            if size > self.max_bytes:
+                return FileResult(
+                    source,
+                    "failed",
+                    f"file is {size / 2**20:.1f} MiB, over the {self.max_bytes / 2**20:.0f} MiB limit",
+                )
+            data = path.read_bytes()
+        except OSError as e:
+            return FileResult(source, "failed", f"cannot read: {e.strerror or e}")
+        doc_id = doc_id_for(path)
+        meta = {"format": path.suffix.lower().lstrip("."), "name": path.name, **metadata}
+        fingerprint = json.dumps([SPLITTER_VERSION, self.chunk_tokens, self.chunk_overlap, readers, meta])
+        content_hash = hashlib.sha256(data + fingerprint.encode()).hexdigest()
+        old_hash = self.store.document_hash(doc_id)
+        if old_hash == content_hash:
+            return FileResult(source, "unchanged", doc_id=doc_id)
+        try:
+            extracted = loader(data, path)
+        except LoadError:
+            raise
+        except GenloomError as e:
+            raise LoadError(f"could not extract text: {e}") from None
+        except Exception as e:  # a parser bug on one odd file must not end the run
+            raise LoadError(f"could not extract text ({type(e).__name__}: {e})") from None
+        meta.update({k: v for k, v in extracted.metadata.items() if k not in meta})
+        spans = split(extracted, self.chunk_tokens, self.chunk_overlap)
+        if not spans:
+            raise LoadError("no text to index")
+        text = extracted.text
+        chunks = [
+            Chunk(f"{doc_id}:{i}", doc_id, i, text[s.start : s.end], s.start, s.end, s.heading_path)
+            for i, s in enumerate(spans)
+        ]
+        embed_texts = [_embed_text(extracted.title, c) for c in chunks]
+        hashes = [hashlib.sha1(t.encode()).hexdigest() for t in embed_texts]
+        known = self.store.chunk_vectors(doc_id) if old_hash else {}
+        doc = Document(doc_id, source, extracted.title, content_hash, text, readers, meta, len(chunks))
+        status: Status = "updated" if old_hash else "added"
+        return _Pending(
+            FileResult(source, status, chunks=len(chunks), doc_id=doc_id), doc, chunks, embed_texts, hashes,
+            [known.get(h) for h in hashes],
+        )  # fmt: skip
+
+    def _flush(self, pending: list[_Pending], report: IngestReport, emit: Progress) -> None:
+        todo = [(p, i) for p in pending for i, v in enumerate(p.vectors) if v is None]
+        report.reused += sum(len(p.vectors) for p in pending) - len(todo)
+        if todo:
+            vecs = self.embedder.embed_documents([p.embed_texts[i] for p, i in todo])
+            for (p, i), v in zip(todo, vecs, strict=True):
+                p.vectors[i] = v
+        report.embedded += len(todo)
+        for p in pending:
+            p.doc.updated_at = time.time()
+            self.store.put_document(p.doc, p.chunks, np.stack(p.vectors), p.hashes)  # type: ignore[arg-type]
+            self._done(report, emit, p.result)
+
+
+def _embed_text(title: str, chunk: Chunk) -> str:
+    """What the embedder sees: the heading path (or title) as context, then the chunk."""
+    context = " > ".join(chunk.heading_path) if chunk.heading_path else title
+    return f"{context}\n{chunk.text}" if context and not chunk.text.startswith(context) else chunk.text

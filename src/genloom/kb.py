@@ -1,0 +1,161 @@
+"""The knowledge base facade: one named collection of documents, with ingest, search and management.
+
+    kb = KnowledgeBase.open("default")
+    report = kb.ingest(["docs/"], principals=["alice"])
+    for hit in kb.search("how do I vacuum a table?", k=5, principals=["alice"]):
+        print(hit.source, hit.heading_path, kb.document(hit.doc_id).text[hit.start:hit.end])
+
+A knowledge base remembers the embedder it was created with and always uses it, so its vectors never mix.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from genloom.backends.embed import Embedder, resolve_embedder
+from genloom.backends.store import SearchFilter, Store, resolve_store
+from genloom.backends.store.base import check_kb_name
+from genloom.errors import NotFound, UserError
+from genloom.ingest.pipeline import Ingestor, IngestReport, Progress
+from genloom.retrieve import search as _search
+from genloom.settings import Settings, get_settings
+from genloom.types import Chunk, Document, Hit
+
+
+class KnowledgeBase:
+    def __init__(self, name: str, store: Store, settings: Settings, embedder_spec: str | None) -> None:
+        self.name = name
+        self.store = store
+        self.settings = settings
+        self._embedder_spec = embedder_spec
+        self._embedder: Embedder | None = None
+
+    @classmethod
+    def open(
+        cls, name: str = "default", settings: Settings | None = None, create: bool = False,
+        embedder: str | None = None,
+    ) -> KnowledgeBase:  # fmt: skip
+        """Open KB ``name``; with ``create=True`` make it if missing (else NotFound).
+
+        ``embedder`` picks the embedder for a new KB; for an existing KB it must match the stored one.
+        """
+        s = settings or get_settings()
+        provider = resolve_store(None, s)
+        try:
+            store = provider.open(check_kb_name(name), create=create)
+        except NotFound:
+            existing = provider.names()
+            listed = ", ".join(existing) if existing else "none yet"
+            raise NotFound(
+                f"no knowledge base named {name!r} (existing: {listed})",
+                hint=f"pick one of those with --kb, or create it: genloom ingest PATH --kb {name}",
+            ) from None
+        stored = store.meta().get("embedder")
+        if stored and embedder and resolve_embedder(embedder, s).info()["id"] != stored:
+            store.close()
+            raise UserError(
+                f"knowledge base {name!r} was built with embedder {stored!r}, not {embedder!r}",
+                hint=f"leave out --embedder, or use another --kb, or drop it: genloom kb drop {name}",
+            )
+        return cls(name, store, s, stored or embedder)
+
+    @staticmethod
+    def list(settings: Settings | None = None) -> builtins.list[str]:
+        s = settings or get_settings()
+        return resolve_store(None, s).names()
+
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            self._embedder = resolve_embedder(self._embedder_spec, self.settings)
+            meta = self.store.meta()
+            if "embedder" not in meta:
+                info = self._embedder.info()
+                self.store.set_meta("embedder", str(info["id"]))
+                self.store.set_meta("dim", str(info["dim"]))
+        return self._embedder
+
+    def ingest(
+        self,
+        paths: Sequence[str | Path] | str | Path,
+        principals: builtins.list[str] | None = None,
+        progress: Progress | None = None,
+        metadata: dict[str, str] | None = None,
+        max_file_mb: int | None = None,
+    ) -> IngestReport:
+        if isinstance(paths, str | Path):
+            paths = [paths]
+        s = self.settings
+        ingestor = Ingestor(
+            self.store,
+            self.embedder,
+            chunk_tokens=s.chunk_tokens,
+            chunk_overlap=s.chunk_overlap,
+            max_bytes=(max_file_mb or s.max_file_mb) * 2**20,
+        )
+        return ingestor.run(list(paths), principals=principals, metadata=metadata, progress=progress)
+
+    def search(
+        self,
+        query: str,
+        k: int = 5,
+        principals: builtins.list[str] | None = None,
+        mode: str = "hybrid",
+        where: dict[str, Any] | None = None,
+    ) -> builtins.list[Hit]:
+        if not self.store.meta().get("embedder"):
+            return []  # nothing was ever ingested
+        return _search(self.store, self.embedder, query, k, mode, SearchFilter.make(principals, where))
+
+    def documents(self) -> builtins.list[Document]:
+        return self.store.documents()
+
+    def _resolve_id(self, doc_id: str) -> str:
+        """Accept a full doc id, a unique prefix of one, or a source path."""
+        if self.store.document_hash(doc_id) is not None:
+            return doc_id
+        docs = self.store.documents()
+        matches = [d.doc_id for d in docs if d.doc_id.startswith(doc_id)] if len(doc_id) >= 4 else []
+        if not matches:
+            try:
+                resolved = str(Path(doc_id).expanduser().resolve())
+            except OSError:
+                resolved = doc_id
+            matches = [d.doc_id for d in docs if d.source in (doc_id, resolved)]
+        if len(matches) != 1:
+            what = "no document" if not matches else f"{len(matches)} documents"
+            raise NotFound(f"{what} in {self.name!r} matches {doc_id!r}", hint="see `genloom docs list`")
+        return matches[0]
+
+    def document(self, doc_id: str) -> Document:
+        doc = self.store.document(self._resolve_id(doc_id))
+        if doc is None:
+            raise NotFound(f"no document {doc_id!r} in {self.name!r}", hint="see `genloom docs list`")
+        return doc
+
+    def chunks(self, doc_id: str) -> builtins.list[Chunk]:
+        return self.store.chunks(self._resolve_id(doc_id))
+
+    def remove(self, doc_id: str) -> Document:
+        doc = self.document(doc_id)
+        self.store.remove(doc.doc_id)
+        return doc
+
+    def stats(self) -> dict[str, Any]:
+        return self.store.stats()
+
+    def drop(self) -> None:
+        self.store.close()
+        resolve_store(None, self.settings).drop(self.name)
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> KnowledgeBase:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,1 @@
+"""Conformance suites that every sibling of a seam subclasses (pytest mixins)."""
