@@ -15,14 +15,17 @@ $(STAMP): pyproject.toml Makefile
 	# llama-cpp-python compiles from source once (~7 min on 2 cores); pip's wheel cache keeps the build.
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	# the web UI tests drive Debian's chromium through playwright (never `playwright install`: no downloads)
-	command -v chromium >/dev/null || (apt-get install -y chromium || sudo apt-get install -y chromium)
+	command -v chromium >/dev/null || (apt-get update -q && apt-get install -y -q chromium) \
+	  || (sudo apt-get update -q && sudo apt-get install -y -q chromium)
 	@touch $@
 
 install: $(STAMP)
 
-## the main job on the embedded defaults (for now: chat with the bundled SmolLM2)
+## the main job on the embedded defaults: the grounded assistant (web UI + OpenAI-compatible API) over a
+## sample knowledge base made of genloom's own docs (re-runs skip unchanged files)
 run: install
-	$(BIN)/genloom chat
+	$(BIN)/genloom ingest README.md docs --kb docs
+	$(BIN)/genloom serve
 
 ## the fast suite (fakes + the real small models where they are quick)
 test: install

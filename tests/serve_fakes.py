@@ -48,7 +48,11 @@ class FakeKB:
         self.calls: list[tuple[str, Any]] = []
 
     def ingest(
-        self, paths: Sequence[Path], principals: Sequence[str] | None = None, progress: Any = None
+        self,
+        paths: Sequence[Path],
+        principals: Sequence[str] | None = None,
+        progress: Any = None,
+        sources: dict | None = None,
     ) -> dict:
         self.calls.append(("ingest", list(principals) if principals is not None else None))
         added = []

@@ -85,6 +85,7 @@ class KnowledgeBase:
         progress: Progress | None = None,
         metadata: dict[str, str] | None = None,
         max_file_mb: int | None = None,
+        sources: dict[Path, str] | None = None,
     ) -> IngestReport:
         if isinstance(paths, str | Path):
             paths = [paths]
@@ -96,7 +97,9 @@ class KnowledgeBase:
             chunk_overlap=s.chunk_overlap,
             max_bytes=(max_file_mb or s.max_file_mb) * 2**20,
         )
-        return ingestor.run(list(paths), principals=principals, metadata=metadata, progress=progress)
+        return ingestor.run(
+            list(paths), principals=principals, metadata=metadata, progress=progress, sources=sources
+        )
 
     def search(
         self,

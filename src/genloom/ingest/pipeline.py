@@ -88,8 +88,10 @@ class _Pending:
     vectors: list[np.ndarray | None]
 
 
-def doc_id_for(path: Path) -> str:
-    return hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:16]
+def doc_id_for(path: Path | str) -> str:
+    """A document's id: derived from its source (a resolved path, or a logical name such as 'upload:x.pdf')."""
+    source = str(path.resolve()) if isinstance(path, Path) else path
+    return hashlib.sha256(source.encode()).hexdigest()[:16]
 
 
 class Ingestor:
@@ -108,6 +110,7 @@ class Ingestor:
         self.chunk_tokens = chunk_tokens
         self.chunk_overlap = chunk_overlap
         self.max_bytes = max_bytes
+        self._sources: dict[Path, str] = {}
         self.batch_chunks = batch_chunks
 
     def run(
@@ -116,8 +119,12 @@ class Ingestor:
         principals: list[str] | None = None,
         metadata: dict[str, str] | None = None,
         progress: Progress | None = None,
+        sources: dict[Path, str] | None = None,
     ) -> IngestReport:
+        """Ingest ``paths``. ``sources`` names files by a logical source instead of their path (uploads
+        arrive in temp files: naming them 'upload:<name>' makes re-uploads update the same document)."""
         t0 = time.perf_counter()
+        self._sources = {Path(k).resolve(): v for k, v in (sources or {}).items()}
         report = IngestReport(self.store.name)
         emit = progress or (lambda kind, value: None)
         readers = sorted({p.strip() for p in (principals or []) if p.strip()}) or [PUBLIC]
@@ -150,7 +157,7 @@ class Ingestor:
         emit("file", r)
 
     def _prepare(self, path: Path, readers: list[str], metadata: dict[str, str]) -> _Pending | FileResult:
-        source = str(path.resolve())
+        source = self._sources.get(path.resolve(), str(path.resolve()))
         loader = loader_for(path)
         if loader is None:
             return FileResult(source, "skipped", f"unsupported file type {path.suffix or '(none)'!r}")
@@ -165,7 +172,7 @@ class Ingestor:
             data = path.read_bytes()
         except OSError as e:
             return FileResult(source, "failed", f"cannot read: {e.strerror or e}")
-        doc_id = doc_id_for(path)
+        doc_id = doc_id_for(source)
         meta = {"format": path.suffix.lower().lstrip("."), "name": path.name, **metadata}
         fingerprint = json.dumps([SPLITTER_VERSION, self.chunk_tokens, self.chunk_overlap, readers, meta])
         content_hash = hashlib.sha256(data + fingerprint.encode()).hexdigest()

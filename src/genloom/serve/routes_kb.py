@@ -31,6 +31,7 @@ from genloom.serve.auth import Principal
 from genloom.serve.deps import caller
 from genloom.serve.routes_openai import ERRORS
 from genloom.serve.state import get_state
+from genloom.types import PUBLIC
 
 router = APIRouter(prefix="/v1/kb", tags=["knowledge bases"], responses=ERRORS)
 _SAFE = re.compile(r"[^A-Za-z0-9._ -]+")
@@ -52,12 +53,12 @@ def _plain(x: Any) -> Any:
 
 
 def _readable(doc: Any, who: Principal) -> bool:
-    """Best-effort ACL check on a document record that lists its principals (None/empty = public)."""
+    """ACL check on a document record that lists its principals (None/empty or PUBLIC = everyone)."""
     if who.principals is None:
         return True
     d = _plain(doc)
     allowed = d.get("principals") if isinstance(d, dict) else None
-    return not allowed or bool(set(allowed) & set(who.principals))
+    return not allowed or PUBLIC in allowed or bool(set(allowed) & set(who.principals))
 
 
 @router.get("")
@@ -97,7 +98,9 @@ async def upload(
             raise UserError("no files were uploaded", hint="send one or more multipart fields named 'files'")
 
         def work() -> Any:
-            return st.kb_factory(kb, True).ingest(paths, principals=who.acl)
+            # one namespace per key: re-uploading a name updates that key's document, never another tenant's
+            sources = {p: f"upload:{who.key_id}/{p.name}" for p in paths}
+            return st.kb_factory(kb, True).ingest(paths, principals=who.acl, sources=sources)
 
         report = await asyncio.to_thread(work)
     finally:
