@@ -195,14 +195,20 @@ class AnswerStream:
         who = f" visible to {', '.join(self.principals)}" if self.principals else ""
         if n_hits == 0:
             answer.refusal_reason = (
-                f"I searched knowledge base {self.kb_name!r} for {query!r} and found no "
-                f"passages{who}; the documents do not answer this question."
+                f"I searched knowledge base {self.kb_name!r} for {query!r} and found no passages{who}; "
+                "the documents do not answer this question."
+            )
+        elif answer.relevance < self.th.relevance:
+            answer.refusal_reason = (
+                f"I searched knowledge base {self.kb_name!r} for {query!r}: the best of {n_hits} passages{who} "
+                f"matches the question with {answer.relevance:.2f} (an answer needs {self.th.relevance:.2f}); "
+                "the documents do not answer this question."
             )
         else:
             answer.refusal_reason = (
-                f"I searched knowledge base {self.kb_name!r} for {query!r}: the best of {n_hits} passages{who} "
-                f"matches with {answer.relevance:.2f} (needed {self.th.relevance:.2f}) and no statement in them "
-                "supports an answer; the documents do not answer this question."
+                f"I searched knowledge base {self.kb_name!r} for {query!r}: {n_hits} passages{who} are related "
+                f"(best match {answer.relevance:.2f}) but no statement in them answers the question, so I will "
+                "not guess."
             )
 
 

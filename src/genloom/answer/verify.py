@@ -125,15 +125,18 @@ class Evidence:
         highest-ranked passage whose best statement is within RANK_MARGIN of the best statement anywhere.
         """
         scores = self._scores(question, with_section=True)
+        # the threshold applies to the sentence itself or to it in its section, whichever is higher
+        passes = np.maximum(scores, self._scores(question)) >= threshold
         best_in: dict[int, int] = {}
         for i, (p, s) in enumerate(self._flat):
             if _is_statement(s.text) and (p.n not in best_in or scores[i] > scores[best_in[p.n]]):
                 best_in[p.n] = i
         if not best_in:
             return []
-        top = max(float(scores[i]) for i in best_in.values())
-        if top < threshold:
+        best_in = {n: i for n, i in best_in.items() if passes[i]}
+        if not best_in:
             return []
+        top = max(float(scores[i]) for i in best_in.values())
         n = min(n for n, i in best_in.items() if scores[i] >= top - RANK_MARGIN)
         i = best_in[n]
         p, first = self._flat[i]
