@@ -24,6 +24,7 @@ from genloom.serve.deps import caller
 from genloom.serve.errors import APIError, to_api_error
 from genloom.serve.state import State, get_state
 from genloom.serve.worker import Cancelled, Generation
+from genloom.structured import from_response_format
 from genloom.types import Message, SamplingParams
 
 router = APIRouter(tags=["openai"])
@@ -233,7 +234,12 @@ async def chat_completions(
     messages = _messages(req.messages)
     rep = _Reply(st, who, request, req.model, [m.to_dict() for m in messages], "chat")
     make: Callable[[], Iterable[str]]
+    # structured outputs: masked token by token on llama.cpp, validated (black-box) elsewhere; bad formats -> 400
+    constraint = from_response_format(req.response_format)
     if req.model.startswith("rag:"):
+        if constraint is not None:
+            raise APIError(400, "response_format is not supported with rag:<kb> models (answers carry citations)",
+                           "invalid_request_error", param="response_format")  # fmt: skip
         kb = req.model[4:] or "default"
         rep.rec.kb = kb
         users = [i for i, m in enumerate(messages) if m.role == "user"]
@@ -251,7 +257,7 @@ async def chat_completions(
         return await _respond(rep, st.start(make), bool(req.stream), include_usage, rag=True)
     engine = st.engine(req.model)
     params = _params(req, st, req.max_completion_tokens or req.max_tokens)
-    make = lambda: engine.stream(messages, params)  # noqa: E731
+    make = lambda: engine.stream(messages, params, constraint=constraint)  # noqa: E731
     return await _respond(rep, st.start(make), bool(req.stream), include_usage, rag=False)
 
 

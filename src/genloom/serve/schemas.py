@@ -68,6 +68,8 @@ class ChatCompletionRequest(_Sampling):
     # grounded answers (model rag:<kb>): how many chunks to retrieve, and auto | generate | extractive
     k: int | None = Field(default=None, ge=1, le=50)
     rag_mode: Literal["auto", "generate", "extractive"] | None = None
+    # {"type": "json_schema", "json_schema": {"name", "schema", "strict"}} | {"type": "json_object"} | {"type": "text"}
+    response_format: dict[str, Any] | None = None
 
 
 class CompletionRequest(_Sampling):
