@@ -120,6 +120,11 @@ class OpenAIClient:
     def close(self) -> None:
         self._http.close()
 
+    def __del__(self) -> None:  # pooled keep-alive sockets are closed, not left to the garbage collector
+        http = getattr(self, "_http", None)
+        if http is not None:
+            http.close()
+
     def _wait(self, attempt: int, resp: httpx.Response | None) -> float:
         hinted = retry_after_seconds(resp.headers.get("Retry-After")) if resp is not None else None
         if hinted is not None:
