@@ -49,6 +49,7 @@ class Settings:
     openai_timeout: int = 120  # seconds per request to an openai: model or embedder
     openai_max_retries: int = 3  # retries on 429/5xx/connection errors, with exponential backoff
     redis_url: str = ""  # redis://host:6379/0 -> rate limits shared by every server process using it
+    redis_prefix: str = "genloom:limits:"  # key prefix in Redis (separates deployments sharing one Redis)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "home", Path(self.home).expanduser())
