@@ -25,7 +25,9 @@ def wait_http(url: str, proc: subprocess.Popen[str] | None = None, timeout: floa
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}: {(proc.communicate()[1] or '')[-2000:]}")
+            raise RuntimeError(
+                f"server exited with {proc.returncode}: {(proc.communicate()[1] or '')[-2000:]}"
+            )
         try:
             if httpx.get(url, timeout=2).status_code < 500:
                 return
@@ -43,18 +45,20 @@ def llama_cpp_server(alias: str = "smollm2") -> Iterator[str]:
     port = free_port()
     cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(bundled_model_path()), "--host",
            "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--model_alias", alias, "--n_threads", "2"]  # fmt: skip
-    log = tempfile.TemporaryFile("w+")  # llama.cpp logs a lot: a pipe nobody reads would fill and block it
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, text=True)
-    try:
-        wait_http(f"http://127.0.0.1:{port}/v1/models", proc)
-        yield f"http://127.0.0.1:{port}/v1"
-    finally:
-        proc.terminate()
-        proc.wait(10)
-        log.close()
+    # llama.cpp logs a lot: a pipe nobody reads would fill up and block it, so it writes to a temp file
+    with tempfile.TemporaryFile("w+") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, text=True)
+        try:
+            wait_http(f"http://127.0.0.1:{port}/v1/models", proc)
+            yield f"http://127.0.0.1:{port}/v1"
+        finally:
+            proc.terminate()
+            proc.wait(10)
 
 
-def genloom_serve(home: Path, *args: str, env: dict[str, str] | None = None) -> tuple[subprocess.Popen[str], str]:
+def genloom_serve(
+    home: Path, *args: str, env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[str], str]:
     """``genloom serve`` as a real process; returns (process, base URL without /v1)."""
     port = free_port()
     src = str(Path(genloom.__file__).resolve().parents[1])

@@ -73,7 +73,9 @@ def test_two_server_processes_enforce_one_limit(tmp_path, prefix):
         def ask(i: int, key: str) -> int:
             body = {"model": "fake:", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 3}
             h = {"Authorization": f"Bearer {key}"}
-            return httpx.post(f"{urls[i % 2]}/v1/chat/completions", json=body, headers=h, timeout=30).status_code
+            return httpx.post(
+                f"{urls[i % 2]}/v1/chat/completions", json=body, headers=h, timeout=30
+            ).status_code
 
         codes = [ask(i, "sk-a") for i in range(2 * n)]  # alternate between the two servers
         assert codes.count(200) == n and codes[:n] == [200] * n and set(codes[n:]) == {429}

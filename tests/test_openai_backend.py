@@ -90,7 +90,10 @@ def test_closing_early_stops(genloom_url):
 
 def test_structured_output_uses_response_format(genloom_url):
     b = backend(genloom_url, f"fake:{JSON_REPLY}")
-    assert b.response_format(__import__("genloom").structured.Constraint.json_schema(PERSON))["type"] == "json_schema"
+    assert (
+        b.response_format(__import__("genloom").structured.Constraint.json_schema(PERSON))["type"]
+        == "json_schema"
+    )
     r = Engine(b).structured("Who?", PERSON, SamplingParams(temperature=0))
     assert r.value == {"name": "Ann", "age": 30} and r.attempts == 1
 
@@ -113,7 +116,9 @@ def test_retries_429_and_503_honouring_retry_after(genloom_url):
     sleeps: list[float] = []
     with failing_proxy(genloom_url, [(429, "7"), (503, None)]) as (url, answered):
         b = OpenAILLM(url, "fake:", client=quick_client(url, sleeps))
-        assert Engine(b).generate("still there", SamplingParams(temperature=0)).text == "You said: still there"
+        assert (
+            Engine(b).generate("still there", SamplingParams(temperature=0)).text == "You said: still there"
+        )
     assert answered == [429, 503, 200]
     assert sleeps[0] == 7  # Retry-After wins over the backoff
     assert 0 < sleeps[1] <= 0.02  # exponential backoff with jitter: 0.01 * 2**1 * [0.5, 1)
@@ -142,7 +147,9 @@ def test_selected_by_setting_with_key_from_env(genloom_url, monkeypatch):
     assert b.count_prompt_tokens([Message("user", "x" * 40)]) == 10 + 4 + 2  # chars/4 + per-message + priming
 
 
-@pytest.mark.parametrize("spec", ["openai:", "openai:127.0.0.1:8000/v1#m", "openai:http://h/v1", "openai:http://h/v1#"])
+@pytest.mark.parametrize(
+    "spec", ["openai:", "openai:127.0.0.1:8000/v1#m", "openai:http://h/v1", "openai:http://h/v1#"]
+)
 def test_bad_specs_say_what_to_type(spec):
     with pytest.raises(UserError) as e:
         resolve_llm(spec)
@@ -179,7 +186,9 @@ def test_llama_cpp_server_stop_and_seed(llama_url):
     p = SamplingParams(max_tokens=16, temperature=0, seed=1)
     full = eng.generate("Write one sentence about the sea.", p).text
     word = full.split()[len(full.split()) // 2]
-    cut = eng.generate("Write one sentence about the sea.", SamplingParams(max_tokens=16, temperature=0, stop=[word]))
+    cut = eng.generate(
+        "Write one sentence about the sea.", SamplingParams(max_tokens=16, temperature=0, stop=[word])
+    )
     assert cut.text == full[: full.index(word)] and cut.finish_reason == "stop"
     hot = SamplingParams(max_tokens=8, temperature=1.0, seed=42)
     assert eng.generate("Tell me a story.", hot).text == eng.generate("Tell me a story.", hot).text
@@ -188,7 +197,9 @@ def test_llama_cpp_server_stop_and_seed(llama_url):
 @pytest.mark.model
 def test_llama_cpp_server_structured_and_retry(llama_url):
     b = OpenAILLM(llama_url, "smollm2")
-    r = Engine(b).structured("Give a person named Ann aged 30 as JSON.", PERSON, SamplingParams(max_tokens=60, temperature=0))
+    r = Engine(b).structured(
+        "Give a person named Ann aged 30 as JSON.", PERSON, SamplingParams(max_tokens=60, temperature=0)
+    )
     assert set(r.value) >= {"name", "age"} and isinstance(r.value["age"], int)
     assert b._rf_dialect == "schema-in-json-object"  # learned from the server's 'json_schema' refusal
     with failing_proxy(llama_url, [(503, "0"), (429, None)]) as (url, answered):

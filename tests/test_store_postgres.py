@@ -61,11 +61,17 @@ def test_filtered_hnsw_query_still_returns_k(provider):
         for b in range(4):
             vecs = centre + rng.normal(0, 0.05, (500, dim)).astype(np.float32)
             d, c = make_doc(f"public{b}", [f"public chunk {i}" for i in range(500)])
-            store.put_document(d, c, vecs / np.linalg.norm(vecs, axis=1, keepdims=True), [str(i) for i in range(500)])
+            store.put_document(
+                d, c, vecs / np.linalg.norm(vecs, axis=1, keepdims=True), [str(i) for i in range(500)]
+            )
         far = rng.normal(0, 1, (30, dim)).astype(np.float32)
         far[:, 0] = -3
-        d, c = make_doc("private", [f"dana chunk {i}" for i in range(30)], principals=["dana"], meta={"t": "x"})
-        store.put_document(d, c, far / np.linalg.norm(far, axis=1, keepdims=True), [str(i) for i in range(30)])
+        d, c = make_doc(
+            "private", [f"dana chunk {i}" for i in range(30)], principals=["dana"], meta={"t": "x"}
+        )
+        store.put_document(
+            d, c, far / np.linalg.norm(far, axis=1, keepdims=True), [str(i) for i in range(30)]
+        )
         provider.conn.execute("ANALYZE genloom_chunks; ANALYZE genloom_documents")  # as autovacuum would
         hits = store.search_vector(centre, 10, SearchFilter.make(["dana"], {"t": "x"}))
         assert len(hits) == 10 and all(h.doc_id == "private" for h in hits)

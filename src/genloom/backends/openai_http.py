@@ -45,7 +45,9 @@ def parse_spec(rest: str, what: str) -> tuple[str, str]:
     base, sep, model = rest.partition("#")
     example = f"openai:http://127.0.0.1:8000/v1#<model>  (the {what} name the server knows)"
     if not base.startswith(("http://", "https://")):
-        raise UserError(f"bad openai spec 'openai:{rest}': the base URL must start with http(s)://", hint=example)
+        raise UserError(
+            f"bad openai spec 'openai:{rest}': the base URL must start with http(s)://", hint=example
+        )
     if not sep or not model.strip():
         raise UserError(f"the openai spec 'openai:{rest}' names no model after '#'", hint=example)
     return base.rstrip("/"), model.strip()

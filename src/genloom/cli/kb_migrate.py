@@ -10,7 +10,9 @@ from genloom.cli._common import console, console_err, print_json
 def migrate(
     source: str = typer.Option(..., "--from", help="Store to read, e.g. 'sqlite:' or 'sqlite:/dir'."),
     target: str = typer.Option(..., "--to", help="Store to write, e.g. 'postgres://user:pw@host:5432/db'."),
-    names: list[str] | None = typer.Option(None, "--kb", help="Knowledge base to copy (repeatable; default all)."),
+    names: list[str] | None = typer.Option(
+        None, "--kb", help="Knowledge base to copy (repeatable; default all)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Copy knowledge bases with their vectors (no re-embedding); safe to run again after an interruption."""

@@ -129,7 +129,9 @@ class OpenAILLM:
             body = self.request_body(messages, params, constraint)
             yield from self._stream(body, messages, params)
 
-    def _stream(self, body: dict[str, Any], messages: Sequence[Message], params: SamplingParams) -> Iterator[Delta]:
+    def _stream(
+        self, body: dict[str, Any], messages: Sequence[Message], params: SamplingParams
+    ) -> Iterator[Delta]:
         finish: FinishReason = "stop"
         usage: Usage | None = None
         pieces_seen = 0

@@ -96,7 +96,9 @@ class PostgresStore:
         vecs = np.asarray(vectors, dtype=np.float32)
         dim = self._dim()
         if len(chunks) and dim is not None and vecs.shape[1] != dim:
-            raise BackendError(f"vectors have {vecs.shape[1]} dims but knowledge base {self.name!r} holds {dim}")
+            raise BackendError(
+                f"vectors have {vecs.shape[1]} dims but knowledge base {self.name!r} holds {dim}"
+            )
         with self._lock, self._db.transaction():
             db = self._db
             db.execute("DELETE FROM genloom_documents WHERE kb = %s AND doc_id = %s", (self._kb, doc.doc_id))
@@ -108,13 +110,18 @@ class PostgresStore:
                  doc.updated_at or time.time()),
             ).fetchone()  # fmt: skip
             if chunks:
-                with db.cursor() as cur, cur.copy(
-                    "COPY genloom_chunks(kb, doc, ordinal, start_pos, end_pos, heading, text, text_hash,"
-                    " embedding) FROM STDIN"
-                ) as copy:
+                with (
+                    db.cursor() as cur,
+                    cur.copy(
+                        "COPY genloom_chunks(kb, doc, ordinal, start_pos, end_pos, heading, text, text_hash,"
+                        " embedding) FROM STDIN"
+                    ) as copy,
+                ):
                     for c, v, h in zip(chunks, vecs, text_hashes, strict=True):
                         heading = json.dumps(c.heading_path, ensure_ascii=False)
-                        copy.write_row((self._kb, row, c.ordinal, c.start, c.end, heading, c.text, h, vec_text(v)))
+                        copy.write_row(
+                            (self._kb, row, c.ordinal, c.start, c.end, heading, c.text, h, vec_text(v))
+                        )
                 if dim is None:
                     self._ensure_index(int(vecs.shape[1]))
 
@@ -141,12 +148,15 @@ class PostgresStore:
 
     def document(self, doc_id: str) -> Document | None:
         rows = self._q(
-            f"SELECT {self._DOC}, text FROM genloom_documents WHERE kb = %s AND doc_id = %s", (self._kb, doc_id)
+            f"SELECT {self._DOC}, text FROM genloom_documents WHERE kb = %s AND doc_id = %s",
+            (self._kb, doc_id),
         )
         return self._make_doc(rows[0][:-1], rows[0][-1]) if rows else None
 
     def documents(self) -> list[Document]:
-        rows = self._q(f"SELECT {self._DOC} FROM genloom_documents WHERE kb = %s ORDER BY source, doc_id", (self._kb,))
+        rows = self._q(
+            f"SELECT {self._DOC} FROM genloom_documents WHERE kb = %s ORDER BY source, doc_id", (self._kb,)
+        )
         return [self._make_doc(r) for r in rows]
 
     def chunks(self, doc_id: str) -> list[Chunk]:
@@ -166,12 +176,11 @@ class PostgresStore:
         return {h: parse_vec(v) for h, v in rows}
 
     # --- search --------------------------------------------------------------------------------------------
-    _HIT = (
-        "d.doc_id, d.source, d.title, c.heading, c.start_pos, c.end_pos, c.text, d.metadata, c.ordinal"
-    )
+    _HIT = "d.doc_id, d.source, d.title, c.heading, c.start_pos, c.end_pos, c.text, d.metadata, c.ordinal"
 
     def _filter(self, flt: SearchFilter) -> tuple[str, list[Any]]:
-        sql, args = " AND d.principals && %s::text[]", [list(flt.principals)]
+        sql = " AND d.principals && %s::text[]"
+        args: list[Any] = [list(flt.principals)]
         for key, value in flt.where:
             sql += " AND d.metadata ->> %s = %s"
             args += [key, value]
@@ -227,7 +236,8 @@ class PostgresStore:
 
     def stats(self) -> dict[str, Any]:
         ((docs, chars),) = self._q(
-            "SELECT COUNT(*), COALESCE(SUM(LENGTH(text)), 0) FROM genloom_documents WHERE kb = %s", (self._kb,)
+            "SELECT COUNT(*), COALESCE(SUM(LENGTH(text)), 0) FROM genloom_documents WHERE kb = %s",
+            (self._kb,),
         )
         ((chunks,),) = self._q("SELECT COUNT(*) FROM genloom_chunks WHERE kb = %s", (self._kb,))
         meta = self.meta()
@@ -280,7 +290,9 @@ class PostgresProvider:
             rows = self.conn.execute("SELECT id FROM genloom_kbs WHERE name = %s", (name,)).fetchall()
             if not rows:
                 if not create:
-                    raise NotFound(f"no knowledge base named {name!r}", hint="see `genloom kb list`, or ingest into it")
+                    raise NotFound(
+                        f"no knowledge base named {name!r}", hint="see `genloom kb list`, or ingest into it"
+                    )
                 rows = self.conn.execute(
                     "INSERT INTO genloom_kbs(name) VALUES (%s) ON CONFLICT(name) DO UPDATE SET name = excluded.name"
                     " RETURNING id",
@@ -295,11 +307,14 @@ class PostgresProvider:
     def drop(self, name: str) -> bool:
         check_kb_name(name)
         with self._lock, self.conn.transaction():
-            row = self.conn.execute("DELETE FROM genloom_kbs WHERE name = %s RETURNING id", (name,)).fetchone()
+            row = self.conn.execute(
+                "DELETE FROM genloom_kbs WHERE name = %s RETURNING id", (name,)
+            ).fetchone()
             if row:
                 self.conn.execute("DELETE FROM genloom_chunks WHERE kb = %s", (row[0],))
                 for (idx,) in self.conn.execute(
-                    "SELECT indexname FROM pg_indexes WHERE indexname LIKE %s", (f"genloom_chunks_hnsw_{row[0]}_%",)
+                    "SELECT indexname FROM pg_indexes WHERE indexname LIKE %s",
+                    (f"genloom_chunks_hnsw_{row[0]}_%",),
                 ).fetchall():
                     self.conn.execute(f'DROP INDEX IF EXISTS "{idx}"')
         return row is not None
