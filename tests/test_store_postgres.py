@@ -98,3 +98,27 @@ def test_selected_by_setting_and_open_errors(pg_url):  # noqa: F811
         bad.names()
     assert "--store" in (e.value.hint or "")
     assert _redact("postgresql://u:secret@h:5432/db") == "postgresql://u:***@h:5432/db"
+
+
+def test_bulk_load_builds_the_index_once_at_the_end(provider):
+    name = f"bulk-{uuid.uuid4().hex[:8]}"
+    store = provider.open(name)
+    index = f"genloom_chunks_hnsw_{store._kb}_8"
+
+    def indexes() -> list[str]:
+        rows = provider.conn.execute("SELECT indexname FROM pg_indexes WHERE indexname = %s", (index,))
+        return [r[0] for r in rows.fetchall()]
+
+    try:
+        d, c = make_doc("a", ["one", "two"])
+        store.put_document(d, c, np.eye(8, dtype=np.float32)[:2], ["1", "2"])
+        assert indexes() == [index]
+        with store.bulk_load():
+            assert indexes() == []
+            d, c = make_doc("b", ["three"])
+            store.put_document(d, c, np.eye(8, dtype=np.float32)[2:3], ["3"])
+            assert indexes() == []  # not rebuilt row by row
+            assert [h.doc_id for h in store.search_vector(np.eye(8)[2], 1, SearchFilter.make())] == ["b"]
+        assert indexes() == [index]
+    finally:
+        provider.drop(name)

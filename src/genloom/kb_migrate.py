@@ -7,6 +7,7 @@ interrupted migration is simply run again. The source is never modified.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -46,7 +47,9 @@ def migrate_kbs(
     for name in todo:
         a, b = src.open(name, create=False), dst.open(name, create=True)
         try:
-            reports.append(_copy(a, b, name, progress))
+            bulk = getattr(b, "bulk_load", None)  # Postgres: build the vector index once, at the end
+            with bulk() if bulk else contextlib.nullcontext():
+                reports.append(_copy(a, b, name, progress))
         finally:
             a.close()
             b.close()
