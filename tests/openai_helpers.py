@@ -75,9 +75,12 @@ def genloom_serve(
 
 
 @contextlib.contextmanager
-def failing_proxy(upstream: str, failures: list[tuple[int, str | None]]) -> Iterator[tuple[str, list[int]]]:
+def failing_proxy(
+    upstream: str, failures: list[tuple[int, str | None]], bodies: list[bytes] | None = None
+) -> Iterator[tuple[str, list[int]]]:
     """A loopback HTTP proxy: the first requests get ``failures`` (status, Retry-After); later ones go to
-    ``upstream``. Yields (the proxy's base URL with the upstream's path, statuses answered so far)."""
+    ``upstream``. Yields (the proxy's base URL with the upstream's path, statuses answered so far); request
+    bodies are appended to ``bodies`` when given."""
     up = urlsplit(upstream)
     plan = list(failures)
     answered: list[int] = []
@@ -89,6 +92,8 @@ def failing_proxy(upstream: str, failures: list[tuple[int, str | None]]) -> Iter
 
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            if bodies is not None:
+                bodies.append(body)
             with lock:
                 failure = plan.pop(0) if plan else None
             if failure is not None:

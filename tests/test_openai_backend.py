@@ -4,6 +4,8 @@ Failures (429/503, Retry-After, refused connections) come from a real loopback p
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -88,14 +90,22 @@ def test_closing_early_stops(genloom_url):
     assert s.completion is not None and s.completion.finish_reason == "cancelled"
 
 
-def test_structured_output_uses_response_format(genloom_url):
-    b = backend(genloom_url, f"fake:{JSON_REPLY}")
-    assert (
-        b.response_format(__import__("genloom").structured.Constraint.json_schema(PERSON))["type"]
-        == "json_schema"
-    )
-    r = Engine(b).structured("Who?", PERSON, SamplingParams(temperature=0))
+def test_structured_output_sends_response_format(genloom_url):
+    bodies: list[bytes] = []
+    with failing_proxy(genloom_url, [], bodies) as (url, _):
+        b = OpenAILLM(url, f"fake:{JSON_REPLY}", client=quick_client(url))
+        r = Engine(b).structured("Who?", PERSON, SamplingParams(temperature=0))
+        Engine(b).generate("a b", SamplingParams(temperature=0, seed=9, stop=["x"]), system="be brief")
     assert r.value == {"name": "Ann", "age": 30} and r.attempts == 1
+    sent = json.loads(bodies[0])
+    assert sent["response_format"] == {
+        "type": "json_schema",
+        "json_schema": {"name": "output", "schema": PERSON},
+    }
+    assert sent["stream"] is True and sent["stream_options"] == {"include_usage": True}
+    plain = json.loads(bodies[1])
+    assert "response_format" not in plain and plain["seed"] == 9 and plain["stop"] == ["x"]
+    assert plain["messages"][0] == {"role": "system", "content": "be brief"}
 
 
 def test_errors_map_to_the_tree(genloom_url):
