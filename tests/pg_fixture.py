@@ -19,4 +19,9 @@ def pg_url(tmp_path_factory) -> Iterator[str]:
     try:
         yield server.get_uri()
     finally:
+        from genloom.backends.store import _pg_providers
+
+        for provider in _pg_providers.values():  # the process-wide providers that specs resolved to
+            provider.close()  # type: ignore[attr-defined]
+        _pg_providers.clear()
         server.cleanup()
