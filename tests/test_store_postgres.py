@@ -76,6 +76,11 @@ def test_filtered_hnsw_query_still_returns_k(provider):
         hits = store.search_vector(centre, 10, SearchFilter.make(["dana"], {"t": "x"}))
         assert len(hits) == 10 and all(h.doc_id == "private" for h in hits)
         assert store.exact_fallbacks == 1  # the HNSW scan alone came back short, as pgvector 0.6 does
+        assert store._useful_terms(["public", "dana"]) == ["dana"]  # 'public' is in 98% of chunks: dropped
+        assert store._useful_terms(["public", "chunk"]) == ["public"]  # all common: the rarest one stays
+        assert {h.doc_id for h in store.search_keyword("public dana", 5, SearchFilter.make(["dana"]))} == {
+            "private"
+        }
         exact = sorted((float(v @ centre / np.linalg.norm(v)) for v in far), reverse=True)[:10]
         assert [h.score for h in hits] == pytest.approx(exact, abs=1e-5)
         assert len(store.search_vector(centre, 10, SearchFilter.make())) == 10

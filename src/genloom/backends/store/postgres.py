@@ -30,6 +30,7 @@ from genloom.backends.store.postgres_schema import migrate
 from genloom.errors import BackendError, MissingDependency, NotFound
 from genloom.types import Chunk, Document, Hit
 
+COMMON = 0.25  # keyword terms in more than this share of chunks are dropped (as in the SQLite store)
 EF_MIN = 100  # pgvector defaults to 40; 100 buys recall for a few ms
 
 
@@ -62,6 +63,8 @@ class PostgresStore:
         self._iterative = _pgvector_version(conn) >= (0, 8)
         self.exact_fallbacks = 0  # filtered queries the HNSW scan answered short, re-run exactly
         self._deferred = False
+        self._freq: dict[str, float] = {}  # lexeme -> share of chunks holding it (Postgres statistics)
+        self._freq_at = -1e9
 
     def _q(self, sql: str, args: Any = ()) -> list[tuple]:
         with self._lock:
@@ -250,18 +253,44 @@ class PostgresStore:
         return self._hits(rows)
 
     def search_keyword(self, query: str, k: int, flt: SearchFilter) -> list[Hit]:
-        terms = keyword_terms(query)
+        terms = self._useful_terms(keyword_terms(query))
         if not terms or k <= 0:
             return []
-        tsq = " || ".join(["plainto_tsquery('english', %s)"] * len(terms))
+        tsq = "(" + " || ".join(["plainto_tsquery('english', %s)"] * len(terms)) + ")"
         fsql, fargs = self._filter(flt)
         rows = self._q(
-            f"WITH q AS (SELECT ({tsq}) AS q) SELECT {self._HIT}, ts_rank(c.tsv, q.q, 1) AS score"
-            f" FROM q, genloom_chunks c JOIN genloom_documents d ON d.id = c.doc"
-            f" WHERE c.kb = %s AND c.tsv @@ q.q {fsql} ORDER BY score DESC, c.id LIMIT %s",
-            [*terms, self._kb, *fargs, k],
+            f"SELECT {self._HIT}, ts_rank(c.tsv, {tsq}, 1) AS score"
+            f" FROM genloom_chunks c JOIN genloom_documents d ON d.id = c.doc"
+            f" WHERE c.kb = %s AND c.tsv @@ {tsq} {fsql} ORDER BY score DESC, c.id LIMIT %s",
+            [*terms, self._kb, *terms, *fargs, k],
         )
         return self._hits(rows)
+
+    def _useful_terms(self, terms: list[str]) -> list[str]:
+        """Drop very common terms while a rarer one remains, as the SQLite store does: they match most
+        chunks, so ranking them all is slow, and their weight is ~0 anyway. Frequencies come from Postgres's
+        own statistics of the tsvector column (``ANALYZE``), refreshed at most once a minute."""
+        if len(terms) < 2:
+            return terms
+        if time.monotonic() - self._freq_at > 60:
+            rows = self._q(
+                "SELECT x.e, x.f FROM pg_stats s, unnest(s.most_common_elems::text::text[],"
+                " s.most_common_elem_freqs) AS x(e, f) WHERE s.tablename = 'genloom_chunks'"
+                " AND s.attname = 'tsv' AND x.e IS NOT NULL"
+            )
+            self._freq, self._freq_at = {str(e): float(f) for e, f in rows}, time.monotonic()
+        if not self._freq:
+            return terms
+        lexemes = self._q(
+            "SELECT t, array_to_string(tsvector_to_array(to_tsvector('english', t)), ' ')"
+            " FROM unnest(%s::text[]) AS t",
+            (terms,),
+        )
+        freq = {
+            t: max((self._freq.get(x, 0.0) for x in (lex or "").split()), default=0.0) for t, lex in lexemes
+        }
+        rare = [t for t in terms if freq.get(t, 0.0) <= COMMON]
+        return rare or [min(terms, key=lambda t: freq.get(t, 0.0))]
 
     def stats(self) -> dict[str, Any]:
         ((docs, chars),) = self._q(
