@@ -256,13 +256,18 @@ class PostgresStore:
         terms = self._useful_terms(keyword_terms(query))
         if not terms or k <= 0:
             return []
-        tsq = "(" + " || ".join(["plainto_tsquery('english', %s)"] * len(terms)) + ")"
+        # the tsquery is built once, then sent as a constant: the planner can use the GIN index, and nothing
+        # re-parses the query per row
+        parts = " || ".join(["plainto_tsquery('english', %s)"] * len(terms))
+        ((tsq,),) = self._q(f"SELECT ({parts})::text", terms)
+        if not tsq:
+            return []
         fsql, fargs = self._filter(flt)
         rows = self._q(
-            f"SELECT {self._HIT}, ts_rank(c.tsv, {tsq}, 1) AS score"
+            f"SELECT {self._HIT}, ts_rank(c.tsv, %s::tsquery, 1) AS score"
             f" FROM genloom_chunks c JOIN genloom_documents d ON d.id = c.doc"
-            f" WHERE c.kb = %s AND c.tsv @@ {tsq} {fsql} ORDER BY score DESC, c.id LIMIT %s",
-            [*terms, self._kb, *terms, *fargs, k],
+            f" WHERE c.kb = %s AND c.tsv @@ %s::tsquery {fsql} ORDER BY score DESC, c.id LIMIT %s",
+            [tsq, self._kb, tsq, *fargs, k],
         )
         return self._hits(rows)
 
