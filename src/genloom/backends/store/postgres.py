@@ -63,6 +63,7 @@ class PostgresStore:
         self._iterative = _pgvector_version(conn) >= (0, 8)
         self.exact_fallbacks = 0  # filtered queries the HNSW scan answered short, re-run exactly
         self._deferred = False
+        self.ef_search = EF_MIN  # HNSW candidates per query (at least 4k); higher = better recall, slower
         self._freq: dict[str, float] = {}  # lexeme -> share of chunks holding it (Postgres statistics)
         self._freq_at = -1e9
 
@@ -242,7 +243,7 @@ class PostgresStore:
         with self._lock, self._db.transaction():
             if self._iterative:
                 self._db.execute("SET LOCAL hnsw.iterative_scan = strict_order")
-            self._db.execute(f"SET LOCAL hnsw.ef_search = {min(1000, max(EF_MIN, 4 * k))}")
+            self._db.execute(f"SET LOCAL hnsw.ef_search = {min(1000, max(self.ef_search, 4 * k))}")
             rows = self._db.execute(f"{base} ORDER BY {dist} LIMIT %s", [qt, *fargs, qt, k]).fetchall()
             if len(rows) < k:  # the index scan may have lost rows to the filter: answer exactly
                 self.exact_fallbacks += 1
