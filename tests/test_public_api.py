@@ -1,6 +1,7 @@
 import genloom
 
 EXPECTED = {
+    "migrate_kbs",
     "Answer",
     "AnswerStream",
     "Citation",

@@ -20,6 +20,7 @@ from genloom.errors import (
 from genloom.generate import ChatSession, Engine, Stream
 from genloom.ingest import FileResult, IngestReport, LoadError
 from genloom.kb import KnowledgeBase
+from genloom.kb_migrate import migrate_kbs
 from genloom.rag import AnswerStream, ask
 from genloom.settings import Settings, get_settings
 from genloom.structured import (
@@ -109,6 +110,7 @@ __all__ = [
     "extract",
     "from_response_format",
     "get_settings",
+    "migrate_kbs",
     "register_embedder",
     "register_llm",
     "register_store",

@@ -45,6 +45,11 @@ class Settings:
     max_file_mb: int = 50  # ingest skips (and reports) files larger than this
     chunk_tokens: int = 200  # chunk budget in proxy tokens (MiniLM reads at most 256 word pieces)
     chunk_overlap: int = 30  # proxy tokens repeated from the end of the previous chunk
+    # scale-out (issue 8): OpenAI-compatible engines and Redis-shared limits
+    openai_timeout: int = 120  # seconds per request to an openai: model or embedder
+    openai_max_retries: int = 3  # retries on 429/5xx/connection errors, with exponential backoff
+    redis_url: str = ""  # redis://host:6379/0 -> rate limits shared by every server process using it
+    redis_prefix: str = "genloom:limits:"  # key prefix in Redis (separates deployments sharing one Redis)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "home", Path(self.home).expanduser())
@@ -60,6 +65,15 @@ class Settings:
         for name in ("queue_size", "max_request_bytes", "max_tokens_limit"):
             if getattr(self, name) < 1:
                 raise UserError(f"{name} must be >= 1", hint=f"set GENLOOM_{name.upper()}")
+        if self.openai_timeout < 1:
+            raise UserError("openai_timeout must be >= 1 second", hint="set GENLOOM_OPENAI_TIMEOUT")
+        if not 0 <= self.openai_max_retries <= 10:
+            raise UserError("openai_max_retries must be in [0, 10]", hint="set GENLOOM_OPENAI_MAX_RETRIES")
+        if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
+            raise UserError(
+                f"redis_url must start with redis://, rediss:// or unix://, got {self.redis_url!r}",
+                hint="set GENLOOM_REDIS_URL to e.g. redis://127.0.0.1:6379/0",
+            )
         if self.max_file_mb < 1:
             raise UserError(
                 f"max_file_mb must be >= 1, got {self.max_file_mb}", hint="set GENLOOM_MAX_FILE_MB"

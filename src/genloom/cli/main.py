@@ -9,7 +9,20 @@ import click
 import typer
 
 from genloom import __version__
-from genloom.cli import ask, chat, docs, extract, generate, ingest, kb, models, search, serve, tokens
+from genloom.cli import (
+    ask,
+    chat,
+    docs,
+    extract,
+    generate,
+    ingest,
+    kb,
+    kb_migrate,
+    models,
+    search,
+    serve,
+    tokens,
+)
 from genloom.cli._common import console_err
 from genloom.errors import GenloomError
 
@@ -20,7 +33,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-for module in (generate, chat, tokens, models, ingest, search, docs, kb, ask, extract, serve):
+for module in (generate, chat, tokens, models, ingest, search, docs, kb, kb_migrate, ask, extract, serve):
     module.register(app)
 
 
@@ -35,8 +48,21 @@ def _root(
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Show the version."
     ),
+    store: str | None = typer.Option(
+        None, "--store", help="Store spec (as GENLOOM_STORE): 'sqlite:', 'postgres://...'."
+    ),
+    model: str | None = typer.Option(
+        None, "--model", help="Default LLM spec (as GENLOOM_MODEL), e.g. 'openai:URL#MODEL'."
+    ),
+    embedder: str | None = typer.Option(
+        None, "--embedder", help="Default embedder spec (as GENLOOM_EMBEDDER)."
+    ),
 ) -> None:
     """genloom: generate, chat, count tokens, list models (more commands arrive with the knowledge base)."""
+    if store or model or embedder:  # the same as setting GENLOOM_STORE / GENLOOM_MODEL / GENLOOM_EMBEDDER
+        from genloom.settings import Settings, set_settings
+
+        set_settings(Settings.load(store=store, model=model, embedder=embedder))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -5,5 +5,6 @@ from __future__ import annotations
 from genloom.serve.app import create_app
 from genloom.serve.auth import KeyStore, Principal
 from genloom.serve.limits import InProcessRateLimiter, RateLimiter
+from genloom.serve.limits_redis import RedisRateLimiter
 
-__all__ = ["InProcessRateLimiter", "KeyStore", "Principal", "RateLimiter", "create_app"]
+__all__ = ["InProcessRateLimiter", "KeyStore", "Principal", "RateLimiter", "RedisRateLimiter", "create_app"]

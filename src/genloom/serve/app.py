@@ -24,7 +24,8 @@ from genloom.serve import errors
 from genloom.serve.audit import AuditLog
 from genloom.serve.auth import KeyStore
 from genloom.serve.errors import APIError
-from genloom.serve.limits import InProcessRateLimiter, RateLimiter
+from genloom.serve.limits import RateLimiter
+from genloom.serve.limits_redis import limiter_from_settings
 from genloom.serve.metrics import Metrics
 from genloom.serve.queue import GenerationQueue
 from genloom.serve.state import AnswerFactory, KBFactory, State
@@ -152,7 +153,7 @@ def create_app(
         settings=s,
         models=list(models or [s.model]),
         keys=keys if keys is not None else KeyStore.from_settings(s),
-        limiter=limiter or InProcessRateLimiter(),
+        limiter=limiter or limiter_from_settings(s),
         queue=GenerationQueue(s.queue_size, concurrency, on_change=metrics.queue_depth.set),
         metrics=metrics,
         audit=AuditLog(s.ensure_home() / "audit.db"),

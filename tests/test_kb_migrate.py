@@ -1,0 +1,81 @@
+"""`genloom kb migrate` from SQLite to a real Postgres + pgvector, then the same queries through both stores
+(selected with --store / GENLOOM_STORE) give the same answers, ACL and metadata filters included."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+
+from genloom.cli.main import main
+from genloom.errors import UserError
+from genloom.kb_migrate import migrate_kbs
+from genloom.settings import Settings
+from pg_fixture import pg_url  # noqa: F401 (a fixture)
+
+TEXTS = {
+    "tea.md": "# Tea\n\nGreen tea is brewed at 80 degrees.\n\n## Black\n\nBlack tea likes boiling water.\n",
+    "coffee.txt": "Espresso is coffee forced through fine grounds under pressure. Filter coffee drips slowly.",
+    "water.md": "# Water\n\nSoft water makes better tea. Hard water leaves scale in kettles.\n",
+}
+SECRET = {"plans.txt": "The secret merger plans: we buy the tea company in spring."}
+
+
+def run(argv, capsys):
+    code = main(argv)
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    return out
+
+
+def search(capsys, store: str | None, kb: str, query: str, mode: str, *extra: str) -> list[str]:
+    pre = ["--store", store] if store else []
+    out = run([*pre, "search", query, "--kb", kb, "--mode", mode, "-k", "20", "--json", *extra], capsys)
+    return [h["chunk_id"].split(":")[-1] + "@" + h["source"].rsplit("/", 1)[-1] for h in json.loads(out)]
+
+
+@pytest.fixture(autouse=True)
+def _hash_embedder(monkeypatch):
+    monkeypatch.setenv("GENLOOM_EMBEDDER", "hash:")
+
+
+def test_migrate_then_same_answers(tmp_path, capsys, pg_url):  # noqa: F811
+    kb = f"mig-{uuid.uuid4().hex[:8]}"
+    pub, sec = tmp_path / "pub", tmp_path / "sec"
+    for folder, files in ((pub, TEXTS), (sec, SECRET)):
+        folder.mkdir()
+        for name, text in files.items():
+            (folder / name).write_text(text)
+    run(["ingest", str(pub), "--kb", kb, "--meta", "team=drinks"], capsys)
+    run(["ingest", str(sec), "--kb", kb, "-p", "alice", "--meta", "team=exec"], capsys)
+
+    out = run(["kb", "migrate", "--from", "sqlite:", "--to", pg_url, "--kb", kb, "--json"], capsys)
+    assert json.loads(out) == [{"name": kb, "documents": 4, "chunks": json.loads(out)[0]["chunks"]}]
+    stats = json.loads(run(["--store", pg_url, "kb", "stats", kb, "--json"], capsys))
+    assert stats["documents"] == 4 and stats["embedder"] == "hash:384"
+
+    for query in ("green tea temperature", "secret merger", "coffee pressure", "kettles"):
+        for who in ((), ("--as", "alice")):
+            lite = search(capsys, None, kb, query, "vector", *who)
+            assert lite == search(capsys, pg_url, kb, query, "vector", *who)  # exact order and content
+            lite_kw = search(capsys, None, kb, query, "keyword", *who)
+            pg_kw = search(capsys, pg_url, kb, query, "keyword", *who)
+            assert sorted(lite_kw) == sorted(pg_kw)  # BM25 and ts_rank may order ties apart
+            assert bool(lite_kw) == (query != "secret merger" or bool(who))  # only alice sees the plans
+            assert all(("plans.txt" in h) <= bool(who) for h in lite + pg_kw)  # ACL holds in both
+    assert search(capsys, pg_url, kb, "merger", "hybrid", "--as", "alice")[0].endswith("plans.txt")
+    execs = search(capsys, pg_url, kb, "tea", "keyword", "--as", "alice", "--where", "team=exec")
+    assert execs == ["0@plans.txt"]
+
+    # a second run changes nothing; GENLOOM_STORE selects the store like --store does
+    run(["kb", "migrate", "--from", "sqlite:", "--to", pg_url, "--kb", kb], capsys)
+    assert json.loads(run(["--store", pg_url, "kb", "stats", kb, "--json"], capsys))["documents"] == 4
+
+
+def test_migrate_refuses_bad_requests(tmp_path, pg_url):  # noqa: F811
+    s = Settings(home=tmp_path / "h")
+    with pytest.raises(UserError, match="same store"):
+        migrate_kbs("sqlite:", "sqlite:", settings=s)
+    with pytest.raises(UserError, match="no knowledge base"):
+        migrate_kbs("sqlite:", pg_url, ["absent"], settings=s)
