@@ -10,6 +10,7 @@ import typer
 
 from genloom import __version__
 from genloom.cli import ask, chat, docs, extract, generate, ingest, kb, models, search, serve, tokens
+from genloom.cli import eval as eval_cmd
 from genloom.cli._common import console_err
 from genloom.errors import GenloomError
 
@@ -20,7 +21,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-for module in (generate, chat, tokens, models, ingest, search, docs, kb, ask, extract, serve):
+for module in (generate, chat, tokens, models, ingest, search, docs, kb, ask, extract, serve, eval_cmd):
     module.register(app)
 
 
