@@ -115,8 +115,14 @@ def run_cmd(
         for path, what in ((out, "run"), (report, "report")):
             if path:
                 console_err.print(f"[dim]{what} written to {path}[/]")
-    if any(not r.passed for r in results):
-        raise typer.Exit(1)
+    failed = [r.gate.text for r in results if not r.passed]
+    if failed:
+        from genloom.eval.gate import GateFailed
+
+        raise GateFailed(
+            f"{len(failed)} of {len(results)} gates failed: {', '.join(failed)}",
+            hint="see the metrics above; compare runs with --baseline and --report",
+        )
 
 
 def _progress(total: int) -> Any:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from genloom.errors import UserError
+from genloom.errors import GenloomError, UserError
 from genloom.eval.metrics import METRICS
 
 _OPS: dict[str, Callable[[float, float], bool]] = {
@@ -22,6 +22,12 @@ _OPS: dict[str, Callable[[float, float], bool]] = {
 _GATE = re.compile(
     r"^\s*(?:(?P<tag>[^:<>=]+):)?(?P<metric>[\w@.-]+)\s*(?P<op>>=|<=|==|>|<)\s*(?P<value>\S+)\s*$"
 )
+
+
+class GateFailed(GenloomError):
+    """At least one gate failed: exit code 1 (2 stays 'your input is wrong', 3 'a backend failed')."""
+
+    exit_code = 1
 
 
 @dataclass(frozen=True)
