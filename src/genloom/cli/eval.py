@@ -64,6 +64,7 @@ def run_cmd(
     ),
     k: int = typer.Option(5, "-k", help="Chunks retrieved per question (hit@k, recall@k use this k)."),
     mode: str = typer.Option("auto", "--mode", help="auto | generate | extractive."),
+    max_tokens: int = typer.Option(160, "--max-tokens", "-n", help="Answer length limit (tokens)."),
     out: Path | None = typer.Option(None, "--out", help="Write the run as JSON (a later --baseline)."),
     report: Path | None = typer.Option(None, "--report", help="Write a self-contained HTML report."),
     baseline: Path | None = typer.Option(None, "--baseline", help="A previous --out run to compare with."),
@@ -93,7 +94,7 @@ def run_cmd(
     judge_obj = Judge(judge, judge_template) if judge else None
     with _progress(len(cases)) as advance:
         result = evaluate(
-            cases, kb=kb, k=k, model=model, template=template, mode=mode, judge=judge_obj,
+            cases, kb=kb, k=k, model=model, template=template, mode=mode, max_tokens=max_tokens, judge=judge_obj,
             dataset=dataset, progress=advance,
         )  # fmt: skip
     data = result.to_dict()

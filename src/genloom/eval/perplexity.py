@@ -49,9 +49,14 @@ def read_corpus_file(path: Path) -> str:
 
     if not path.is_file():
         raise NotFound(f"no file {str(path)!r}", hint="pass text files (.txt, .md, .html, .pdf, .docx)")
+    from genloom.ingest.errors import LoadError
+
     data = path.read_bytes()
     loader = loader_for(path)
-    text = loader(data, path).text if loader else decode_text(data)[0]
+    try:
+        text = loader(data, path).text if loader else decode_text(data)[0]
+    except LoadError as e:
+        raise UserError(f"{path}: {e.message}", hint="pass files with text in them") from None
     if not text.strip():
         raise UserError(f"{path} has no text", hint="pass files with text in them")
     return text

@@ -96,6 +96,7 @@ def evaluate(
     model: Any = None,
     template: str = "grounded_answer",
     mode: str = "auto",
+    max_tokens: int = 160,
     judge: Any = None,
     dataset: str | Path | None = None,
     progress: Callable[[int, int, EvalCase], None] | None = None,
@@ -121,7 +122,10 @@ def evaluate(
         t0 = time.perf_counter()
         hits = kbo.search(case.question, k=k, mode="hybrid")
         t_search = time.perf_counter() - t0
-        stream = AnswerStream(case.question, kb=kbo, k=k, model=model, template=template, mode=mode)  # type: ignore[arg-type]
+        stream = AnswerStream(
+            case.question, kb=kbo, k=k, model=model, template=template, mode=mode,  # type: ignore[arg-type]
+            max_tokens=max_tokens,
+        )  # fmt: skip
         for _ in stream:
             pass
         a = stream.answer
@@ -146,7 +150,7 @@ def evaluate(
         "model": model_id or (model if isinstance(model, str) else None),
         "template": template_id or template,
         "mode": mode,
-        "decoding": {"temperature": 0, "seed": 0},
+        "decoding": {"temperature": 0, "seed": 0, "max_tokens": max_tokens},
         "judge": judge.describe() if judge is not None else None,
         "synthetic": any(c.synthetic for c in cases),
     }
