@@ -35,10 +35,18 @@ def test_a_good_dataset_loads_with_defaults(tmp_path):
         ('["question"]', "line 2: expected a JSON object", "question"),
         ('{"question": "  "}', "line 2: 'question' must be a non-empty string", "question"),
         ('{"question": "x", "gold_source": ["a"]}', "line 2: unknown key 'gold_source'", "gold_sources"),
-        ('{"question": "x", "should_refuse": "yes"}', "line 2: 'should_refuse' must be true or false", "true"),
+        (
+            '{"question": "x", "should_refuse": "yes"}',
+            "line 2: 'should_refuse' must be true or false",
+            "true",
+        ),
         ('{"question": "x", "tags": [1]}', "line 2: 'tags' must be a list of non-empty strings", "tags"),
         ('{"question": "x", "answer": 3}', "line 2: 'answer' must be a string", "string"),
-        ('{"question": "x", "answer": "y", "should_refuse": true}', "line 2: a case with should_refuse", "drop"),
+        (
+            '{"question": "x", "answer": "y", "should_refuse": true}',
+            "line 2: a case with should_refuse",
+            "drop",
+        ),
         ('{"question": "How?", "id": "one"}', "line 2: duplicate case id 'one' (first on line 1)", "unique"),
     ],
 )

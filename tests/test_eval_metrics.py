@@ -102,7 +102,17 @@ def test_percentiles_nearest_rank():
     assert percentile([], 50) is None
 
 
-def case(cid, tags, scores, refused=False, should_refuse=False, mode="generated", ref=None, answer="", usage=(10, 4)):
+def case(
+    cid,
+    tags,
+    scores,
+    refused=False,
+    should_refuse=False,
+    mode="generated",
+    ref=None,
+    answer="",
+    usage=(10, 4),
+):
     return {
         "id": cid, "tags": tags, "scores": scores, "refused": refused, "should_refuse": should_refuse,
         "mode": mode, "reference": ref, "answer": answer,

@@ -67,7 +67,9 @@ def test_batched_perplexity_equals_token_by_token_reference(tmp_path, capsys, mo
     assert main(["eval", "perplexity", str(f), "--window", "8", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["model"] == "llamacpp:" and out["window"] == 8 and out["files"][0]["tokens"] > 20
-    assert out["perplexity"] == pytest.approx(np.exp(out["files"][0]["nll"] / out["files"][0]["tokens"]), rel=1e-3)
+    assert out["perplexity"] == pytest.approx(
+        np.exp(out["files"][0]["nll"] / out["files"][0]["tokens"]), rel=1e-3
+    )
     pm = PerplexityModel(None, window=8)
     assert out["files"][0]["nll"] == pytest.approx(pm.text_nll(read_corpus_file(f))[1], abs=1e-3)
     pm.close()

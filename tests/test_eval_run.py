@@ -17,7 +17,9 @@ from genloom.eval.report import case_score, render
 from genloom.kb import KnowledgeBase
 
 DATA = Path(__file__).parent / "data" / "eval"
-HOLD = "To stop a package from being upgraded, mark it as held with apt-mark hold followed by the package name."
+HOLD = (
+    "To stop a package from being upgraded, mark it as held with apt-mark hold followed by the package name."
+)
 
 
 def run(argv, capsys):
@@ -73,7 +75,9 @@ def test_cli_run_scores_cases_writes_run_and_report(kb, tmp_path, capsys):
 def test_gate_failure_exits_1_and_baseline_comparison_lists_cases_that_got_worse(kb, tmp_path, capsys):
     good, bad = tmp_path / "good.json", tmp_path / "bad.json"
     ds = str(DATA / "cases.jsonl")
-    assert run(["eval", "run", ds, "--kb", "evkb", "-m", f"fake:{HOLD} [1]", "--out", str(good)], capsys)[0] == 0
+    assert (
+        run(["eval", "run", ds, "--kb", "evkb", "-m", f"fake:{HOLD} [1]", "--out", str(good)], capsys)[0] == 0
+    )
     report = tmp_path / "cmp.html"
     code, stdout, _ = run(
         ["eval", ds, "--kb", "evkb", "-m", "fake:Bananas grow on trees in Ecuador [1].", "--out", str(bad),
@@ -84,7 +88,10 @@ def test_gate_failure_exits_1_and_baseline_comparison_lists_cases_that_got_worse
     assert "baseline" in stdout and "delta" in stdout
     html = report.read_text()
     n = int(re.search(r"Cases that got worse \((\d+)\)", html).group(1))
-    base, now = EvalRun.from_dict(json.loads(good.read_text())), EvalRun.from_dict(json.loads(bad.read_text()))
+    base, now = (
+        EvalRun.from_dict(json.loads(good.read_text())),
+        EvalRun.from_dict(json.loads(bad.read_text())),
+    )
     by_id = {c["id"]: c for c in base.cases}
     expected = sum(case_score(c) < case_score(by_id[c["id"]]) - 1e-9 for c in now.cases)
     assert n == expected and n >= 1  # the hold answer lost its support
@@ -100,7 +107,9 @@ def test_gates_parse_check_and_explain(kb):
     assert not r4.passed and "not measured" in r4.reason  # a gate that cannot be checked never passes
     with pytest.raises(UserError) as e:
         parse_gate("faithfullness>=0.5")
-    assert "unknown metric 'faithfullness'" in e.value.message and "did you mean 'faithfulness'" in e.value.hint
+    assert (
+        "unknown metric 'faithfullness'" in e.value.message and "did you mean 'faithfulness'" in e.value.hint
+    )
     with pytest.raises(UserError, match="cannot read the gate"):
         parse_gate("hit@k is high")
     with pytest.raises(UserError, match="needs a number"):
@@ -108,7 +117,9 @@ def test_gates_parse_check_and_explain(kb):
 
 
 def test_unknown_gate_fails_before_any_case_runs(kb, tmp_path, capsys):
-    code, _, err = run(["eval", str(DATA / "cases.jsonl"), "--kb", "evkb", "-m", "fake:", "--gate", "f1>=0.5"], capsys)
+    code, _, err = run(
+        ["eval", str(DATA / "cases.jsonl"), "--kb", "evkb", "-m", "fake:", "--gate", "f1>=0.5"], capsys
+    )
     assert code == 2 and "unknown metric 'f1'" in err and "hint" in err
 
 
@@ -129,7 +140,9 @@ def test_report_escapes_and_plots(kb):
 
 def test_generate_set_is_synthetic_deterministic_and_evaluable(kb, tmp_path, capsys):
     out = tmp_path / "syn.jsonl"
-    code, _, err = run(["eval", "generate-set", "--kb", "evkb", "-n", "6", "--seed", "3", "--out", str(out)], capsys)
+    code, _, err = run(
+        ["eval", "generate-set", "--kb", "evkb", "-n", "6", "--seed", "3", "--out", str(out)], capsys
+    )
     assert code == 0 and "SYNTHETIC" in err
     lines = [json.loads(x) for x in out.read_text().splitlines()]
     assert len(lines) == 6 and all(c["synthetic"] is True and "synthetic" in c["tags"] for c in lines)
@@ -163,3 +176,25 @@ def test_same_run_twice_gives_identical_numbers_with_the_real_model(kb, monkeypa
     assert 0.0 <= m["faithfulness"] <= 1.0 and m["completion_tokens"] > 0
     hold = next(c for c in first.cases if c["id"] == "hold")
     assert hold["claims"] and all(x["source"].endswith("apt.md") for x in hold["citations"])
+
+
+def test_llm_as_judge_is_optional_and_marked_model_judged(kb, tmp_path, capsys):
+    code, out, _ = run(
+        ["eval", str(DATA / "cases.jsonl"), "--kb", "evkb", "-m", f"fake:{HOLD} [1]", "--limit", "3",
+         "--judge", "fake:4", "--json", "--gate", "judge_score>=0.7"],
+        capsys,
+    )  # fmt: skip
+    assert code == 0
+    d = json.loads(out)
+    assert d["config"]["judge"] == {"model": "fake:", "template": "judge@v1", "model_judged": True, "seed": 0}
+    assert d["metrics"]["judge_score"] == 0.75 and d["metrics"]["n_judge_score"] == 3  # grade 4 -> (4-1)/4
+    assert d["gates"] == [{"gate": "judge_score>=0.7", "value": 0.75, "passed": True, "reason": ""}]
+    # a judge that cannot give a grade leaves the case unjudged instead of inventing one
+    code, out, _ = run(
+        ["eval", str(DATA / "cases.jsonl"), "--kb", "evkb", "-m", "fake:", "--limit", "2", "--judge", "fake:great",
+         "--json"],
+        capsys,
+    )  # fmt: skip
+    d = json.loads(out)
+    assert d["metrics"]["judge_score"] is None and d["metrics"]["n_judge_score"] == 0
+    assert "(model-judged)" in render(EvalRun.from_dict(d))
