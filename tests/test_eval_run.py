@@ -114,6 +114,9 @@ def test_gates_parse_check_and_explain(kb):
         parse_gate("hit@k is high")
     with pytest.raises(UserError, match="needs a number"):
         parse_gate("hit@k>=high")
+    with pytest.raises(UserError, match="whole run"):
+        parse_gate("apt:latency_p95<=2")
+    assert check_gates(run_, ["latency_p95>=0"])[0].passed  # latency gates read the timings section
 
 
 def test_unknown_gate_fails_before_any_case_runs(kb, tmp_path, capsys):

@@ -140,7 +140,7 @@ def load_dataset(path: str | Path) -> list[EvalCase]:
     cases: list[EvalCase] = []
     seen: dict[str, int] = {}
     for n, raw in enumerate(text.splitlines(), start=1):
-        if not raw.strip() or raw.lstrip().startswith("//"):
+        if not raw.strip():
             continue
         where = f"{p.name} line {n}"
         try:

@@ -79,6 +79,8 @@ def parse_gate(text: str) -> Gate:
             f"the gate {text!r} needs a number after {m['op']}", hint='e.g. "hit@k>=0.8"'
         ) from None
     tag = m["tag"].strip() if m["tag"] else None
+    if tag and metric.startswith("latency_"):
+        raise UserError(f"{metric} is measured over the whole run, not per tag", hint=f'use "{metric}<=..."')
     return Gate(metric, m["op"], value, tag, text.strip())
 
 

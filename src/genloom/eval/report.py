@@ -14,6 +14,7 @@ from typing import Any
 from genloom.eval.metrics import METRICS
 
 CASE_SCORE_PARTS = ["hit@k", "citation_recall", "faithfulness", "token_f1", "refusal_correct", "judge_score"]
+MAX_WORSE = 25
 TAG_COLUMNS = ["n_cases", "hit@k", "mrr", "token_f1", "faithfulness", "citation_recall", "answered_rate"]
 HIST = [
     "hit@k", "recall@k", "mrr", "token_f1", "rouge_l", "bleu", "chrf", "semantic_similarity",
