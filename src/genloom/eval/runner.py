@@ -104,14 +104,28 @@ def evaluate(
     """Answer every case from ``kb`` and score it. ``judge``: a genloom.eval.metrics.judge.Judge or None."""
     from genloom.errors import UserError
     from genloom.kb import KnowledgeBase
-    from genloom.rag import AnswerStream
 
     if not cases:
         raise UserError("no cases to evaluate", hint="pass a dataset with at least one case")
     if k < 1:
         raise UserError(f"k must be at least 1, got {k}", hint="pass -k 5")
-    kbo = KnowledgeBase.open(kb) if isinstance(kb, str) else kb
-    kb_name = kb if isinstance(kb, str) else getattr(kb, "name", "kb")
+    if isinstance(kb, str):
+        with KnowledgeBase.open(kb) as opened:
+            return _evaluate(
+                cases, opened, kb, k, model, template, mode, max_tokens, judge, dataset, progress
+            )
+    return _evaluate(
+        cases, kb, getattr(kb, "name", "kb"), k, model, template, mode, max_tokens, judge, dataset, progress
+    )
+
+
+def _evaluate(
+    cases: Sequence[EvalCase], kbo: Any, kb_name: str, k: int, model: Any, template: str, mode: str,
+    max_tokens: int, judge: Any, dataset: str | Path | None,
+    progress: Callable[[int, int, EvalCase], None] | None,
+) -> EvalRun:  # fmt: skip
+    from genloom.rag import AnswerStream
+
     results: list[dict[str, Any]] = []
     per_case_time: dict[str, dict[str, float]] = {}
     model_id = template_id = None
