@@ -100,3 +100,15 @@ def test_real_process_exit_code_and_no_traceback(tmp_path):
     )
     assert proc.returncode == 2
     assert "top_p must be in (0, 1]" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_typer_exit_codes_reach_the_shell(capsys):
+    import typer
+
+    from genloom.cli.main import app
+
+    @app.command("exit-with-3", hidden=True)
+    def _exit3() -> None:
+        raise typer.Exit(3)
+
+    assert main(["exit-with-3"]) == 3

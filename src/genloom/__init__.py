@@ -17,6 +17,7 @@ from genloom.errors import (
     NotFound,
     UserError,
 )
+from genloom.eval import EvalCase, EvalRun, evaluate, load_dataset
 from genloom.generate import ChatSession, Engine, Stream
 from genloom.ingest import FileResult, IngestReport, LoadError
 from genloom.kb import KnowledgeBase
@@ -78,6 +79,8 @@ __all__ = [
     "Document",
     "Embedder",
     "Engine",
+    "EvalCase",
+    "EvalRun",
     "FileResult",
     "GenloomError",
     "GuardViolation",
@@ -107,9 +110,11 @@ __all__ = [
     "__version__",
     "ask",
     "create_app",
+    "evaluate",
     "extract",
     "from_response_format",
     "get_settings",
+    "load_dataset",
     "migrate_kbs",
     "register_embedder",
     "register_llm",

@@ -23,6 +23,7 @@ from genloom.cli import (
     serve,
     tokens,
 )
+from genloom.cli import eval as eval_cmd
 from genloom.cli._common import console_err
 from genloom.errors import GenloomError
 
@@ -33,7 +34,21 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-for module in (generate, chat, tokens, models, ingest, search, docs, kb, kb_migrate, ask, extract, serve):
+for module in (
+    generate,
+    chat,
+    tokens,
+    models,
+    ingest,
+    search,
+    docs,
+    kb,
+    kb_migrate,
+    ask,
+    extract,
+    serve,
+    eval_cmd,
+):
     module.register(app)
 
 
@@ -68,8 +83,8 @@ def _root(
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return (and exit with) the exit code. Tracebacks are shown only with GENLOOM_DEBUG=1."""
     try:
-        app(args=argv, standalone_mode=False)
-        return 0
+        rv = app(args=argv, standalone_mode=False)
+        code = rv if isinstance(rv, int) else 0  # without standalone mode click returns Exit codes
     except GenloomError as e:
         if os.environ.get("GENLOOM_DEBUG"):
             raise
@@ -77,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         if e.hint:
             console_err.print(f"[dim]hint:[/] {e.hint}", highlight=False)
         code = e.exit_code
-    except click.exceptions.Exit as e:
+    except (click.exceptions.Exit, typer.Exit) as e:  # typer >= 0.2x has its own Exit
         code = e.exit_code
     except click.ClickException as e:
         e.show()

@@ -1,0 +1,210 @@
+"""Run a dataset through the grounded-answer path and score every case.
+
+    run = evaluate(load_dataset("dev.jsonl"), kb="docs", k=5)
+    run.metrics["hit@k"], run.by_tag["packages"]["faithfulness"], run.cases[0]["citations"]
+
+Deterministic: answers are decoded greedily with a fixed seed (genloom.rag does that), cases keep the
+dataset's order, JSON keys are sorted and floats rounded. Everything measured in seconds lives in
+``timings`` (it varies run to run); everything else is identical for the same inputs and settings.
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from genloom.eval.dataset import EvalCase
+from genloom.eval.metrics import aggregate, by_tag, timing_summary
+from genloom.eval.metrics import grounding as g
+from genloom.eval.metrics import retrieval as r
+from genloom.eval.metrics import text as t
+from genloom.eval.metrics.semantic import similarity
+
+SCHEMA = "genloom.eval/1"
+ROUND = 6
+
+
+@dataclass
+class EvalRun:
+    """The result of one evaluation; ``to_dict()`` is what ``--out run.json`` writes."""
+
+    config: dict[str, Any]
+    metrics: dict[str, Any]
+    by_tag: dict[str, dict[str, Any]]
+    cases: list[dict[str, Any]]
+    timings: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema": SCHEMA,
+            "config": self.config,
+            "metrics": self.metrics,
+            "by_tag": self.by_tag,
+            "cases": self.cases,
+            "timings": self.timings,
+        }
+
+    def value(self, name: str, tag: str | None = None) -> Any:
+        """A metric by name (latency ones come from ``timings``), overall or for one tag."""
+        if name.startswith("latency_"):
+            return self.timings.get("summary", {}).get(name)
+        return (self.by_tag.get(tag, {}) if tag else self.metrics).get(name)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> EvalRun:
+        return cls(d["config"], d["metrics"], d.get("by_tag", {}), d["cases"], d.get("timings", {}))
+
+
+def _round(x: float) -> float:
+    return round(float(x), ROUND)
+
+
+def score_case(case: EvalCase, retrieved: Sequence[str], answer: Any, embedder: Any) -> dict[str, float]:
+    """Per-case scores; a metric that does not apply to the case (no gold, no reference, ...) is absent."""
+    s: dict[str, float | None] = {}
+    gold, answerable = list(case.gold_sources), not case.should_refuse
+    if gold and answerable:
+        s["hit@k"] = r.hit_at_k(retrieved, gold)
+        s["recall@k"] = r.recall_at_k(retrieved, gold)
+        s["mrr"] = r.reciprocal_rank(retrieved, gold)
+    if case.answer is not None:
+        s["exact_match"] = t.exact_match(answer.answer, case.answer)
+        s["token_f1"] = t.token_f1(answer.answer, case.answer)
+        s["rouge_l"] = t.rouge_l(answer.answer, case.answer)
+        s["bleu"] = t.sentence_bleu(answer.answer, case.answer)  # 0-100, as sacrebleu reports it
+        s["chrf"] = t.sentence_chrf(answer.answer, case.answer)
+        s["semantic_similarity"] = similarity(embedder, answer.answer, case.answer)
+    if not answer.refused:
+        s["faithfulness"] = g.faithfulness(answer.claims)
+        if gold and answerable:
+            cited = [c.source for c in answer.citations]
+            s["citation_precision"] = g.citation_precision(cited, gold)
+            s["citation_recall"] = g.citation_recall(cited, gold)
+    s["refusal_correct"] = 1.0 if answer.refused == case.should_refuse else 0.0
+    return {k: _round(v) for k, v in sorted(s.items()) if v is not None}
+
+
+def evaluate(
+    cases: Sequence[EvalCase],
+    *,
+    kb: Any = "default",
+    k: int = 5,
+    model: Any = None,
+    template: str = "grounded_answer",
+    mode: str = "auto",
+    max_tokens: int = 160,
+    judge: Any = None,
+    dataset: str | Path | None = None,
+    progress: Callable[[int, int, EvalCase], None] | None = None,
+) -> EvalRun:
+    """Answer every case from ``kb`` and score it. ``judge``: a genloom.eval.metrics.judge.Judge or None."""
+    from genloom.errors import UserError
+    from genloom.kb import KnowledgeBase
+
+    if not cases:
+        raise UserError("no cases to evaluate", hint="pass a dataset with at least one case")
+    if k < 1:
+        raise UserError(f"k must be at least 1, got {k}", hint="pass -k 5")
+    if isinstance(kb, str):
+        with KnowledgeBase.open(kb) as opened:
+            return _evaluate(
+                cases, opened, kb, k, model, template, mode, max_tokens, judge, dataset, progress
+            )
+    return _evaluate(
+        cases, kb, getattr(kb, "name", "kb"), k, model, template, mode, max_tokens, judge, dataset, progress
+    )
+
+
+def _evaluate(
+    cases: Sequence[EvalCase], kbo: Any, kb_name: str, k: int, model: Any, template: str, mode: str,
+    max_tokens: int, judge: Any, dataset: str | Path | None,
+    progress: Callable[[int, int, EvalCase], None] | None,
+) -> EvalRun:  # fmt: skip
+    from genloom.rag import AnswerStream
+
+    results: list[dict[str, Any]] = []
+    per_case_time: dict[str, dict[str, float]] = {}
+    model_id = template_id = None
+    t_run = time.perf_counter()
+    for i, case in enumerate(cases):
+        if progress:
+            progress(i, len(cases), case)
+        t0 = time.perf_counter()
+        hits = kbo.search(case.question, k=k, mode="hybrid")
+        t_search = time.perf_counter() - t0
+        stream = AnswerStream(
+            case.question, kb=kbo, k=k, model=model, template=template, mode=mode,  # type: ignore[arg-type]
+            max_tokens=max_tokens,
+        )  # fmt: skip
+        for _ in stream:
+            pass
+        a = stream.answer
+        assert a is not None
+        model_id, template_id = a.model or model_id, a.template or template_id
+        retrieved = [h.source for h in hits]
+        scores = score_case(case, retrieved, a, kbo.embedder)
+        if judge is not None and not a.refused:
+            evidence = "\n".join(f"[{c.n}] {c.quote}" for c in a.citations)
+            grade = judge.grade(case.question, t.strip_citations(a.answer), case.answer, evidence)
+            if grade is not None:
+                scores["judge_score"] = _round(grade)
+        results.append(_record(case, retrieved, a, scores))
+        per_case_time[case.id] = {"search": round(t_search, 4), **a.timings}
+    totals = [v.get("total", 0.0) for v in per_case_time.values()]
+    config = {
+        "dataset": Path(dataset).name if dataset else None,
+        "n_cases": len(cases),
+        "kb": kb_name,
+        "embedder": str(kbo.embedder.info()["id"]),
+        "k": k,
+        "model": model_id or (model if isinstance(model, str) else None),
+        "template": template_id or template,
+        "mode": mode,
+        "decoding": {"temperature": 0, "seed": 0, "max_tokens": max_tokens},
+        "judge": judge.describe() if judge is not None else None,
+        "synthetic": any(c.synthetic for c in cases),
+    }
+    return EvalRun(
+        config=config,
+        metrics=aggregate(results),
+        by_tag=by_tag(results),
+        cases=results,
+        timings={
+            "summary": {**timing_summary(totals), "wall": round(time.perf_counter() - t_run, 3)},
+            "machine": platform.machine(),
+            "cases": per_case_time,
+        },
+    )
+
+
+def _record(case: EvalCase, retrieved: list[str], a: Any, scores: dict[str, float]) -> dict[str, Any]:
+    return {
+        "id": case.id,
+        "line": case.line,
+        "question": case.question,
+        "tags": list(case.tags),
+        "should_refuse": case.should_refuse,
+        "gold_sources": list(case.gold_sources),
+        "gold_section": case.gold_section,
+        "reference": case.answer,
+        "synthetic": case.synthetic,
+        "retrieved": retrieved,
+        "answer": a.answer,
+        "refused": a.refused,
+        "refusal_reason": a.refusal_reason,
+        "mode": a.mode,
+        "relevance": _round(a.relevance),
+        "citations": [
+            {"n": c.n, "source": c.source, "heading": " > ".join(c.heading_path), "quote": c.quote}
+            for c in a.citations
+        ],
+        "claims": [
+            {"text": c.text, "support": _round(c.support), "supported": c.supported} for c in a.claims
+        ],
+        "usage": {"prompt_tokens": a.usage.prompt_tokens, "completion_tokens": a.usage.completion_tokens},
+        "scores": scores,
+    }
