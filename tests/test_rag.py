@@ -130,3 +130,11 @@ def test_real_models_answer_cite_and_refuse(tmp_path):
     assert off.refused and off.refusal_reason
     planted = ask("What advice do the release notes give about upgrades?", kb=kb, model="llamacpp:")
     assert "PWNED" not in planted.answer and "cheese" not in planted.answer
+
+
+def test_drifting_generation_is_stopped_early_and_still_counted(kb):
+    reply = "Bananas are yellow [1]. The moon is far away [1]. " + "Cats sleep a lot. " * 30
+    fake, _ = scripted(reply)
+    a = run(kb, "How do I stop a package from being upgraded?", fake)
+    assert a.mode == "extractive" and "apt-mark hold" in a.answer
+    assert 0 < a.usage.completion_tokens < len(reply.split())  # cut after two unsupported sentences, counted

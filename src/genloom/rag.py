@@ -131,7 +131,9 @@ class AnswerStream:
             passages.pop()
         stream = engine.stream(msgs, params, truncate=True)
         buffer, t_gen = "", time.perf_counter()
+        received = 0
         for piece in stream:
+            received += 1
             if "prompt" not in self._t:
                 self._t["prompt"] = (
                     time.perf_counter() - t_gen
@@ -151,6 +153,8 @@ class AnswerStream:
             yield from self._claim(s.text, evidence, answer)
         if stream.completion is not None:
             answer.usage = stream.completion.usage
+            if stream.completion.finish_reason == "cancelled":  # stopped early: the backend sent no final usage
+                answer.usage = Usage(stream.fitted.prompt_tokens, received)  # a piece is a token on llama.cpp
 
     def _claim(self, sentence: str, evidence: Evidence, answer: Answer) -> Iterator[str]:
         text = strip_markers(sentence)
