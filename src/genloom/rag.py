@@ -50,6 +50,7 @@ class AnswerStream:
         mode: Mode = "auto",
         template: str = DEFAULT_TEMPLATE,
         max_tokens: int = 160,
+        prompt_sentences: int = 5,
         thresholds: Thresholds | None = None,
         settings: Settings | None = None,
     ) -> None:
@@ -73,6 +74,7 @@ class AnswerStream:
             )
         self.kb_name, self.principals, self.k, self.mode = name, list(principals or []), k, mode
         self.model, self.history, self.max_tokens = model, history, max_tokens
+        self.prompt_sentences = prompt_sentences  # evidence sentences in the prompt; 0 = whole chunks
         self.template = load_template(template)
         self.th = thresholds or Thresholds()
         self.answer: Answer | None = None
@@ -121,10 +123,11 @@ class AnswerStream:
     def _generate(self, evidence: Evidence, answer: Answer) -> Iterator[str]:
         engine = Engine(self.model, self.settings)
         answer.model, answer.template = engine.backend.info().id, self.template.id
-        passages = list(evidence.passages)
+        keep = evidence.key_sentences(self.question, self.prompt_sentences) if self.prompt_sentences else None
+        passages = [p for p in evidence.passages if keep is None or p.n in keep]
         params = SamplingParams(temperature=0, max_tokens=self.max_tokens, repeat_penalty=1.1, seed=0)
         while True:  # drop the lowest-ranked passages until the prompt leaves room for the answer
-            msgs = self.template.render(sources=format_sources(passages), question=self.question)
+            msgs = self.template.render(sources=format_sources(passages, keep), question=self.question)
             n = engine.backend.count_prompt_tokens(msgs)
             if n + self.max_tokens <= engine.context_length or len(passages) == 1:
                 break
@@ -153,7 +156,9 @@ class AnswerStream:
             yield from self._claim(s.text, evidence, answer)
         if stream.completion is not None:
             answer.usage = stream.completion.usage
-            if stream.completion.finish_reason == "cancelled":  # stopped early: the backend sent no final usage
+            if (
+                stream.completion.finish_reason == "cancelled"
+            ):  # stopped early: the backend sent no final usage
                 answer.usage = Usage(stream.fitted.prompt_tokens, received)  # a piece is a token on llama.cpp
 
     def _claim(self, sentence: str, evidence: Evidence, answer: Answer) -> Iterator[str]:
@@ -221,13 +226,16 @@ def _drifting(claims: list[Claim]) -> bool:
     return len(claims) >= 2 and not any(c.supported for c in claims)
 
 
-def format_sources(passages: Sequence[Any]) -> str:
-    """Numbered, clearly delimited evidence. Text inside is data: delimiter look-alikes are defused."""
+def format_sources(passages: Sequence[Any], keep: dict[int, list[Any]] | None = None) -> str:
+    """Numbered, clearly delimited evidence (whole chunks, or only the ``keep`` sentences of each passage).
+
+    Text inside is data: delimiter look-alikes are defused."""
     blocks = []
     for p in passages:
         hit = p.hit
         where = " > ".join([hit.title, *hit.heading_path][-2:]) if hit.heading_path else hit.title
-        body = hit.text.replace("<<<", "< < <").replace(">>>", "> > >")
+        text = " ... ".join(s.text for s in keep[p.n]) if keep is not None else hit.text
+        body = text.replace("<<<", "< < <").replace(">>>", "> > >")
         blocks.append(f"Source [{p.n}] ({where}):\n<<<\n{body}\n>>>")
     return "\n\n".join(blocks)
 

@@ -108,6 +108,20 @@ class Evidence:
                 return Match(p, s, float(scores[int(i)]))
         return None
 
+    def key_sentences(self, question: str, n: int) -> dict[int, list[Span]]:
+        """The ``n`` statements most relevant to the question, grouped by passage, in document order.
+
+        Used to build a compact prompt: prompt processing dominates time to first token on a CPU, and a
+        small model follows a few on-topic sentences better than five whole chunks.
+        """
+        scores = self._scores(question, with_section=True)
+        ranked = [i for i in np.argsort(-scores) if _is_statement(self._flat[int(i)][1].text)][:n]
+        keep: dict[int, list[Span]] = {}
+        for i in sorted(int(i) for i in ranked):
+            p, s = self._flat[i]
+            keep.setdefault(p.n, []).append(s)
+        return keep
+
     def check(self, claim: str, cited: Sequence[int]) -> Match | None:
         """Best support for a claim: among the passages it cites, unless another passage supports it better."""
         text = strip_markers(claim)
