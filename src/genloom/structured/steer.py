@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from genloom.backends.llm.base import apply_stops
-from genloom.errors import UserError
 from genloom.structured.constraint import Constraint
 from genloom.structured.grammar import llamacpp_tokenizer, matcher
 from genloom.structured.sampler import PENALTY_WINDOW, Sampler
@@ -42,13 +41,7 @@ def stream_constrained(
     n_vocab = llm.n_vocab()
     tokenizer = llamacpp_tokenizer(str(backend.path), vocab)
     m = matcher(constraint, tokenizer)
-    ids = backend.prompt_ids(messages)
-    if len(ids) >= backend.n_ctx:
-        raise UserError(
-            f"the prompt is {len(ids)} tokens; the context window is {backend.n_ctx}",
-            hint="shorten the prompt or raise GENLOOM_N_CTX",
-        )
-    room = min(params.max_tokens, backend.n_ctx - len(ids))
+    ids, room = backend.prompt_and_room(messages, params)
     sampler = Sampler(params, n_vocab)
     sampler.history = list(ids[-PENALTY_WINDOW:])
     bitmask = np.full((n_vocab + 31) // 32, -1, dtype=np.int32)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from genloom.backends import split_spec
 from genloom.backends.embed.base import Embedder
 from genloom.errors import UserError
 from genloom.settings import Settings, get_settings
@@ -65,10 +66,7 @@ def resolve_embedder(spec: str | None = None, settings: Settings | None = None) 
     """Return the embedder for ``spec`` (default: the configured one). Same spec → same object."""
     s = settings or get_settings()
     spec = (spec or s.embedder).strip()
-    scheme, sep, rest = spec.partition(":")
-    if not sep or scheme not in _registry:
-        known = ", ".join(f"{k}:" for k in sorted(_registry))
-        raise UserError(f"unknown embedder spec {spec!r}", hint=f"use one of {known}")
+    scheme, rest = split_spec(spec, _registry, "embedder")
     key = (spec, s.n_threads)
     if key not in _cache:
         _cache[key] = _registry[scheme](rest, s)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from genloom.backends import split_spec
 from genloom.backends.llm.base import LLMBackend
 from genloom.errors import UserError
 from genloom.settings import Settings, get_settings
@@ -69,12 +70,7 @@ def resolve_llm(spec: str | None = None, settings: Settings | None = None) -> LL
         raise UserError("the model spec is empty", hint="use e.g. 'llamacpp:' or 'llamacpp:/path/model.gguf'")
     if spec.endswith(".gguf") and not spec.startswith("llamacpp:"):
         spec = f"llamacpp:{spec}"
-    scheme, sep, rest = spec.partition(":")
-    if not sep or scheme not in _registry:
-        known = ", ".join(f"{k}:" for k in sorted(_registry))
-        raise UserError(
-            f"unknown model spec {spec!r}", hint=f"use one of {known} (e.g. 'llamacpp:/path/model.gguf')"
-        )
+    scheme, rest = split_spec(spec, _registry, "model", " (e.g. 'llamacpp:/path/model.gguf')")
     key = (spec, s)
     if key not in _cache:
         _cache[key] = _registry[scheme](rest, s)

@@ -165,6 +165,16 @@ class LlamaCppLLM:
         self._last_prompt = (key, ids)
         return ids
 
+    def prompt_and_room(self, messages: Sequence[Message], params: SamplingParams) -> tuple[list[int], int]:
+        """The prompt's token ids and how many tokens may still be generated after it."""
+        ids = self.prompt_ids(messages)
+        if len(ids) >= self.n_ctx:
+            raise UserError(
+                f"the prompt is {len(ids)} tokens; the context window is {self.n_ctx}",
+                hint="shorten the prompt or raise GENLOOM_N_CTX",
+            )
+        return ids, min(params.max_tokens, self.n_ctx - len(ids))
+
     def count_prompt_tokens(self, messages: Sequence[Message]) -> int:
         return len(self.prompt_ids(messages))
 
@@ -178,13 +188,7 @@ class LlamaCppLLM:
             yield from stream_constrained(self, messages, params, constraint)
             return
         llm = self.llama
-        ids = self.prompt_ids(messages)
-        if len(ids) >= self.n_ctx:
-            raise UserError(
-                f"the prompt is {len(ids)} tokens; the context window is {self.n_ctx}",
-                hint="shorten the prompt or raise GENLOOM_N_CTX",
-            )
-        room = min(params.max_tokens, self.n_ctx - len(ids))
+        ids, room = self.prompt_and_room(messages, params)
         produced = 0
         hit_eog = False
         llama_cpp = _import_llama_cpp()

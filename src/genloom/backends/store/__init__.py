@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from genloom.backends import split_spec
 from genloom.backends.store.base import SearchFilter, Store, StoreProvider
-from genloom.errors import UserError
 from genloom.settings import Settings, get_settings
 
 ProviderFactory = Callable[[str, Settings], StoreProvider]
@@ -53,10 +53,7 @@ def resolve_store(spec: str | None = None, settings: Settings | None = None) -> 
     """Return the store provider for ``spec`` (default: the configured one)."""
     s = settings or get_settings()
     spec = (spec or s.store).strip()
-    scheme, sep, rest = spec.partition(":")
-    if not sep or scheme not in _registry:
-        known = ", ".join(f"{k}:" for k in sorted(_registry))
-        raise UserError(f"unknown store spec {spec!r}", hint=f"use one of {known}")
+    scheme, rest = split_spec(spec, _registry, "store")
     return _registry[scheme](rest, s)
 
 
