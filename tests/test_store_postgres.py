@@ -1,5 +1,6 @@
-"""The store contract against a real Postgres 16 + pgvector (pgserver), plus what only Postgres has:
-versioned migrations, filtered HNSW queries that still return k, and selection by setting."""
+"""The store contract against real Postgres servers (16 + pgvector 0.6, 18 + pgvector 0.8; see pg_fixture.py),
+plus what only Postgres has: versioned migrations, filtered HNSW queries that still return k, the connection
+pool, bulk loads and their recovery, and selection by setting."""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ import numpy as np
 import pytest
 
 from genloom.backends.store import SearchFilter, resolve_store
-from genloom.backends.store.postgres import PostgresProvider, _redact
+from genloom.backends.store.postgres import BULK_LOCK, PostgresProvider, _redact
 from genloom.backends.store.postgres_schema import MIGRATIONS, migrate, schema_version
-from genloom.errors import BackendError, NotFound
+from genloom.errors import BackendError, NotFound, UserError
 from genloom.settings import Settings
 from genloom.testing.store_contract import StoreContract, make_doc
 from pg_fixture import pg_url  # noqa: F401 (a fixture)
@@ -41,10 +42,11 @@ class TestPostgresStore(StoreContract):
 
 
 def test_migrations_are_versioned_and_applied_once(provider):
-    conn = provider.conn
-    assert schema_version(conn) == MIGRATIONS[-1][0]
-    assert migrate(conn) == []  # nothing left to apply
-    rows = conn.execute("SELECT version, name FROM genloom_schema ORDER BY version").fetchall()
+    provider.names()  # opens the pool, migrating first
+    with provider.connection() as conn:
+        assert schema_version(conn) == MIGRATIONS[-1][0]
+        assert migrate(conn) == []  # nothing left to apply
+        rows = conn.execute("SELECT version, name FROM genloom_schema ORDER BY version").fetchall()
     assert [v for v, _ in rows] == [m[0] for m in MIGRATIONS]
 
 
@@ -72,10 +74,14 @@ def test_filtered_hnsw_query_still_returns_k(provider):
         store.put_document(
             d, c, far / np.linalg.norm(far, axis=1, keepdims=True), [str(i) for i in range(30)]
         )
-        provider.conn.execute("ANALYZE genloom_chunks; ANALYZE genloom_documents")  # as autovacuum would
+        provider.execute("ANALYZE genloom_chunks")  # as autovacuum would
+        provider.execute("ANALYZE genloom_documents")
         hits = store.search_vector(centre, 10, SearchFilter.make(["dana"], {"t": "x"}))
         assert len(hits) == 10 and all(h.doc_id == "private" for h in hits)
-        assert store.exact_fallbacks == 1  # the HNSW scan alone came back short, as pgvector 0.6 does
+        if provider.pgvector >= (0, 8):
+            assert store.exact_fallbacks == 0  # hnsw.iterative_scan kept scanning until k passed the filter
+        else:
+            assert store.exact_fallbacks == 1  # the HNSW scan alone came back short: the exact fallback ran
         assert store._useful_terms(["public", "dana"]) == ["dana"]  # 'public' is in 98% of chunks: dropped
         assert store._useful_terms(["public", "chunk"]) == ["public"]  # all common: the rarest one stays
         assert {h.doc_id for h in store.search_keyword("public dana", 5, SearchFilter.make(["dana"]))} == {
@@ -84,10 +90,10 @@ def test_filtered_hnsw_query_still_returns_k(provider):
         exact = sorted((float(v @ centre / np.linalg.norm(v)) for v in far), reverse=True)[:10]
         assert [h.score for h in hits] == pytest.approx(exact, abs=1e-5)
         assert len(store.search_vector(centre, 10, SearchFilter.make())) == 10
-        plan = provider.conn.execute(
+        plan = provider.execute(
             f"EXPLAIN SELECT id FROM genloom_chunks c WHERE c.kb = {store._kb} ORDER BY"
             f" c.embedding::vector({dim}) <=> '{[1.0] + [0.0] * (dim - 1)}'::vector({dim}) LIMIT 10"
-        ).fetchall()
+        )
         assert "hnsw" in " ".join(r[0] for r in plan)  # the unfiltered path really uses the HNSW index
     finally:
         provider.drop(name)
@@ -111,8 +117,8 @@ def test_bulk_load_builds_the_index_once_at_the_end(provider):
     index = f"genloom_chunks_hnsw_{store._kb}_8"
 
     def indexes() -> list[str]:
-        rows = provider.conn.execute("SELECT indexname FROM pg_indexes WHERE indexname = %s", (index,))
-        return [r[0] for r in rows.fetchall()]
+        rows = provider.execute("SELECT indexname FROM pg_indexes WHERE indexname = %s", (index,))
+        return [r[0] for r in rows]
 
     try:
         d, c = make_doc("a", ["one", "two"])
@@ -127,3 +133,88 @@ def test_bulk_load_builds_the_index_once_at_the_end(provider):
         assert indexes() == [index]
     finally:
         provider.drop(name)
+
+
+def test_pool_gives_parallel_connections_and_replaces_dropped_ones(provider):
+    store = provider.open(f"pool-{uuid.uuid4().hex[:8]}")
+    try:
+        d, c = make_doc("a", ["alpha beta", "gamma delta"])
+        store.put_document(d, c, np.eye(4, dtype=np.float32)[:2], ["1", "2"])
+        with provider.connection() as a, provider.connection() as b:  # two at once: not one shared connection
+            assert a.info.backend_pid != b.info.backend_pid
+            victim = a.info.backend_pid
+            b.execute("SELECT pg_terminate_backend(%s)", (victim,))  # as a database restart would
+        for _ in range(provider.options.pool_size + 1):  # every pooled connection is checked before use
+            assert [h.doc_id for h in store.search_vector(np.eye(4)[0], 1, SearchFilter.make())] == ["a"]
+        with provider.connection() as conn:
+            assert conn.info.backend_pid != victim
+    finally:
+        provider.drop(store.name)
+
+
+def test_concurrent_writers_and_readers(provider):
+    """Threads writing their own documents and searching at the same time, through the pool."""
+    import concurrent.futures
+
+    store = provider.open(f"threads-{uuid.uuid4().hex[:8]}")
+    rng = np.random.default_rng(1)
+    vecs = rng.normal(size=(40, 8)).astype(np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+
+    def work(i: int) -> list[str]:
+        d, c = make_doc(f"doc{i}", [f"thread {i} chunk"])
+        store.put_document(d, c, vecs[i : i + 1], [str(i)])
+        return [h.doc_id for h in store.search_vector(vecs[i], 1, SearchFilter.make())]
+
+    try:
+        with concurrent.futures.ThreadPoolExecutor(6) as ex:
+            got = list(ex.map(work, range(40)))
+        assert got == [[f"doc{i}"] for i in range(40)]  # each thread finds its own document
+        assert store.stats()["documents"] == 40 and store.stats()["chunks"] == 40
+    finally:
+        provider.drop(store.name)
+
+
+def test_interrupted_bulk_load_is_repaired_on_open(provider):
+    name = f"repair-{uuid.uuid4().hex[:8]}"
+    store = provider.open(name)
+    index = f"genloom_chunks_hnsw_{store._kb}_8"
+    try:
+        d, c = make_doc("a", ["one", "two"])
+        store.put_document(d, c, np.eye(8, dtype=np.float32)[:2], ["1", "2"])
+        provider.execute(f'DROP INDEX "{index}"')  # what a bulk load killed before its end leaves
+        with provider.connection() as loader:  # ... while another process's bulk load still runs: left alone
+            loader.execute("SELECT pg_advisory_lock(%s, %s)", (BULK_LOCK, store._kb))
+            try:
+                assert provider.open(name).repair_index() is False
+                with pytest.raises(UserError, match="bulk load"), provider.open(name).bulk_load():
+                    pass  # a second bulk load is refused
+            finally:
+                loader.execute("SELECT pg_advisory_unlock(%s, %s)", (BULK_LOCK, store._kb))
+        assert provider.execute("SELECT 1 FROM pg_indexes WHERE indexname = %s", (index,)) == []
+        provider.open(name)  # nobody loading any more: the index is rebuilt
+        assert provider.execute("SELECT 1 FROM pg_indexes WHERE indexname = %s", (index,)) == [(1,)]
+    finally:
+        provider.drop(name)
+
+
+def test_hnsw_and_pool_settings(pg_url):  # noqa: F811
+    s = Settings(store=pg_url, pg_hnsw_m=24, pg_hnsw_ef_construction=80, pg_ef_search=300, pg_pool_size=3)
+    prov = resolve_store(None, s)
+    assert prov is not resolve_store(pg_url)  # other options, another pool
+    assert prov.options.pool_size == 3
+    store = prov.open(f"tuned-{uuid.uuid4().hex[:8]}")
+    try:
+        assert store.ef_search == 300
+        d, c = make_doc("a", ["one"])
+        store.put_document(d, c, np.eye(8, dtype=np.float32)[:1], ["1"])
+        ((indexdef,),) = prov.execute(
+            "SELECT indexdef FROM pg_indexes WHERE indexname = %s", (f"genloom_chunks_hnsw_{store._kb}_8",)
+        )
+        assert "m='24'" in indexdef and "ef_construction='80'" in indexdef
+        assert store.meta()["hnsw"] == "m=24,ef_construction=80"
+    finally:
+        prov.drop(store.name)
+    for bad in ({"pg_pool_size": 1}, {"pg_ef_search": 0}, {"pg_hnsw_m": 16, "pg_hnsw_ef_construction": 20}):
+        with pytest.raises(UserError):
+            Settings(**bad)

@@ -11,6 +11,7 @@ A knowledge base remembers the embedder it was created with and always uses it, 
 from __future__ import annotations
 
 import builtins
+import contextlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -86,7 +87,11 @@ class KnowledgeBase:
         metadata: dict[str, str] | None = None,
         max_file_mb: int | None = None,
         sources: dict[Path, str] | None = None,
+        bulk: bool | None = None,
     ) -> IngestReport:
+        """Ingest files. ``bulk``: on stores that have a bulk mode (Postgres), build the vector index once at
+        the end instead of row by row; None = only when the knowledge base is still empty (the first load),
+        since searches meanwhile are exact scans."""
         if isinstance(paths, str | Path):
             paths = [paths]
         s = self.settings
@@ -97,9 +102,13 @@ class KnowledgeBase:
             chunk_overlap=s.chunk_overlap,
             max_bytes=(max_file_mb or s.max_file_mb) * 2**20,
         )
-        return ingestor.run(
-            list(paths), principals=principals, metadata=metadata, progress=progress, sources=sources
-        )
+        bulk_load = getattr(self.store, "bulk_load", None)
+        if bulk is None:
+            bulk = bulk_load is not None and self.store.stats()["chunks"] == 0
+        with bulk_load() if bulk and bulk_load is not None else contextlib.nullcontext():
+            return ingestor.run(
+                list(paths), principals=principals, metadata=metadata, progress=progress, sources=sources
+            )
 
     def search(
         self,

@@ -50,6 +50,11 @@ class Settings:
     openai_max_retries: int = 3  # retries on 429/5xx/connection errors, with exponential backoff
     redis_url: str = ""  # redis://host:6379/0 -> rate limits shared by every server process using it
     redis_prefix: str = "genloom:limits:"  # key prefix in Redis (separates deployments sharing one Redis)
+    # the Postgres + pgvector store (store = postgres://...)
+    pg_pool_size: int = 8  # connections per process (searches and ingests run in parallel up to this)
+    pg_ef_search: int = 200  # HNSW candidates per query (>= 4k); higher = better recall, slower
+    pg_hnsw_m: int = 16  # HNSW graph degree, fixed when the index is built (pgvector's default)
+    pg_hnsw_ef_construction: int = 64  # HNSW build-time candidates, fixed when the index is built
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "home", Path(self.home).expanduser())
@@ -73,6 +78,18 @@ class Settings:
             raise UserError(
                 f"redis_url must start with redis://, rediss:// or unix://, got {self.redis_url!r}",
                 hint="set GENLOOM_REDIS_URL to e.g. redis://127.0.0.1:6379/0",
+            )
+        for name, lo, hi in (("pg_pool_size", 2, 100), ("pg_ef_search", 1, 1000), ("pg_hnsw_m", 2, 100),
+                             ("pg_hnsw_ef_construction", 4, 1000)):  # fmt: skip
+            if not lo <= getattr(self, name) <= hi:
+                raise UserError(
+                    f"{name} must be in [{lo}, {hi}], got {getattr(self, name)}",
+                    hint=f"set GENLOOM_{name.upper()} (see README 'Scaling out')",
+                )
+        if self.pg_hnsw_ef_construction < 2 * self.pg_hnsw_m:
+            raise UserError(
+                "pg_hnsw_ef_construction must be at least 2 * pg_hnsw_m (pgvector's rule)",
+                hint="raise GENLOOM_PG_HNSW_EF_CONSTRUCTION or lower GENLOOM_PG_HNSW_M",
             )
         if self.max_file_mb < 1:
             raise UserError(

@@ -29,6 +29,11 @@ def ingest(
         None, "--embedder", help="Embedder for a new KB: 'minilm:' (default) or 'hash:'."
     ),
     max_file_mb: int | None = typer.Option(None, "--max-file-mb", help="Skip files larger than this."),
+    bulk: bool | None = typer.Option(
+        None,
+        "--bulk/--no-bulk",
+        help="Postgres: build the vector index once at the end (default: only into an empty KB).",
+    ),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Print one line per file as it is done."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
@@ -64,7 +69,7 @@ def ingest(
     try:
         with bar:
             report = base.ingest(paths, principals=principal, progress=on_event,
-                                 metadata=parse_pairs(meta, "--meta"), max_file_mb=max_file_mb)  # fmt: skip
+                                 metadata=parse_pairs(meta, "--meta"), max_file_mb=max_file_mb, bulk=bulk)  # fmt: skip
     finally:
         base.close()
     if as_json:

@@ -29,17 +29,17 @@ def _sqlite(rest: str, s: Settings) -> StoreProvider:
     return SQLiteProvider(Path(rest).expanduser() if rest else s.home / "kb")
 
 
-_pg_providers: dict[str, StoreProvider] = {}
+_pg_providers: dict[tuple[str, object], StoreProvider] = {}
 
 
 def _postgres_factory(scheme: str) -> ProviderFactory:
     def make(rest: str, s: Settings) -> StoreProvider:
-        from genloom.backends.store.postgres import PostgresProvider
+        from genloom.backends.store.postgres import PgOptions, PostgresProvider
 
-        url = f"{scheme}:{rest}"
-        if url not in _pg_providers:  # one connection per database per process
-            _pg_providers[url] = PostgresProvider(url)
-        return _pg_providers[url]
+        url, options = f"{scheme}:{rest}", PgOptions.from_settings(s)
+        if (url, options) not in _pg_providers:  # one connection pool per database per process
+            _pg_providers[url, options] = PostgresProvider(url, options)
+        return _pg_providers[url, options]
 
     return make
 

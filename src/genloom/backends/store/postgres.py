@@ -2,7 +2,8 @@
 
 Many knowledge bases share one database (tables in postgres_schema.py, migrated on open). Per knowledge base:
 
-- vectors: a partial HNSW index (cosine) on ``embedding::vector(dim)``, created once the dimension is known;
+- vectors: a partial HNSW index (cosine) on ``embedding::vector(dim)``, created once the dimension is known,
+  with ``m`` / ``ef_construction`` from the settings (``pg_hnsw_m``, ``pg_hnsw_ef_construction``);
 - keywords: a stored ``tsvector`` (English stemming) with a GIN index, ranked by ``ts_rank`` (length-normalized);
 - ACL and metadata filters are inside the SQL, before the cut to k.
 
@@ -11,44 +12,73 @@ asked to keep scanning (``hnsw.iterative_scan``); older ones (pgserver ships 0.6
 at least 4k, and if the answer is still shorter than k an exact scan over the allowed chunks answers instead:
 a filtered query always returns min(k, allowed) hits.
 
-Every document is written in one transaction (all of it or none of it).
+Connections come from a pool (``pg_pool_size`` per process, checked before use, so a restarted database is
+survived); every document is written in one transaction (all of it or none of it). A bulk load holds a
+Postgres advisory lock on its knowledge base; an index found missing with no bulk load running (a load that
+was killed) is rebuilt when the knowledge base is next opened.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from genloom.backends.store.base import SearchFilter, check_kb_name, keyword_terms
 from genloom.backends.store.postgres_schema import migrate
-from genloom.errors import BackendError, MissingDependency, NotFound
+from genloom.errors import BackendError, MissingDependency, NotFound, UserError
 from genloom.types import Chunk, Document, Hit
 
+log = logging.getLogger(__name__)
+
 COMMON = 0.25  # keyword terms in more than this share of chunks are dropped (as in the SQLite store)
-EF_MIN = 100  # pgvector defaults to 40; 100 buys recall for a few ms
+BULK_LOCK = 0x67626C6B  # "gblk": advisory lock class for bulk loads, the object id is the KB id
+INDEX_LOCK = 0x6769646B  # "gidk": serializes creating a KB's vector index
+
+
+@dataclass(frozen=True)
+class PgOptions:
+    """Tuning knobs, from the settings of the same names (``GENLOOM_PG_*``)."""
+
+    pool_size: int = 8
+    ef_search: int = 200
+    hnsw_m: int = 16
+    hnsw_ef_construction: int = 64
+
+    @classmethod
+    def from_settings(cls, s: Any) -> PgOptions:
+        return cls(s.pg_pool_size, s.pg_ef_search, s.pg_hnsw_m, s.pg_hnsw_ef_construction)
 
 
 def vec_text(v: np.ndarray) -> str:
-    return "[" + ",".join(repr(float(x)) for x in np.asarray(v, dtype=np.float32)) + "]"
+    """pgvector's text form. float32 -> Python float is exact, so the value round-trips."""
+    return "[" + ",".join(map(repr, np.asarray(v, dtype=np.float32).tolist())) + "]"
 
 
 def parse_vec(text: str) -> np.ndarray:
     return np.asarray(json.loads(text), dtype=np.float32)
 
 
-def connect(url: str) -> Any:
+def _psycopg() -> Any:
     try:
         import psycopg
     except ImportError:
         raise MissingDependency("psycopg", "postgres") from None
+    return psycopg
+
+
+def connect(url: str) -> Any:
+    """One plain connection (migrations, tests); the stores use the provider's pool."""
+    psycopg = _psycopg()
     try:
-        return psycopg.connect(url, autocommit=True)
+        return psycopg.connect(url, autocommit=True, connect_timeout=10)
     except psycopg.OperationalError as e:
         raise BackendError(
             f"cannot connect to Postgres: {str(e).strip().splitlines()[0]}",
@@ -58,18 +88,19 @@ def connect(url: str) -> Any:
 
 
 class PostgresStore:
-    def __init__(self, conn: Any, kb_id: int, name: str, url: str, lock: threading.RLock) -> None:
-        self._db, self._kb, self.name, self.url, self._lock = conn, kb_id, name, url, lock
-        self._iterative = _pgvector_version(conn) >= (0, 8)
+    def __init__(self, provider: PostgresProvider, kb_id: int, name: str) -> None:
+        self._p, self._kb, self.name, self.url = provider, kb_id, name, provider.url
+        self._iterative = provider.pgvector >= (0, 8)
         self.exact_fallbacks = 0  # filtered queries the HNSW scan answered short, re-run exactly
         self._deferred = False
-        self.ef_search = EF_MIN  # HNSW candidates per query (at least 4k); higher = better recall, slower
+        self.ef_search = provider.options.ef_search  # HNSW candidates per query (at least 4k)
+        self._dim_known: int | None = None
         self._freq: dict[str, float] = {}  # lexeme -> share of chunks holding it (Postgres statistics)
         self._freq_at = -1e9
 
     def _q(self, sql: str, args: Any = ()) -> list[tuple]:
-        with self._lock:
-            cur = self._db.execute(sql, args)
+        with self._p.connection() as conn:
+            cur = conn.execute(sql, args)
             return cur.fetchall() if cur.description else []
 
     # --- meta --------------------------------------------------------------------------------------
@@ -83,42 +114,84 @@ class PostgresStore:
             (key, value, self._kb),
         )
 
-    def _dim(self) -> int | None:
-        rows = self._q("SELECT vector_dims(embedding) FROM genloom_chunks WHERE kb = %s LIMIT 1", (self._kb,))
-        return int(rows[0][0]) if rows else None
+    def _dim(self, conn: Any = None) -> int | None:
+        if self._dim_known is None:  # fixed once the first vector is stored
+            sql, args = "SELECT vector_dims(embedding) FROM genloom_chunks WHERE kb = %s LIMIT 1", (self._kb,)
+            rows = self._q(sql, args) if conn is None else conn.execute(sql, args).fetchall()
+            self._dim_known = int(rows[0][0]) if rows else None
+        return self._dim_known
 
-    def _ensure_index(self, dim: int) -> None:
-        name = f"genloom_chunks_hnsw_{self._kb}_{dim}"
-        self._db.execute(
-            f"CREATE INDEX IF NOT EXISTS {name} ON genloom_chunks USING hnsw"
-            f" ((embedding::vector({dim})) vector_cosine_ops) WHERE kb = {self._kb}"
-        )
-
-    def _drop_indexes(self) -> None:
-        rows = self._db.execute(
+    # --- the vector index ----------------------------------------------------------------------------
+    def _index_names(self, conn: Any) -> list[str]:
+        rows = conn.execute(
             "SELECT indexname FROM pg_indexes WHERE indexname LIKE %s", (f"genloom_chunks_hnsw_{self._kb}_%",)
         ).fetchall()
-        for (idx,) in rows:
-            self._db.execute(f'DROP INDEX IF EXISTS "{idx}"')
+        return [r[0] for r in rows]
+
+    def _build_index(self, conn: Any, dim: int) -> None:
+        o = self._p.options
+        conn.execute("SET maintenance_work_mem = '512MB'")  # the graph is built in memory: much faster
+        try:
+            conn.execute(
+                f"CREATE INDEX IF NOT EXISTS genloom_chunks_hnsw_{self._kb}_{dim} ON genloom_chunks USING hnsw"
+                f" ((embedding::vector({dim})) vector_cosine_ops)"
+                f" WITH (m = {int(o.hnsw_m)}, ef_construction = {int(o.hnsw_ef_construction)})"
+                f" WHERE kb = {self._kb}"
+            )
+        finally:
+            conn.execute("RESET maintenance_work_mem")
+        conn.execute(
+            "UPDATE genloom_kbs SET meta = meta || jsonb_build_object('hnsw', %s::text) WHERE id = %s",
+            (f"m={o.hnsw_m},ef_construction={o.hnsw_ef_construction}", self._kb),
+        )
+
+    def repair_index(self) -> bool:
+        """Rebuild the vector index if it is missing and no bulk load is running (one was killed before its
+        end). Returns True when an index was built."""
+        with self._p.connection() as conn:
+            dim = self._dim(conn)
+            if dim is None or self._index_names(conn):
+                return False
+            (free,) = conn.execute("SELECT pg_try_advisory_lock(%s, %s)", (BULK_LOCK, self._kb)).fetchone()
+            if not free:
+                return False  # a bulk load is running: it builds the index at its end
+            try:
+                log.warning("knowledge base %r has no vector index (an interrupted bulk load?): rebuilding",
+                            self.name)  # fmt: skip
+                self._build_index(conn, dim)
+                return True
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(%s, %s)", (BULK_LOCK, self._kb))
 
     @contextmanager
     def bulk_load(self) -> Iterator[PostgresStore]:
         """Load many documents fast: the HNSW index is dropped, then rebuilt once at the end (pgvector's own
-        advice; maintaining it row by row is the slow part of ingest). Searches meanwhile are exact scans."""
-        with self._lock:
-            self._drop_indexes()
-            self._deferred = True
-        try:
-            yield self
-        finally:
-            with self._lock:
-                self._deferred = False
-                dim = self._dim()
-                if dim is not None:
-                    self._db.execute("SET maintenance_work_mem = '512MB'")
-                    self._ensure_index(dim)
-                    self._db.execute("RESET maintenance_work_mem")
-                self._db.execute("ANALYZE genloom_chunks")
+        advice; maintaining it row by row is the slow part of ingest). Searches meanwhile are exact scans.
+        One bulk load per knowledge base at a time (an advisory lock, held by one pooled connection)."""
+        with self._p.connection() as lock_conn:
+            (got,) = lock_conn.execute(
+                "SELECT pg_try_advisory_lock(%s, %s)", (BULK_LOCK, self._kb)
+            ).fetchone()
+            if not got:
+                raise UserError(
+                    f"another bulk load into knowledge base {self.name!r} is running",
+                    hint="wait for it to finish, or ingest without --bulk",
+                )
+            try:
+                for idx in self._index_names(lock_conn):
+                    lock_conn.execute(f'DROP INDEX IF EXISTS "{idx}"')
+                self._deferred = True
+                try:
+                    yield self
+                finally:
+                    self._deferred = False
+                    dim = self._dim(lock_conn)
+                    if dim is not None:
+                        self._build_index(lock_conn, dim)
+                    lock_conn.execute("ANALYZE genloom_chunks")
+                    lock_conn.execute("ANALYZE genloom_documents")
+            finally:
+                lock_conn.execute("SELECT pg_advisory_unlock(%s, %s)", (BULK_LOCK, self._kb))
 
     # --- writes --------------------------------------------------------------------------------------
     def put_document(
@@ -132,8 +205,7 @@ class PostgresStore:
             raise BackendError(
                 f"vectors have {vecs.shape[1]} dims but knowledge base {self.name!r} holds {dim}"
             )
-        with self._lock, self._db.transaction():
-            db = self._db
+        with self._p.connection() as db, db.transaction():
             db.execute("DELETE FROM genloom_documents WHERE kb = %s AND doc_id = %s", (self._kb, doc.doc_id))
             (row,) = db.execute(
                 "INSERT INTO genloom_documents(kb, doc_id, source, title, content_hash, text, metadata,"
@@ -155,12 +227,20 @@ class PostgresStore:
                         copy.write_row(
                             (self._kb, row, c.ordinal, c.start, c.end, heading, c.text, h, vec_text(v))
                         )
-                if dim is None and not self._deferred:
-                    self._ensure_index(int(vecs.shape[1]))
+        if dim is None and len(chunks) and not self._deferred:
+            # the first vectors fix the dimension: index them. Outside the document's transaction: CREATE
+            # INDEX inside concurrent first writes deadlocks (each holds its inserts, each waits for the other's)
+            with self._p.connection() as db:
+                db.execute("SELECT pg_advisory_lock(%s, %s)", (INDEX_LOCK, self._kb))
+                try:
+                    if not self._index_names(db):
+                        self._build_index(db, int(vecs.shape[1]))
+                finally:
+                    db.execute("SELECT pg_advisory_unlock(%s, %s)", (INDEX_LOCK, self._kb))
 
     def remove(self, doc_id: str) -> bool:
-        with self._lock, self._db.transaction():
-            cur = self._db.execute(
+        with self._p.connection() as db, db.transaction():
+            cur = db.execute(
                 "DELETE FROM genloom_documents WHERE kb = %s AND doc_id = %s", (self._kb, doc_id)
             )
             return bool(cur.rowcount)
@@ -240,17 +320,15 @@ class PostgresStore:
             f" ON d.id = c.doc WHERE c.kb = {self._kb} {fsql}"
         )
         qt = vec_text(q)
-        with self._lock, self._db.transaction():
+        with self._p.connection() as db, db.transaction():
             if self._iterative:
-                self._db.execute("SET LOCAL hnsw.iterative_scan = strict_order")
-            self._db.execute(f"SET LOCAL hnsw.ef_search = {min(1000, max(self.ef_search, 4 * k))}")
-            rows = self._db.execute(f"{base} ORDER BY {dist} LIMIT %s", [qt, *fargs, qt, k]).fetchall()
+                db.execute("SET LOCAL hnsw.iterative_scan = strict_order")
+            db.execute(f"SET LOCAL hnsw.ef_search = {min(1000, max(int(self.ef_search), 4 * k))}")
+            rows = db.execute(f"{base} ORDER BY {dist} LIMIT %s", [qt, *fargs, qt, k]).fetchall()
             if len(rows) < k:  # the index scan may have lost rows to the filter: answer exactly
                 self.exact_fallbacks += 1
-                self._db.execute("SET LOCAL enable_indexscan = off")
-                rows = self._db.execute(
-                    f"{base} ORDER BY {dist}, c.id LIMIT %s", [qt, *fargs, qt, k]
-                ).fetchall()
+                db.execute("SET LOCAL enable_indexscan = off")
+                rows = db.execute(f"{base} ORDER BY {dist}, c.id LIMIT %s", [qt, *fargs, qt, k]).fetchall()
         return self._hits(rows)
 
     def search_keyword(self, query: str, k: int, flt: SearchFilter) -> list[Hit]:
@@ -316,7 +394,7 @@ class PostgresStore:
         }
 
     def close(self) -> None:
-        pass  # the provider owns the connection
+        pass  # the provider owns the pool
 
 
 def _pgvector_version(conn: Any) -> tuple[int, ...]:
@@ -334,56 +412,109 @@ def _redact(url: str) -> str:
 
 
 class PostgresProvider:
-    """Knowledge bases as rows of ``genloom_kbs`` in one database; the schema is migrated on first use."""
+    """Knowledge bases as rows of ``genloom_kbs`` in one database; the schema is migrated on first use.
 
-    def __init__(self, url: str) -> None:
+    Holds one connection pool per process (``options.pool_size`` connections, opened lazily)."""
+
+    def __init__(self, url: str, options: PgOptions | None = None) -> None:
         self.url = url
-        self._conn: Any = None
-        self._lock = threading.RLock()
+        self.options = options or PgOptions()
+        self.pgvector: tuple[int, ...] = (0,)
+        self._pool: Any = None
+        self._lock = threading.Lock()
 
-    @property
-    def conn(self) -> Any:
-        if self._conn is None:
-            self._conn = connect(self.url)
-            migrate(self._conn)
-        return self._conn
+    def _open_pool(self) -> Any:
+        with self._lock:
+            if self._pool is not None:
+                return self._pool
+            first = connect(self.url)  # a plain connection first: its error message is the useful one
+            try:
+                migrate(first)
+                self.pgvector = _pgvector_version(first)
+            finally:
+                first.close()
+            try:
+                from psycopg_pool import ConnectionPool
+            except ImportError:
+                raise MissingDependency("psycopg_pool", "postgres") from None
+            pool = ConnectionPool(
+                self.url,
+                min_size=1,
+                max_size=self.options.pool_size,
+                kwargs={"autocommit": True, "connect_timeout": 10},
+                check=ConnectionPool.check_connection,  # a connection the server dropped is replaced
+                open=False,
+                name="genloom",
+            )
+            pool.open(wait=True, timeout=30)
+            self._pool = pool
+            return pool
+
+    @contextmanager
+    def connection(self) -> Iterator[Any]:
+        """A pooled connection (autocommit; use ``conn.transaction()`` for several statements)."""
+        pool = self._pool or self._open_pool()
+        from psycopg_pool import PoolTimeout
+
+        psycopg = _psycopg()
+        try:
+            with pool.connection(timeout=60) as conn:
+                yield conn
+        except PoolTimeout:
+            raise BackendError(
+                f"all {self.options.pool_size} Postgres connections stayed busy for 60 s",
+                hint="raise GENLOOM_PG_POOL_SIZE, or check the database for long-running queries",
+                retryable=True,
+            ) from None
+        except psycopg.OperationalError as e:
+            raise BackendError(
+                f"Postgres connection failed: {str(e).strip().splitlines()[0]}",
+                hint="check that the database runs; the request can be retried",
+                retryable=True,
+            ) from None
+
+    def execute(self, sql: str, args: Any = ()) -> list[tuple]:
+        """Run one statement on a pooled connection; rows if it returns any (for tests and tools)."""
+        with self.connection() as conn:
+            cur = conn.execute(sql, args)
+            return cur.fetchall() if cur.description else []
 
     def open(self, name: str, create: bool = True) -> PostgresStore:
         check_kb_name(name)
-        with self._lock:
-            rows = self.conn.execute("SELECT id FROM genloom_kbs WHERE name = %s", (name,)).fetchall()
+        with self.connection() as conn:
+            rows = conn.execute("SELECT id FROM genloom_kbs WHERE name = %s", (name,)).fetchall()
             if not rows:
                 if not create:
                     raise NotFound(
                         f"no knowledge base named {name!r}", hint="see `genloom kb list`, or ingest into it"
                     )
-                rows = self.conn.execute(
+                rows = conn.execute(
                     "INSERT INTO genloom_kbs(name) VALUES (%s) ON CONFLICT(name) DO UPDATE SET name = excluded.name"
                     " RETURNING id",
                     (name,),
                 ).fetchall()
-        return PostgresStore(self.conn, int(rows[0][0]), name, self.url, self._lock)
+        store = PostgresStore(self, int(rows[0][0]), name)
+        store.repair_index()
+        return store
 
     def names(self) -> list[str]:
-        with self._lock:
-            return [n for (n,) in self.conn.execute("SELECT name FROM genloom_kbs ORDER BY name").fetchall()]
+        return [n for (n,) in self.execute("SELECT name FROM genloom_kbs ORDER BY name")]
 
     def drop(self, name: str) -> bool:
         check_kb_name(name)
-        with self._lock, self.conn.transaction():
-            row = self.conn.execute(
-                "DELETE FROM genloom_kbs WHERE name = %s RETURNING id", (name,)
-            ).fetchone()
+        with self.connection() as conn, conn.transaction():
+            row = conn.execute("DELETE FROM genloom_kbs WHERE name = %s RETURNING id", (name,)).fetchone()
             if row:
-                self.conn.execute("DELETE FROM genloom_chunks WHERE kb = %s", (row[0],))
-                for (idx,) in self.conn.execute(
+                conn.execute("DELETE FROM genloom_chunks WHERE kb = %s", (row[0],))
+                for (idx,) in conn.execute(
                     "SELECT indexname FROM pg_indexes WHERE indexname LIKE %s",
                     (f"genloom_chunks_hnsw_{row[0]}_%",),
                 ).fetchall():
-                    self.conn.execute(f'DROP INDEX IF EXISTS "{idx}"')
+                    conn.execute(f'DROP INDEX IF EXISTS "{idx}"')
         return row is not None
 
     def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        with self._lock:
+            if self._pool is not None:
+                self._pool.close()
+                self._pool = None
