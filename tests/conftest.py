@@ -8,6 +8,9 @@ import socket
 
 import pytest
 
+# the real Postgres servers, defined here once so that every module shares them (see pg_fixture.py)
+from pg_fixture import _pg16, _pg18, pg_url  # noqa: F401
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 

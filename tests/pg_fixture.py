@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
+import tempfile
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -38,13 +39,14 @@ def _load_pg18() -> ModuleType:
     return module
 
 
-@pytest.fixture(scope="session", params=["pg16", "pg18"])
-def pg_url(request, tmp_path_factory) -> Iterator[str]:
-    pgserver = pytest.importorskip("pgserver") if request.param == "pg16" else _load_pg18()
+def _serve(module: ModuleType, name: str, tmp_path_factory) -> Iterator[str]:
     os.environ.setdefault("XDG_RUNTIME_DIR", str(tmp_path_factory.mktemp("xdg")))
+    # Not under pytest's temp root: run as root, pgserver runs Postgres as its own system user, and pytest
+    # keeps its root at mode 0700, which that user cannot traverse once a second server starts.
+    pgdata = Path(tempfile.mkdtemp(prefix=f"genloom-{name}-"))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # pgserver's platformdirs warns about the runtime dir
-        server = pgserver.get_server(tmp_path_factory.mktemp(f"pgdata-{request.param}"), cleanup_mode="stop")
+        server = module.get_server(pgdata, cleanup_mode="delete")
     try:
         yield server.get_uri()
     finally:
@@ -53,3 +55,20 @@ def pg_url(request, tmp_path_factory) -> Iterator[str]:
         for key in [k for k in _pg_providers if k[0] == server.get_uri()]:
             _pg_providers.pop(key).close()  # type: ignore[attr-defined]
         server.cleanup()
+
+
+# One server of each kind for the whole session: a parametrized session fixture alone would stop and restart
+# its server whenever pytest switches parameters between modules, and a restarted pgserver can fail to start.
+@pytest.fixture(scope="session")
+def _pg16(tmp_path_factory) -> Iterator[str]:
+    yield from _serve(pytest.importorskip("pgserver"), "pg16", tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def _pg18(tmp_path_factory) -> Iterator[str]:
+    yield from _serve(_load_pg18(), "pg18", tmp_path_factory)
+
+
+@pytest.fixture(scope="session", params=["pg16", "pg18"])
+def pg_url(request) -> str:
+    return request.getfixturevalue(f"_{request.param}")

@@ -12,7 +12,6 @@ from genloom.cli.main import main
 from genloom.errors import UserError
 from genloom.kb_migrate import migrate_kbs
 from genloom.settings import Settings
-from pg_fixture import pg_url  # noqa: F401 (a fixture)
 
 TEXTS = {
     "tea.md": "# Tea\n\nGreen tea is brewed at 80 degrees.\n\n## Black\n\nBlack tea likes boiling water.\n",
@@ -40,7 +39,7 @@ def _hash_embedder(monkeypatch):
     monkeypatch.setenv("GENLOOM_EMBEDDER", "hash:")
 
 
-def test_migrate_then_same_answers(tmp_path, capsys, pg_url):  # noqa: F811
+def test_migrate_then_same_answers(tmp_path, capsys, pg_url):
     kb = f"mig-{uuid.uuid4().hex[:8]}"
     pub, sec = tmp_path / "pub", tmp_path / "sec"
     for folder, files in ((pub, TEXTS), (sec, SECRET)):
@@ -73,7 +72,7 @@ def test_migrate_then_same_answers(tmp_path, capsys, pg_url):  # noqa: F811
     assert json.loads(run(["--store", pg_url, "kb", "stats", kb, "--json"], capsys))["documents"] == 4
 
 
-def test_migrate_refuses_bad_requests(tmp_path, pg_url):  # noqa: F811
+def test_migrate_refuses_bad_requests(tmp_path, pg_url):
     s = Settings(home=tmp_path / "h")
     with pytest.raises(UserError, match="same store"):
         migrate_kbs("sqlite:", "sqlite:", settings=s)
@@ -81,7 +80,7 @@ def test_migrate_refuses_bad_requests(tmp_path, pg_url):  # noqa: F811
         migrate_kbs("sqlite:", pg_url, ["absent"], settings=s)
 
 
-def test_ingest_into_postgres_bulk_loads_only_an_empty_kb(tmp_path, monkeypatch, pg_url):  # noqa: F811
+def test_ingest_into_postgres_bulk_loads_only_an_empty_kb(tmp_path, monkeypatch, pg_url):
     """`genloom ingest` into Postgres builds the vector index once at the end on a first load (or with
     --bulk), and keeps it up to date row by row when adding to a KB that is already searchable."""
     from genloom.backends.store.postgres import PostgresStore

@@ -15,11 +15,10 @@ from genloom.backends.store.postgres_schema import MIGRATIONS, migrate, schema_v
 from genloom.errors import BackendError, NotFound, UserError
 from genloom.settings import Settings
 from genloom.testing.store_contract import StoreContract, make_doc
-from pg_fixture import pg_url  # noqa: F401 (a fixture)
 
 
 @pytest.fixture(scope="module")
-def provider(pg_url):  # noqa: F811
+def provider(pg_url):
     p = PostgresProvider(pg_url)
     yield p
     p.close()
@@ -99,7 +98,7 @@ def test_filtered_hnsw_query_still_returns_k(provider):
         provider.drop(name)
 
 
-def test_selected_by_setting_and_open_errors(pg_url):  # noqa: F811
+def test_selected_by_setting_and_open_errors(pg_url):
     prov = resolve_store(None, Settings(store=pg_url))
     assert isinstance(prov, PostgresProvider) and prov is resolve_store(pg_url)
     with pytest.raises(NotFound):
@@ -198,7 +197,7 @@ def test_interrupted_bulk_load_is_repaired_on_open(provider):
         provider.drop(name)
 
 
-def test_hnsw_and_pool_settings(pg_url):  # noqa: F811
+def test_hnsw_and_pool_settings(pg_url):
     s = Settings(store=pg_url, pg_hnsw_m=24, pg_hnsw_ef_construction=80, pg_ef_search=300, pg_pool_size=3)
     prov = resolve_store(None, s)
     assert prov is not resolve_store(pg_url)  # other options, another pool
