@@ -45,11 +45,13 @@ class Settings:
     max_file_mb: int = 50  # ingest skips (and reports) files larger than this
     chunk_tokens: int = 200  # chunk budget in proxy tokens (MiniLM reads at most 256 word pieces)
     chunk_overlap: int = 30  # proxy tokens repeated from the end of the previous chunk
-    # scale-out (issue 8): OpenAI-compatible engines and Redis-shared limits
+    # scale-out (issue 8): OpenAI-compatible engines, Redis-shared limits and caches
     openai_timeout: int = 120  # seconds per request to an openai: model or embedder
     openai_max_retries: int = 3  # retries on 429/5xx/connection errors, with exponential backoff
-    redis_url: str = ""  # redis://host:6379/0 -> rate limits shared by every server process using it
-    redis_prefix: str = "genloom:limits:"  # key prefix in Redis (separates deployments sharing one Redis)
+    redis_url: str = ""  # redis://host:6379/0 -> limits and caches shared by every server process using it
+    redis_prefix: str = "genloom:"  # key prefix in Redis (separates deployments sharing one Redis)
+    cache_ttl: int = 3600  # seconds a cached response or embedding is kept (0 = no caching)
+    cache_max_mb: int = 64  # bound of the in-process cache (without redis_url)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "home", Path(self.home).expanduser())
@@ -73,6 +75,16 @@ class Settings:
             raise UserError(
                 f"redis_url must start with redis://, rediss:// or unix://, got {self.redis_url!r}",
                 hint="set GENLOOM_REDIS_URL to e.g. redis://127.0.0.1:6379/0",
+            )
+        if self.cache_ttl < 0:
+            raise UserError(
+                f"cache_ttl must be >= 0 seconds, got {self.cache_ttl}",
+                hint="set GENLOOM_CACHE_TTL (0 = no caching)",
+            )
+        if self.cache_max_mb < 1:
+            raise UserError(
+                f"cache_max_mb must be >= 1, got {self.cache_max_mb}",
+                hint="set GENLOOM_CACHE_MAX_MB (GENLOOM_CACHE_TTL=0 turns caching off)",
             )
         if self.max_file_mb < 1:
             raise UserError(
