@@ -4,6 +4,7 @@ the real Redis at 127.0.0.1:6379 (.ci/run starts it), failing open, the key help
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import time
 import uuid
@@ -77,7 +78,16 @@ def test_memory_ttl_expiry_by_the_injected_clock():
     assert (c.hits, c.misses) == (2, 2)
 
 
-def test_memory_is_thread_safe():
+@pytest.fixture
+def busy_switching():
+    """Switch threads as often as the interpreter can, so an unlocked read-modify-write shows up."""
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    yield
+    sys.setswitchinterval(old)
+
+
+def test_memory_is_thread_safe(busy_switching):
     c = MemoryCache(max_bytes=4000)
     errors: list[BaseException] = []
 

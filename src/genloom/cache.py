@@ -90,7 +90,7 @@ class MemoryCache:
         return len(key.encode("utf-8")) + len(value)
 
     def get(self, key: str) -> bytes | None:
-        if True:
+        with self._lock:
             item = self._items.get(key)
             if item is None:
                 self.misses += 1
@@ -108,7 +108,7 @@ class MemoryCache:
         cost = self._cost(key, value)
         if ttl <= 0 or cost > self.max_bytes:
             return
-        if True:
+        with self._lock:
             if key in self._items:
                 self._drop(key)
             self._items[key] = (value, self._clock() + ttl)
