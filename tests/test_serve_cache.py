@@ -22,7 +22,7 @@ from genloom.errors import BackendError
 from genloom.generate import Engine
 from genloom.serve import create_app
 from genloom.settings import Settings
-from genloom.types import Message, SamplingParams
+from genloom.types import Delta, Message, SamplingParams
 from openai_helpers import genloom_serve
 from serve_fakes import FakeAnswerStream, FakeEmbedder, FakeKBs, SlowLLM, free_port, live_server
 
@@ -54,6 +54,14 @@ class FlakyLLM(FakeLLM):
             self.calls.append(list(messages))
             raise BackendError("the model fell over", hint="try again")
         yield from super().stream(messages, params, constraint=constraint)
+
+
+class CutShortLLM(FakeLLM):
+    """Reports its generations as cancelled (as a backend stopped from outside would)."""
+
+    def stream(self, messages: Sequence[Message], params: SamplingParams, *, constraint=None):  # type: ignore[override]
+        for d in super().stream(messages, params, constraint=constraint):
+            yield Delta(d.text, finish_reason="cancelled", usage=d.usage) if d.finish_reason else d
 
 
 class Server:
@@ -159,6 +167,10 @@ def test_streams_are_never_cached(srv):
     assert len(srv.llm.calls) == 2
     # and a streamed answer does not fill the cache for a plain request either
     assert srv.chat(temperature=0).headers["x-genloom-cache"] == MISS
+    # nor is a stream answered from what a plain request left there: it streams, from the engine
+    r = srv.chat(temperature=0, stream=True)
+    assert r.headers["content-type"].startswith("text/event-stream") and r.text.endswith("data: [DONE]\n\n")
+    assert len(srv.llm.calls) == 4
 
 
 def test_every_parameter_is_part_of_the_key(srv):
@@ -198,6 +210,14 @@ def test_errors_are_not_cached(tmp_path):
     # a refused request (bad parameter, unknown model) is an error before any lookup
     assert srv.chat(temperature=0, max_tokens=10**6).status_code == 400
     assert srv.chat(temperature=0, model="nope").status_code == 404
+
+
+def test_an_answer_the_engine_reports_cancelled_is_not_cached(tmp_path):
+    srv = Server(tmp_path, llm=CutShortLLM())
+    for _ in range(2):
+        r = srv.chat(temperature=0)
+        assert r.status_code == 200 and r.headers["x-genloom-cache"] == MISS
+    assert len(srv.llm.calls) == 2
 
 
 def test_rag_answers_are_never_cached(srv):
