@@ -114,7 +114,25 @@ def test_audit_migrations_run_once_and_rows_round_trip(tmp_path):
     assert row["key_id"] == "alice" and row["chunk_ids"] == '["c1", "c2"]' and row["prompt_tokens"] == 3
     assert row["redaction"] is None and row["prev_hash"] is None  # reserved for the later issue
     db = sqlite3.connect(tmp_path / "audit.db")
-    assert db.execute("SELECT count(*) FROM migrations").fetchone() == (1,)
+    assert db.execute("SELECT count(*) FROM migrations").fetchone() == (2,)
+    assert row["cache_hit"] == 0  # added by 002_cache_hit
+
+
+def test_an_audit_db_from_before_the_cache_gains_the_column(tmp_path, monkeypatch):
+    from genloom.serve import audit
+
+    monkeypatch.setattr(audit, "MIGRATIONS", audit.MIGRATIONS[:1])  # a database written by the older server
+    log = AuditLog(tmp_path / "audit.db")
+    db = sqlite3.connect(tmp_path / "audit.db")
+    db.execute(
+        "INSERT INTO requests (ts, request_id, key_id, endpoint, status) VALUES (1, 'old', 'k', '/x', 200)"
+    )
+    db.commit()
+    log.close()
+    monkeypatch.undo()
+    log = AuditLog(tmp_path / "audit.db")
+    log.write(AuditRecord("new", "k", "/v1/chat/completions", cache_hit=True))
+    assert [(r["request_id"], r["cache_hit"]) for r in log.rows()] == [("new", 1), ("old", 0)]
 
 
 def test_without_keys_only_loopback_is_bound():

@@ -45,11 +45,13 @@ class Settings:
     max_file_mb: int = 50  # ingest skips (and reports) files larger than this
     chunk_tokens: int = 200  # chunk budget in proxy tokens (MiniLM reads at most 256 word pieces)
     chunk_overlap: int = 30  # proxy tokens repeated from the end of the previous chunk
-    # scale-out (issue 8): OpenAI-compatible engines and Redis-shared limits
+    # scale-out (issue 8): OpenAI-compatible engines, Redis-shared limits and caches
     openai_timeout: int = 120  # seconds per request to an openai: model or embedder
     openai_max_retries: int = 3  # retries on 429/5xx/connection errors, with exponential backoff
-    redis_url: str = ""  # redis://host:6379/0 -> rate limits shared by every server process using it
-    redis_prefix: str = "genloom:limits:"  # key prefix in Redis (separates deployments sharing one Redis)
+    redis_url: str = ""  # redis://host:6379/0 -> limits and caches shared by every server process using it
+    redis_prefix: str = "genloom:"  # key prefix in Redis (separates deployments sharing one Redis)
+    cache_ttl: int = 3600  # seconds a cached response or embedding is kept (0 = no caching)
+    cache_max_mb: int = 64  # bound of the in-process cache (without redis_url)
     # the Postgres + pgvector store (store = postgres://...)
     pg_pool_size: int = 8  # connections per process (searches and ingests run in parallel up to this)
     pg_ef_search: int = 200  # HNSW candidates per query (>= 4k); higher = better recall, slower
@@ -90,6 +92,16 @@ class Settings:
             raise UserError(
                 "pg_hnsw_ef_construction must be at least 2 * pg_hnsw_m (pgvector's rule)",
                 hint="raise GENLOOM_PG_HNSW_EF_CONSTRUCTION or lower GENLOOM_PG_HNSW_M",
+            )
+        if self.cache_ttl < 0:
+            raise UserError(
+                f"cache_ttl must be >= 0 seconds, got {self.cache_ttl}",
+                hint="set GENLOOM_CACHE_TTL (0 = no caching)",
+            )
+        if self.cache_max_mb < 1:
+            raise UserError(
+                f"cache_max_mb must be >= 1, got {self.cache_max_mb}",
+                hint="set GENLOOM_CACHE_MAX_MB (GENLOOM_CACHE_TTL=0 turns caching off)",
             )
         if self.max_file_mb < 1:
             raise UserError(

@@ -1,4 +1,4 @@
-"""The app factory: ``create_app()`` wires settings, keys, limits, queue, metrics, audit log and routes.
+"""The app factory: ``create_app()`` wires settings, keys, limits, cache, queue, metrics, audit log and routes.
 
 Every seam can be injected (tests pass fakes; the defaults import the real parts lazily):
 
@@ -19,6 +19,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from genloom import __version__
+from genloom.cache import Cache, cache_from_settings
 from genloom.generate import Engine
 from genloom.serve import errors
 from genloom.serve.audit import AuditLog
@@ -134,12 +135,21 @@ def _default_embedder(settings: Settings) -> Callable[[], Any]:
     return get
 
 
+def _embedder_id(embedder: Any) -> str:
+    """An injected embedder's id for cache keys: its ``info()["id"]`` (the Embedder protocol's), else its class."""
+    info = getattr(embedder, "info", None)
+    if callable(info):
+        return str(info()["id"])
+    return f"{type(embedder).__module__}.{type(embedder).__qualname__}"
+
+
 def create_app(
     settings: Settings | None = None,
     *,
     models: Sequence[str] | None = None,
     keys: KeyStore | None = None,
     limiter: RateLimiter | None = None,
+    cache: Cache | None = None,
     engine_factory: Callable[[str], Engine] | None = None,
     kb_factory: KBFactory | None = None,
     kb_lister: Callable[[], list[str]] | None = None,
@@ -162,6 +172,9 @@ def create_app(
         kb_lister=kb_lister or _default_kb_lister(s),
         answer_factory=answer_factory or _default_answer_factory(s),
         embedder_factory=(lambda: embedder) if embedder is not None else _default_embedder(s),
+        embedder_id=(lambda: _embedder_id(embedder)) if embedder is not None else (lambda: s.embedder),
+        # cache_ttl = 0 turns caching off, an injected cache included
+        cache=None if s.cache_ttl == 0 else cache if cache is not None else cache_from_settings(s),
     )
     app = FastAPI(
         title="genloom",

@@ -1,7 +1,7 @@
 """The audit log: one SQLite row per API request, in ``$GENLOOM_HOME/audit.db``.
 
 A row holds who (key id), what (endpoint, model, prompt-template version, KB and the chunk ids retrieved),
-the prompt and the output, token counts, latency, status and error type.
+the prompt and the output, token counts, latency, status and error type, and whether the cache answered.
 
 Designed for what comes next: ``redaction`` records which PII policy (if any) rewrote prompt/output, and
 ``prev_hash``/``row_hash`` are reserved for a hash chain (each row's hash covering the previous row's), so
@@ -49,6 +49,13 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX requests_key ON requests(key_id, ts);
         """,
     ),
+    (
+        "002_cache_hit",
+        """
+        -- 1 when the response came from the cache (nothing was generated or embedded for it)
+        ALTER TABLE requests ADD COLUMN cache_hit INTEGER NOT NULL DEFAULT 0;
+        """,
+    ),
 ]
 
 
@@ -70,6 +77,8 @@ class AuditRecord:
     status: int = 200
     error_type: str | None = None
     finish_reason: str | None = None
+    # answered from the cache: the token counts are the cached response's, and none were charged
+    cache_hit: bool = False
 
 
 class AuditLog:

@@ -1,7 +1,8 @@
 """Rate limits shared by every server process that points at one Redis (``GENLOOM_REDIS_URL``).
 
 The same token buckets as :class:`genloom.serve.limits.InProcessRateLimiter`, kept in Redis hashes
-(``<prefix>req:<key_id>`` and ``<prefix>tok:<key_id>``, fields ``level`` and ``stamp``). Each admit/charge is
+(``<prefix>limits:req:<key_id>`` and ``<prefix>limits:tok:<key_id>``, fields ``level`` and ``stamp``; the
+prefix is the deployment's, shared with the caches in genloom.cache). Each admit/charge is
 one Lua script, so refill-check-take is atomic across processes, and the clock is Redis's own (``TIME``), so
 servers with skewed clocks still agree. A bucket untouched for two minutes expires: it would be full anyway.
 
@@ -62,7 +63,7 @@ return tostring(lvl - n)
 class RedisRateLimiter:
     """Token buckets in Redis; a limit of 0 means unlimited. ``prefix`` separates deployments (and tests)."""
 
-    def __init__(self, url: str, prefix: str = "genloom:limits:", client: Any = None) -> None:
+    def __init__(self, url: str, prefix: str = "genloom:", client: Any = None) -> None:
         if client is None:
             try:
                 import redis
@@ -88,7 +89,7 @@ class RedisRateLimiter:
     def admit(self, key_id: str, rpm: int, tpm: int) -> float | None:
         if rpm <= 0 and tpm <= 0:
             return None
-        keys = [f"{self.prefix}tok:{key_id}", f"{self.prefix}req:{key_id}"]
+        keys = [f"{self.prefix}limits:tok:{key_id}", f"{self.prefix}limits:req:{key_id}"]
         out = self._call(self._admit, keys, [rpm, tpm])
         text = out.decode() if isinstance(out, bytes) else str(out or "")
         return float(text) if text else None
@@ -96,13 +97,13 @@ class RedisRateLimiter:
     def charge(self, key_id: str, tokens: int, tpm: int) -> None:
         if tpm <= 0 or tokens <= 0:
             return
-        self._call(self._charge, [f"{self.prefix}tok:{key_id}"], [tpm, tokens])
+        self._call(self._charge, [f"{self.prefix}limits:tok:{key_id}"], [tpm, tokens])
 
 
 def limiter_from_settings(settings: Any) -> Any:
     """The limiter the settings ask for: Redis when ``redis_url`` is set, else in-process."""
     if getattr(settings, "redis_url", ""):
-        return RedisRateLimiter(settings.redis_url, getattr(settings, "redis_prefix", "genloom:limits:"))
+        return RedisRateLimiter(settings.redis_url, getattr(settings, "redis_prefix", "genloom:"))
     from genloom.serve.limits import InProcessRateLimiter
 
     return InProcessRateLimiter()

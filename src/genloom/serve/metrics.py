@@ -32,6 +32,12 @@ class Metrics:
         self.cancelled = Counter(
             "genloom_generations_cancelled", "Generations stopped because the client went away", registry=r
         )
+        self.cache = Counter(
+            "genloom_cache_requests",
+            "Cache lookups: cacheable chat and text completions, and embedding inputs (one per text)",
+            ["kind", "result"],
+            registry=r,
+        )
 
     def count_tokens(self, model: str, prompt: int, completion: int) -> None:
         self.tokens.labels("in", model).inc(prompt)

@@ -1,9 +1,14 @@
-"""POST /v1/embeddings: float lists or base64 (little-endian float32), as OpenAI sends them."""
+"""POST /v1/embeddings: float lists or base64 (little-endian float32), as OpenAI sends them.
+
+Each input text's vector is cached (key: API key, embedder id, text): a request embeds only the texts the
+cache does not hold, in one batch, and reports usage for all of them as if it had embedded them all.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import struct
 import time
 import uuid
 from typing import Any
@@ -11,13 +16,14 @@ from typing import Any
 import numpy as np
 from fastapi import APIRouter, Depends, Request
 
+from genloom.cache import cache_key, get_many, set_many
 from genloom.serve import schemas as S
 from genloom.serve.audit import AuditRecord
 from genloom.serve.auth import Principal
 from genloom.serve.deps import caller
 from genloom.serve.errors import APIError
 from genloom.serve.routes_openai import ERRORS
-from genloom.serve.state import get_state
+from genloom.serve.state import State, get_state
 
 router = APIRouter(tags=["openai"])
 MAX_INPUTS = 2048
@@ -33,6 +39,33 @@ def _count(embedder: Any, text: str) -> int:
     return len(text.split())
 
 
+def _pack(vec: np.ndarray, tokens: int) -> bytes:
+    """A cached embedding: its token count (uint32) then the full vector (little-endian float32)."""
+    return struct.pack("<I", tokens) + vec.astype("<f4").tobytes()
+
+
+def _unpack(raw: bytes | None, dim: int | None) -> tuple[np.ndarray, int] | None:
+    if raw is None or len(raw) < 8 or (len(raw) - 4) % 4:
+        return None
+    vec = np.frombuffer(raw, dtype="<f4", offset=4).astype(np.float32)
+    if dim is not None and vec.shape[0] != dim:
+        return None
+    return vec, struct.unpack_from("<I", raw)[0]
+
+
+def _cached(st: State, keys: list[str]) -> dict[int, tuple[np.ndarray, int]]:
+    """The inputs the cache holds, by position; all of one width (a stray other width is a miss)."""
+    out: dict[int, tuple[np.ndarray, int]] = {}
+    if st.cache is None:
+        return out
+    dim = None
+    for i, raw in enumerate(get_many(st.cache, keys)):
+        got = _unpack(raw, dim)
+        if got is not None:
+            out[i], dim = got, got[0].shape[0]
+    return out
+
+
 @router.post("/v1/embeddings", response_model=S.EmbeddingList, responses=ERRORS)
 async def embeddings(req: S.EmbeddingRequest, request: Request, who: Principal = Depends(caller)) -> Any:
     st = get_state(request)
@@ -45,12 +78,30 @@ async def embeddings(req: S.EmbeddingRequest, request: Request, who: Principal =
     if any(not t.strip() for t in texts):
         raise APIError(400, "input strings must not be empty", "invalid_request_error", param="input")
 
-    def work() -> tuple[np.ndarray, int]:
-        emb = st.embedder_factory()
-        vecs = np.asarray(emb.embed_documents(texts), dtype=np.float32)
-        return vecs, sum(_count(emb, t) for t in texts)
+    keys: list[str] = []
+    if st.cache is not None:
+        spec = st.embedder_id()
+        keys = [cache_key("emb", {"key_id": who.key_id, "embedder": spec, "text": t}) for t in texts]
+    hits = await asyncio.to_thread(_cached, st, keys) if keys else {}
 
-    vecs, tokens = await asyncio.to_thread(work)
+    def work(todo: list[str]) -> dict[str, tuple[np.ndarray, int]]:
+        emb = st.embedder_factory()
+        vecs = np.asarray(emb.embed_documents(todo), dtype=np.float32)
+        return {t: (v, _count(emb, t)) for t, v in zip(todo, vecs, strict=True)}
+
+    todo = list(dict.fromkeys(t for i, t in enumerate(texts) if i not in hits))  # each missing text once
+    fresh = await asyncio.to_thread(work, todo) if todo else {}
+    if hits and fresh and len(next(iter(fresh.values()))[0]) != len(next(iter(hits.values()))[0]):
+        hits, todo = {}, list(dict.fromkeys(texts))  # the embedder changed under the same id: embed all anew
+        fresh = await asyncio.to_thread(work, todo)
+    if st.cache is not None:
+        key_of = dict(zip(texts, keys, strict=True))
+        items = {key_of[t]: _pack(v, n) for t, (v, n) in fresh.items()}
+        await asyncio.to_thread(set_many, st.cache, items, st.settings.cache_ttl)
+        st.metrics.cache.labels("embedding", "hit").inc(len(hits))
+        st.metrics.cache.labels("embedding", "miss").inc(len(texts) - len(hits))
+    rows = [hits[i] if i in hits else fresh[t] for i, t in enumerate(texts)]
+    vecs, tokens = np.stack([v for v, _ in rows]), sum(n for _, n in rows)
     if req.dimensions is not None:
         if req.dimensions > vecs.shape[1]:
             raise APIError(400, f"dimensions must be at most {vecs.shape[1]} for this model",
@@ -65,8 +116,9 @@ async def embeddings(req: S.EmbeddingRequest, request: Request, who: Principal =
             emb = v.tolist()
         data.append({"object": "embedding", "index": i, "embedding": emb})
     rec = AuditRecord(f"emb-{uuid.uuid4().hex[:24]}", who.key_id, "/v1/embeddings", model=req.model,
-                      prompt=texts, prompt_tokens=tokens)  # fmt: skip
-    st.finish(who, rec, t0)
+                      prompt=texts, prompt_tokens=tokens, cache_hit=not fresh)  # fmt: skip
+    # only the texts embedded here are charged and counted; usage reports them all
+    st.finish(who, rec, t0, computed=(sum(n for _, n in fresh.values()), 0))
     return {
         "object": "list",
         "data": data,

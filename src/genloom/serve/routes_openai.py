@@ -3,20 +3,25 @@
 A model id is either an LLM the server was started with (e.g. ``llamacpp:``) or ``rag:<kb>``: a grounded
 answer from that knowledge base, whose message carries ``[n]`` markers plus ``citations`` and ``refused``
 (streaming: in the final chunk), so any OpenAI client can use it unchanged.
+
+Reproducible completions are cached (see :func:`_cache_slot`): a repeated request is answered from the cache
+without the queue or the engine, with a fresh ``id``/``created`` and the header ``x-genloom-cache: hit``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response, StreamingResponse
 
+from genloom.cache import cache_key
 from genloom.serve import schemas as S
 from genloom.serve.audit import AuditRecord
 from genloom.serve.auth import Principal
@@ -77,6 +82,82 @@ def _usage(p: int, c: int) -> dict[str, int]:
     return {"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c}
 
 
+@dataclass
+class _Slot:
+    """Where a cacheable request's response lives in the cache, and whether to read and write it there."""
+
+    key: str
+    kind: str  # "chat" | "completion": the metrics label
+    read: bool
+    write: bool
+
+
+def _cache_slot(
+    st: State, request: Request, who: Principal, kind: str, req: S._Sampling, params: SamplingParams,
+    inputs: dict[str, Any],
+) -> _Slot | None:  # fmt: skip
+    """The cache slot of a request whose response is reproducible, else None.
+
+    Reproducible means: not streamed, and greedy (temperature 0) or seeded; ``rag:`` answers are never asked
+    here (they depend on a knowledge base that changes). The key covers everything that can change the output:
+    the model, the input as the engine gets it, the effective sampling parameters (max_tokens, stop and seed
+    included), the other OpenAI fields, and the API key, so a hit never tells one key what another asked.
+    ``Cache-Control: no-cache`` skips the lookup; ``no-store`` skips the lookup and the write.
+    """
+    if st.cache is None or req.stream or not (params.temperature == 0 or params.seed is not None):
+        return None
+    parts = {"key_id": who.key_id, "model": req.model, **inputs, "params": asdict(params),
+             "penalties": [req.frequency_penalty, req.presence_penalty], "extra": req.model_extra or {}}  # fmt: skip
+    directives = {
+        d.split("=")[0].strip().lower() for d in request.headers.get("cache-control", "").split(",")
+    }
+    no_store = "no-store" in directives
+    return _Slot(
+        cache_key(kind, parts), kind, read=not (no_store or "no-cache" in directives), write=not no_store
+    )
+
+
+async def _from_cache(rep: _Reply, slot: _Slot, response: Response) -> dict[str, Any] | None:
+    """The cached response body with this request's id and created, audited as a cache hit; None on a miss.
+
+    A hit has counted against the key's request limit (in ``caller``) but charges no tokens: none were
+    generated. The audit row keeps the cached usage and output, marked ``cache_hit``. Cache calls run in a
+    thread: a Redis round trip must not hold up the event loop."""
+    st, rec = rep.st, rep.rec
+    rep.slot = slot
+    raw = await asyncio.to_thread(st.cache.get, slot.key) if slot.read and st.cache is not None else None
+    body: dict[str, Any] | None = None
+    if raw is not None:
+        try:
+            data: Any = json.loads(raw)
+            choice, usage = data["choices"][0], data["usage"]
+            rec.output = (choice["message"]["content"] if slot.kind == "chat" else choice["text"]) or ""
+            rec.prompt_tokens, rec.completion_tokens = usage["prompt_tokens"], usage["completion_tokens"]
+            rec.finish_reason, body = choice["finish_reason"], data
+        except (ValueError, KeyError, IndexError, TypeError):  # not a response body of ours: a miss
+            rec.output, rec.prompt_tokens, rec.completion_tokens, rec.finish_reason = "", 0, 0, None
+    result = "miss" if body is None else "hit"
+    st.metrics.cache.labels(slot.kind, result).inc()
+    response.headers["x-genloom-cache"] = result
+    if body is None:
+        return None
+    body["id"], body["created"], rec.cache_hit = rep.id, rep.created, True
+    st.finish(rep.who, rec, rep.t0, computed=(0, 0))
+    return body
+
+
+async def _store(rep: _Reply, gen: Generation, body: dict[str, Any]) -> None:
+    """Keep a finished response for the next identical request: only complete answers (finish_reason stop
+    or length as the engine reported it, so a cancelled one never is)."""
+    slot, cache = rep.slot, rep.st.cache
+    done = getattr(gen.source, "completion", None)
+    complete = getattr(done, "finish_reason", None) in ("stop", "length")
+    if slot is None or not slot.write or cache is None or not complete:
+        return
+    value = json.dumps(body, ensure_ascii=False).encode("utf-8")
+    await asyncio.to_thread(cache.set, slot.key, value, rep.st.settings.cache_ttl)
+
+
 class _Reply:
     """One chat request's bookkeeping: ids, chunk builder, audit record, metrics."""
 
@@ -89,6 +170,7 @@ class _Reply:
         self.id, self.created = f"{prefix}-{uuid.uuid4().hex[:24]}", int(time.time())
         path = "/v1/chat/completions" if kind == "chat" else "/v1/completions"
         self.rec = AuditRecord(self.id, who.key_id, path, model=model, prompt=prompt)
+        self.slot: _Slot | None = None  # set when the request is cacheable
 
     def chunk(self, delta: dict[str, Any] | None, finish: str | None = None, **extra: Any) -> str:
         choices = (
@@ -154,8 +236,10 @@ async def _respond(
         usage = _usage(rep.rec.prompt_tokens, rep.rec.completion_tokens)
         if text_completion:
             choice = {"index": 0, "text": text, "logprobs": None, "finish_reason": finish}
-            return {"id": rep.id, "object": "text_completion", "created": rep.created, "model": rep.model,
+            body = {"id": rep.id, "object": "text_completion", "created": rep.created, "model": rep.model,
                     "system_fingerprint": None, "choices": [choice], "usage": usage}  # fmt: skip
+            await _store(rep, gen, body)
+            return body
         content = text.strip() if rag else text
         if rag and extra["refused"]:
             content = extra["refusal"]
@@ -165,8 +249,11 @@ async def _respond(
             else {"role": "assistant", "content": content, "refusal": None}
         )
         choice = {"index": 0, "message": msg, "logprobs": None, "finish_reason": finish}
-        return {"id": rep.id, "object": "chat.completion", "created": rep.created, "model": rep.model,
+        body = {"id": rep.id, "object": "chat.completion", "created": rep.created, "model": rep.model,
                 "system_fingerprint": None, "choices": [choice], "usage": usage}  # fmt: skip
+        if not rag:
+            await _store(rep, gen, body)
+        return body
 
     try:
         first = await gen.first(rep.request)
@@ -227,7 +314,7 @@ async def _respond(
 
 @router.post("/v1/chat/completions", response_model=S.ChatCompletion, responses=ERRORS)
 async def chat_completions(
-    req: S.ChatCompletionRequest, request: Request, who: Principal = Depends(caller)
+    req: S.ChatCompletionRequest, request: Request, response: Response, who: Principal = Depends(caller)
 ) -> Any:
     st = get_state(request)
     include_usage = bool(req.stream_options and req.stream_options.include_usage)
@@ -255,22 +342,34 @@ async def chat_completions(
                 "mode": req.rag_mode or "auto"}  # fmt: skip
         make = lambda: st.answer_factory(question, **opts)  # noqa: E731
         return await _respond(rep, st.start(make), bool(req.stream), include_usage, rag=True)
-    engine = st.engine(req.model)
+    st.check_model(req.model)
     params = _params(req, st, req.max_completion_tokens or req.max_tokens)
+    inputs = {"messages": rep.rec.prompt, "response_format": req.response_format}
+    slot = _cache_slot(st, request, who, "chat", req, params, inputs)
+    if slot is not None and (hit := await _from_cache(rep, slot, response)) is not None:
+        return hit
+    engine = st.engine(req.model)
     make = lambda: engine.stream(messages, params, constraint=constraint)  # noqa: E731
     return await _respond(rep, st.start(make), bool(req.stream), include_usage, rag=False)
 
 
 @router.post("/v1/completions", response_model=S.TextCompletion, responses=ERRORS)
-async def completions(req: S.CompletionRequest, request: Request, who: Principal = Depends(caller)) -> Any:
+async def completions(
+    req: S.CompletionRequest, request: Request, response: Response, who: Principal = Depends(caller)
+) -> Any:
     """A plain completion. The seam generates from messages, so the prompt is sent as one user turn."""
     st = get_state(request)
     prompts = [req.prompt] if isinstance(req.prompt, str) else req.prompt
     if len(prompts) != 1:
         raise APIError(400, "send exactly one prompt per request", "invalid_request_error", param="prompt")
-    engine = st.engine(req.model)
+    st.check_model(req.model)
     params = _params(req, st, req.max_tokens)
     rep = _Reply(st, who, request, req.model, prompts[0], "completion")
+    inputs = {"prompt": prompts[0], "echo": req.echo, "suffix": req.suffix}
+    slot = _cache_slot(st, request, who, "completion", req, params, inputs)
+    if slot is not None and (hit := await _from_cache(rep, slot, response)) is not None:
+        return hit
+    engine = st.engine(req.model)
     include_usage = bool(req.stream_options and req.stream_options.include_usage)
     make = lambda: engine.stream(prompts[0], params)  # noqa: E731
     return await _respond(

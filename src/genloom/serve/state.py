@@ -1,4 +1,4 @@
-"""What the routes share: settings, keys, limits, queue, metrics, audit log and the injectable seams."""
+"""What the routes share: settings, keys, limits, cache, queue, metrics, audit log and the injectable seams."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 
 from starlette.requests import Request
 
+from genloom.cache import Cache
 from genloom.generate import Engine
 from genloom.serve.audit import AuditLog, AuditRecord
 from genloom.serve.auth import KeyStore, Principal
@@ -39,10 +40,14 @@ class State:
     kb_lister: Callable[[], list[str]]
     answer_factory: AnswerFactory
     embedder_factory: Callable[[], Any]
+    embedder_id: Callable[[], str]  # names the embedder in cache keys without loading it (the spec)
+    cache: Cache | None = None  # None: caching is off (cache_ttl = 0)
     started: int = field(default_factory=lambda: int(time.time()))
     _engines: dict[str, Engine] = field(default_factory=dict)
 
-    def engine(self, model: str) -> Engine:
+    def check_model(self, model: str) -> None:
+        """404 unless the server was started with ``model`` (checked before the cache is asked, so a model
+        another server sharing the cache serves is not served here)."""
         if model not in self.models:
             raise APIError(
                 404,
@@ -52,6 +57,9 @@ class State:
                 code="model_not_found",
                 param="model",
             )
+
+    def engine(self, model: str) -> Engine:
+        self.check_model(model)
         if model not in self._engines:
             self._engines[model] = self.engine_factory(model)
         return self._engines[model]
@@ -71,13 +79,19 @@ class State:
         tpm = who.tpm if who.tpm is not None else self.settings.rate_limit_tpm
         return rpm, tpm
 
-    def finish(self, who: Principal, rec: AuditRecord, t0: float) -> None:
-        """After a request: charge its tokens, count them, write its audit row."""
+    def finish(
+        self, who: Principal, rec: AuditRecord, t0: float, computed: tuple[int, int] | None = None
+    ) -> None:
+        """After a request: charge its tokens, count them, write its audit row.
+
+        ``computed`` is the (prompt, completion) tokens this server actually processed when that is less than
+        the response reports (answers from the cache): only those are charged and counted as work done.
+        """
         rec.latency_ms = round((time.perf_counter() - t0) * 1000, 2)
-        total = rec.prompt_tokens + rec.completion_tokens
-        self.limiter.charge(who.key_id, total, self.limits_for(who)[1])
+        prompt, completion = computed if computed is not None else (rec.prompt_tokens, rec.completion_tokens)
+        self.limiter.charge(who.key_id, prompt + completion, self.limits_for(who)[1])
         if rec.model:
-            self.metrics.count_tokens(rec.model, rec.prompt_tokens, rec.completion_tokens)
+            self.metrics.count_tokens(rec.model, prompt, completion)
         self.audit.write(rec)
 
 
