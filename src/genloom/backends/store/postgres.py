@@ -78,7 +78,7 @@ def connect(url: str) -> Any:
     """One plain connection (migrations, tests); the stores use the provider's pool."""
     psycopg = _psycopg()
     try:
-        return psycopg.connect(url, autocommit=True, connect_timeout=10)
+        return psycopg.connect(url, autocommit=True, connect_timeout=10, prepare_threshold=None)
     except psycopg.OperationalError as e:
         raise BackendError(
             f"cannot connect to Postgres: {str(e).strip().splitlines()[0]}",
@@ -441,7 +441,11 @@ class PostgresProvider:
                 self.url,
                 min_size=1,
                 max_size=self.options.pool_size,
-                kwargs={"autocommit": True, "connect_timeout": 10},
+                # prepare_threshold=None: no server-side prepared statements. With them (psycopg prepares a
+                # query after 5 runs) Postgres may switch to a generic plan that ignores the HNSW/GIN indexes:
+                # measured at 100k chunks, vector search went from ~7 ms to ~600 ms (an exact scan) and
+                # keyword search to ~900 ms. It also keeps genloom usable behind PgBouncer in transaction mode.
+                kwargs={"autocommit": True, "connect_timeout": 10, "prepare_threshold": None},
                 check=ConnectionPool.check_connection,  # a connection the server dropped is replaced
                 open=False,
                 name="genloom",
