@@ -235,3 +235,18 @@ def test_no_server_side_prepared_statements(provider):
             assert conn.execute("SELECT count(*) FROM pg_prepared_statements").fetchone() == (0,)
     finally:
         provider.drop(store.name)
+
+
+def test_vectors_round_trip_bit_exact(provider):
+    """Chunks are written by binary COPY (pgvector's binary form): what comes back is what went in."""
+    store = provider.open(f"exact-{uuid.uuid4().hex[:8]}")
+    try:
+        vecs = np.random.default_rng(3).normal(size=(3, 384)).astype(np.float32)
+        vecs[0, :3] = [np.float32(1e-38), np.float32(-0.0), np.float32(3.4e38)]
+        d, c = make_doc("a", ["one", "two", "three"])
+        store.put_document(d, c, vecs, ["h0", "h1", "h2"])
+        back = store.chunk_vectors("a")
+        assert all(np.array_equal(back[f"h{i}"], vecs[i]) for i in range(3))
+        assert [ch.heading_path for ch in store.chunks("a")] == [list(x.heading_path) for x in c]
+    finally:
+        provider.drop(store.name)
