@@ -59,8 +59,8 @@ class PgOptions:
 
 
 def vec_text(v: np.ndarray) -> str:
-    """pgvector's text form. float32 -> Python float is exact, so the value round-trips."""
-    return "[" + ",".join(map(repr, np.asarray(v, dtype=np.float32).tolist())) + "]"
+    """pgvector's text form (query vectors). 9 significant digits round-trip any float32 exactly."""
+    return "[" + ",".join(map("{:.9g}".format, np.asarray(v, dtype=np.float32).tolist())) + "]"
 
 
 def parse_vec(text: str) -> np.ndarray:
