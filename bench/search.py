@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from genloom.backends.store import SearchFilter
 from genloom.backends.store.sqlite import SQLiteProvider
-from genloom.retrieve import rrf, search
+from genloom.retrieve import rrf
 from genloom.types import Chunk, Document
 
 DIM = 384
@@ -86,7 +86,6 @@ def run(n: int, queries: int, rng: np.random.Generator, k: int = 10) -> dict:
             "vector": [],
             "vector+acl": [],
             "keyword": [],
-            "hybrid serial": [],
             "hybrid": [],
             "exact numpy": [],
         }
@@ -111,11 +110,8 @@ def run(n: int, queries: int, rng: np.random.Generator, k: int = 10) -> dict:
             t = time.perf_counter()
             store.search_keyword(qt, k, public)
             lat["keyword"].append(time.perf_counter() - t)
-            t = time.perf_counter()  # the two lists one after the other (genloom before 2026-11-23)
+            t = time.perf_counter()
             rrf([store.search_vector(q, 40, public), store.search_keyword(qt, 40, public)], k)
-            lat["hybrid serial"].append(time.perf_counter() - t)
-            t = time.perf_counter()  # what genloom runs: the keyword list on a worker thread, same candidates
-            search(store, _Given(q), qt, k, "hybrid", public)
             lat["hybrid"].append(time.perf_counter() - t)
         store.close()
     return {
@@ -123,16 +119,6 @@ def run(n: int, queries: int, rng: np.random.Generator, k: int = 10) -> dict:
         "recall": statistics.mean(recall), "recall_acl": statistics.mean(recall_acl),
         "lat": {m: (pct(v, 50), pct(v, 95)) for m, v in lat.items()},
     }  # fmt: skip
-
-
-class _Given:
-    """An "embedder" that returns the query vector it was given (query embedding is timed separately)."""
-
-    def __init__(self, vector: np.ndarray) -> None:
-        self.vector = vector
-
-    def embed_query(self, text: str) -> np.ndarray:
-        return self.vector
 
 
 def main() -> None:
@@ -149,8 +135,6 @@ def main() -> None:
         print(f"{'path':<14}{'p50 ms':>9}{'p95 ms':>9}")
         for m, (p50, p95) in r["lat"].items():
             print(f"{m:<14}{p50:>9.2f}{p95:>9.2f}")
-        serial, parallel = r["lat"]["hybrid serial"][0], r["lat"]["hybrid"][0]
-        print(f"hybrid p50: genloom (keyword list on a thread) / serial = {parallel / serial:.2f}x")
         ratio = r["lat"]["vector"][0] / r["lat"]["exact numpy"][0]
         print(f"store vector p50 / raw numpy exact p50 = {ratio:.2f}x")
     if args.embed_query:

@@ -7,8 +7,6 @@ when k exist.
 
 from __future__ import annotations
 
-import threading
-from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Literal
 
 from genloom.backends.embed import Embedder
@@ -63,29 +61,9 @@ def search(
     if mode == "vector":
         return store.search_vector(embedder.embed_query(query), k, flt)
     n = candidates or max(4 * k, 40)
-    # the keyword list runs on another thread while the query is embedded and the vector list fetched: the
-    # embedder (torch) and the stores (sqlite3, libpq) release the GIL, so hybrid costs about the slower of
-    # the two rather than their sum
-    keyword = _pool().submit(store.search_keyword, query, n, flt)
-    try:
-        vec = store.search_vector(embedder.embed_query(query), n, flt)
-    except BaseException:
-        wait([keyword])  # never leave the keyword side running unobserved; the vector error is the one raised
-        raise
-    kw = keyword.result()
+    vec = store.search_vector(embedder.embed_query(query), n, flt)
+    kw = store.search_keyword(query, n, flt)
     return rrf([vec, kw], k, weights=[1.0, KEYWORD_WEIGHT])
-
-
-_executor: ThreadPoolExecutor | None = None
-_executor_lock = threading.Lock()
-
-
-def _pool() -> ThreadPoolExecutor:
-    global _executor
-    with _executor_lock:
-        if _executor is None:
-            _executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="genloom-keyword")
-        return _executor
 
 
 __all__ = ["MODES", "Mode", "rrf", "search"]
