@@ -11,6 +11,7 @@ vLLM measurement: it shows what the HTTP path costs, not what a GPU engine gains
 from __future__ import annotations
 
 import argparse
+import json
 import socket
 import statistics
 import subprocess
@@ -42,6 +43,28 @@ def measure(engine: Engine, runs: int, tokens: int) -> tuple[float, float]:
     return statistics.median(ttft) * 1000, statistics.median(rate)
 
 
+def measure_raw(base: str, runs: int, tokens: int) -> tuple[float, float]:
+    """The same server read by plain httpx (no genloom): what the server itself delivers over SSE."""
+    ttft, rate = [], []
+    for i in range(runs):
+        body = {"model": "smollm2", "messages": [{"role": "user", "content": PROMPTS[i % len(PROMPTS)]}],
+                "max_tokens": tokens, "temperature": 0, "seed": 1, "stream": True}  # fmt: skip
+        t0, first, n = time.perf_counter(), None, 0
+        with httpx.stream("POST", f"{base}/chat/completions", json=body, timeout=120) as r:
+            for line in r.iter_lines():
+                if not line.startswith("data: ") or line == "data: [DONE]":
+                    continue
+                delta = json.loads(line[6:])["choices"][0]["delta"].get("content")
+                if delta:
+                    n += 1
+                    if first is None:
+                        first = time.perf_counter()
+        end = time.perf_counter()
+        ttft.append((first or end) - t0)
+        rate.append((n - 1) / (end - first) if first and n > 1 and end > first else 0.0)
+    return statistics.median(ttft) * 1000, statistics.median(rate)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=5)
@@ -62,10 +85,22 @@ def main() -> None:
                 except httpx.TransportError:
                     time.sleep(0.2)
             remote = Engine(OpenAILLM(f"http://127.0.0.1:{port}/v1", "smollm2"))
+            base = f"http://127.0.0.1:{port}/v1"
+            # the remote paths first, then the in-process one: llama.cpp's own threads keep spinning a while
+            # after a generation, and on 2 cores they would slow the server down if they ran first
+            measure(remote, 1, 8), measure_raw(base, 1, 8)  # warm-up
+            remote_row = ("openai: -> llama_cpp.server", *measure(remote, args.runs, args.tokens))
+            raw_row = (
+                "plain httpx -> llama_cpp.server (SSE pieces/s)",
+                *measure_raw(base, args.runs, args.tokens),
+            )
             local = Engine(LlamaCppLLM(None, n_ctx=2048, n_threads=2))
-            measure(remote, 1, 8), measure(local, 1, 8)  # warm-up
-            rows = [("llamacpp: in-process (baseline)", *measure(local, args.runs, args.tokens)),
-                    ("openai: -> llama_cpp.server", *measure(remote, args.runs, args.tokens))]  # fmt: skip
+            measure(local, 1, 8)
+            rows = [
+                ("llamacpp: in-process (baseline)", *measure(local, args.runs, args.tokens)),
+                remote_row,
+                raw_row,
+            ]
         finally:
             proc.terminate()
             proc.wait(10)
