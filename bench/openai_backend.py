@@ -86,8 +86,8 @@ def main() -> None:
                     time.sleep(0.2)
             remote = Engine(OpenAILLM(f"http://127.0.0.1:{port}/v1", "smollm2"))
             base = f"http://127.0.0.1:{port}/v1"
-            # the remote paths first, then the in-process one: llama.cpp's own threads keep spinning a while
-            # after a generation, and on 2 cores they would slow the server down if they ran first
+            # the two remote readers back to back, before the in-process model is even loaded: on 2 cores
+            # nothing else in this process competes with the server while they run
             measure(remote, 1, 8), measure_raw(base, 1, 8)  # warm-up
             remote_row = ("openai: -> llama_cpp.server", *measure(remote, args.runs, args.tokens))
             raw_row = (
