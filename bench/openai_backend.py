@@ -11,6 +11,7 @@ vLLM measurement: it shows what the HTTP path costs, not what a GPU engine gains
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import socket
 import statistics
@@ -18,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -65,11 +67,9 @@ def measure_raw(base: str, runs: int, tokens: int) -> tuple[float, float]:
     return statistics.median(ttft) * 1000, statistics.median(rate)
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--runs", type=int, default=5)
-    ap.add_argument("--tokens", type=int, default=64)
-    args = ap.parse_args()
+@contextlib.contextmanager
+def llama_server() -> Iterator[str]:
+    """llama-cpp-python's OpenAI-compatible server on the bundled GGUF (2 threads); yields its /v1 URL."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -84,26 +84,34 @@ def main() -> None:
                     break
                 except httpx.TransportError:
                     time.sleep(0.2)
-            remote = Engine(OpenAILLM(f"http://127.0.0.1:{port}/v1", "smollm2"))
-            base = f"http://127.0.0.1:{port}/v1"
-            # the two remote readers back to back, before the in-process model is even loaded: on 2 cores
-            # nothing else in this process competes with the server while they run
-            measure(remote, 1, 8), measure_raw(base, 1, 8)  # warm-up
-            remote_row = ("openai: -> llama_cpp.server", *measure(remote, args.runs, args.tokens))
-            raw_row = (
-                "plain httpx -> llama_cpp.server (SSE pieces/s)",
-                *measure_raw(base, args.runs, args.tokens),
-            )
-            local = Engine(LlamaCppLLM(None, n_ctx=2048, n_threads=2))
-            measure(local, 1, 8)
-            rows = [
-                ("llamacpp: in-process (baseline)", *measure(local, args.runs, args.tokens)),
-                remote_row,
-                raw_row,
-            ]
+            yield f"http://127.0.0.1:{port}/v1"
         finally:
             proc.terminate()
             proc.wait(10)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--tokens", type=int, default=64)
+    args = ap.parse_args()
+    with llama_server() as base:
+        remote = Engine(OpenAILLM(base, "smollm2"))
+        # the two remote readers back to back, before the in-process model is even loaded: on 2 cores
+        # nothing else in this process competes with the server while they run
+        measure(remote, 1, 8), measure_raw(base, 1, 8)  # warm-up
+        remote_row = ("openai: -> llama_cpp.server", *measure(remote, args.runs, args.tokens))
+        raw_row = (
+            "plain httpx -> llama_cpp.server (SSE pieces/s)",
+            *measure_raw(base, args.runs, args.tokens),
+        )
+        local = Engine(LlamaCppLLM(None, n_ctx=2048, n_threads=2))
+        measure(local, 1, 8)
+        rows = [
+            ("llamacpp: in-process (baseline)", *measure(local, args.runs, args.tokens)),
+            remote_row,
+            raw_row,
+        ]
     print(f"\n{args.runs} runs x {args.tokens} tokens, greedy, 2 threads\n")
     print("| path | TTFT p50 ms | decode tok/s p50 | vs baseline |")
     print("|---|---|---|---|")

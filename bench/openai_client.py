@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import json
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,12 +18,13 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from genloom.backends.llm.llamacpp import bundled_model_path
+from openai_backend import PROMPTS, llama_server
+
 from genloom.backends.llm.openai import OpenAILLM
 from genloom.types import Message, SamplingParams
 
-PROMPTS = ["Explain what a database index is.", "Describe the water cycle.", "Write about autumn in a city."]
 PARAMS = SamplingParams(max_tokens=64, temperature=0, seed=1)
 
 
@@ -49,47 +48,28 @@ def sse(base: str, body: dict) -> Iterator[str]:
 
 
 def main() -> None:
-    import socket
+    with llama_server() as base:
+        llm = OpenAILLM(base, "smollm2")
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(bundled_model_path()), "--host", "127.0.0.1",
-           "--port", str(port), "--n_ctx", "2048", "--n_threads", "2", "--model_alias", "smollm2"]  # fmt: skip
-    base = f"http://127.0.0.1:{port}/v1"
-    with tempfile.TemporaryFile("w+") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            for _ in range(300):
-                try:
-                    httpx.get(f"{base}/models", timeout=1)
-                    break
-                except httpx.TransportError:
-                    time.sleep(0.2)
-            llm = OpenAILLM(base, "smollm2")
+        def minimal(p: str) -> Iterator[str]:
+            return sse(base, {"model": "smollm2", "messages": [{"role": "user", "content": p}],
+                              "max_tokens": 64, "temperature": 0, "seed": 1, "stream": True})  # fmt: skip
 
-            def minimal(p: str) -> Iterator[str]:
-                return sse(base, {"model": "smollm2", "messages": [{"role": "user", "content": p}],
-                                  "max_tokens": 64, "temperature": 0, "seed": 1, "stream": True})  # fmt: skip
+        def genloom_body(p: str) -> Iterator[str]:
+            return sse(base, llm.request_body([Message("user", p)], PARAMS))
 
-            def genloom_body(p: str) -> Iterator[str]:
-                return sse(base, llm.request_body([Message("user", p)], PARAMS))
+        def genloom_client(p: str) -> Iterator[str]:
+            return (d.text for d in llm.stream([Message("user", p)], PARAMS) if d.text)
 
-            def genloom_client(p: str) -> Iterator[str]:
-                return (d.text for d in llm.stream([Message("user", p)], PARAMS) if d.text)
-
-            ways: list[tuple[str, Callable[[str], Iterator[str]]]] = [
-                ("plain httpx reader, minimal body (baseline)", minimal),
-                ("plain httpx reader, genloom's request body", genloom_body),
-                ("genloom OpenAILLM.stream", genloom_client),
-            ]
-            rows = []
-            for label, way in ways:
-                rate(way(PROMPTS[0]))  # warm-up
-                rows.append((label, statistics.median(rate(way(PROMPTS[i % 3])) for i in range(9))))
-        finally:
-            proc.terminate()
-            proc.wait(10)
+        ways: list[tuple[str, Callable[[str], Iterator[str]]]] = [
+            ("plain httpx reader, minimal body (baseline)", minimal),
+            ("plain httpx reader, genloom's request body", genloom_body),
+            ("genloom OpenAILLM.stream", genloom_client),
+        ]
+        rows = []
+        for label, way in ways:
+            rate(way(PROMPTS[0]))  # warm-up
+            rows.append((label, statistics.median(rate(way(PROMPTS[i % 3])) for i in range(9))))
     print("\n| reader | pieces/s p50 | vs baseline |\n|---|---|---|")
     for label, r in rows:
         print(f"| {label} | {r:.1f} | {r / rows[0][1]:.2f}x |")

@@ -56,14 +56,18 @@ def corpus(n: int, rng: np.random.Generator):
         texts = [
             " ".join(vocab[w] for w in row) for row in rng.choice(len(vocab), size=(PER_DOC, 80), p=zipf)
         ]
-        chunks, pos = [], 0
-        for i, t in enumerate(texts):
-            chunks.append(Chunk(f"d{d}:{i}", f"d{d}", i, t, pos, pos + len(t)))
-            pos += len(t) + 2
-        private = d % 2 == 1
-        doc = Document(f"d{d}", f"/bench/d{d}", f"doc {d}", "h", "\n\n".join(texts),
-                       ["team"] if private else ["*"], {}, PER_DOC)  # fmt: skip
-        yield doc, chunks, v.astype(np.float32), private
+        yield (*document(d, texts), v.astype(np.float32), d % 2 == 1)
+
+
+def document(d: int, texts: list[str]) -> tuple[Document, list[Chunk]]:
+    """Document d from its chunk texts; every other document is restricted to the principal "team"."""
+    chunks, pos = [], 0
+    for i, t in enumerate(texts):
+        chunks.append(Chunk(f"d{d}:{i}", f"d{d}", i, t, pos, pos + len(t)))
+        pos += len(t) + 2
+    doc = Document(f"d{d}", f"/bench/d{d}", f"doc {d}", "h", "\n\n".join(texts),
+                   ["team"] if d % 2 == 1 else ["*"], {}, len(texts))  # fmt: skip
+    return doc, chunks
 
 
 CACHE = Path(os.environ.get("GENLOOM_BENCH_CACHE", Path.home() / ".cache" / "genloom-bench"))
@@ -114,15 +118,8 @@ def real_chunks(n: int, chunk_tokens: int, rng: np.random.Generator) -> tuple[li
 def real_corpus(texts: list[str], vectors: np.ndarray):
     """The synthetic corpus's shape (50 chunks per document, every other document restricted) over real chunks."""
     for d in range(len(texts) // PER_DOC):
-        part = texts[d * PER_DOC : (d + 1) * PER_DOC]
-        chunks, pos = [], 0
-        for i, t in enumerate(part):
-            chunks.append(Chunk(f"d{d}:{i}", f"d{d}", i, t, pos, pos + len(t)))
-            pos += len(t) + 2
-        private = d % 2 == 1
-        doc = Document(f"d{d}", f"/bench/d{d}", f"doc {d}", "h", "\n\n".join(part),
-                       ["team"] if private else ["*"], {}, PER_DOC)  # fmt: skip
-        yield doc, chunks, vectors[d * PER_DOC : (d + 1) * PER_DOC], private
+        part = slice(d * PER_DOC, (d + 1) * PER_DOC)
+        yield (*document(d, texts[part]), vectors[part], d % 2 == 1)
 
 
 def pct(xs: list[float], p: float) -> float:

@@ -44,3 +44,18 @@ def _isolated_home(tmp_path, monkeypatch):
     settings.set_settings(None)
     yield
     settings.set_settings(None)
+
+
+@pytest.fixture
+def prefix():
+    """A fresh Redis key prefix per test (Redis at 127.0.0.1:6379, which .ci/run starts); its keys are
+    deleted afterwards."""
+    import uuid
+
+    redis = pytest.importorskip("redis")
+    p = f"genloom-test:{uuid.uuid4().hex[:12]}:"
+    yield p
+    r = redis.Redis.from_url("redis://127.0.0.1:6379/0")
+    for k in r.scan_iter(f"{p}*"):
+        r.delete(k)
+    r.close()

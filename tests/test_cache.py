@@ -7,7 +7,6 @@ import logging
 import sys
 import threading
 import time
-import uuid
 
 import pytest
 
@@ -151,15 +150,6 @@ def redis_client():
     r = redis.Redis.from_url(REDIS)
     yield r
     r.close()
-
-
-@pytest.fixture
-def prefix(redis_client):
-    """A fresh key prefix per test; its keys are deleted afterwards."""
-    p = f"genloom-test:{uuid.uuid4().hex[:12]}:"
-    yield p
-    for k in redis_client.scan_iter(f"{p}*"):
-        redis_client.delete(k)
 
 
 def test_redis_get_set_under_the_prefix_with_a_ttl(prefix, redis_client):

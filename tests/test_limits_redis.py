@@ -3,8 +3,6 @@ then two real ``genloom serve`` processes enforcing one per-key limit together."
 
 from __future__ import annotations
 
-import uuid
-
 import httpx
 import pytest
 
@@ -17,17 +15,6 @@ from serve_fakes import free_port
 
 REDIS = "redis://127.0.0.1:6379/0"
 redis = pytest.importorskip("redis")
-
-
-@pytest.fixture
-def prefix():
-    """A fresh key prefix per test; its keys are deleted afterwards."""
-    p = f"genloom-test:{uuid.uuid4().hex[:12]}:"
-    yield p
-    r = redis.Redis.from_url(REDIS)
-    for k in r.scan_iter(f"{p}*"):
-        r.delete(k)
-    r.close()
 
 
 def test_request_bucket_is_shared_between_limiters(prefix):

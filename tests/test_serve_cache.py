@@ -8,7 +8,6 @@ import base64
 import json
 import sqlite3
 import time
-import uuid
 from collections.abc import Sequence
 
 import httpx
@@ -325,16 +324,6 @@ def test_embeddings_charge_only_what_was_embedded(tmp_path):
 
 
 # -- two real server processes sharing the cache through Redis --------------------------------------------
-@pytest.fixture
-def prefix():
-    """A fresh key prefix per test; its keys are deleted afterwards."""
-    redis = pytest.importorskip("redis")
-    p = f"genloom-test:{uuid.uuid4().hex[:12]}:"
-    yield p
-    r = redis.Redis.from_url(REDIS)
-    for k in r.scan_iter(f"{p}*"):
-        r.delete(k)
-    r.close()
 
 
 def test_a_response_from_one_process_is_a_hit_on_another(tmp_path, prefix):
