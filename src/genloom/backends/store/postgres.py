@@ -488,7 +488,7 @@ class PostgresProvider:
                 # prepare_threshold=None: no server-side prepared statements. With them (psycopg prepares a
                 # query after 5 runs) Postgres may switch to a generic plan that ignores the HNSW/GIN indexes:
                 # measured at 100k chunks, vector search went from ~7 ms to ~600 ms (an exact scan) and
-                # keyword search to ~900 ms. It also keeps genloom usable behind PgBouncer in transaction mode.
+                # keyword search to ~900 ms.
                 kwargs={"autocommit": True, "connect_timeout": 10, "prepare_threshold": None},
                 check=ConnectionPool.check_connection,  # a connection the server dropped is replaced
                 configure=configure,
