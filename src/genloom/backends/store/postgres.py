@@ -12,8 +12,8 @@ asked to keep scanning (``hnsw.iterative_scan``); older ones (pgserver ships 0.6
 at least 4k, and if the answer is still shorter than k an exact scan over the allowed chunks answers instead:
 a filtered query always returns min(k, allowed) hits.
 
-Connections come from a pool (``pg_pool_size`` per process, checked before use, so a restarted database is
-survived); every document is written in one transaction (all of it or none of it). A bulk load holds a
+Connections, the pool and pgvector's wire forms are in postgres_db.py. Every document is written in one
+transaction (all of it or none of it). A bulk load holds a
 Postgres advisory lock on its knowledge base; an index found missing with no bulk load running (a load that
 was killed) is rebuilt when the knowledge base is next opened.
 """
@@ -22,19 +22,16 @@ from __future__ import annotations
 
 import json
 import logging
-import struct
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from genloom.backends.store.base import SearchFilter, check_kb_name, keyword_terms
-from genloom.backends.store.postgres_schema import migrate
-from genloom.errors import BackendError, MissingDependency, NotFound, UserError
+from genloom.backends.store.postgres_db import PgDatabase, _redact, parse_vec, vec_text
+from genloom.errors import BackendError, NotFound, UserError
 from genloom.types import Chunk, Document, Hit
 
 log = logging.getLogger(__name__)
@@ -44,70 +41,12 @@ BULK_LOCK = 0x67626C6B  # "gblk": advisory lock class for bulk loads, the object
 INDEX_LOCK = 0x6769646B  # "gidk": serializes creating a KB's vector index
 
 
-@dataclass(frozen=True)
-class PgOptions:
-    """Tuning knobs, from the settings of the same names (``GENLOOM_PG_*``)."""
-
-    pool_size: int = 8
-    ef_search: int = 200
-    hnsw_m: int = 16
-    hnsw_ef_construction: int = 64
-
-    @classmethod
-    def from_settings(cls, s: Any) -> PgOptions:
-        return cls(s.pg_pool_size, s.pg_ef_search, s.pg_hnsw_m, s.pg_hnsw_ef_construction)
-
-
-def vec_text(v: np.ndarray) -> str:
-    """pgvector's text form (query vectors). 9 significant digits round-trip any float32 exactly."""
-    return "[" + ",".join(map("{:.9g}".format, np.asarray(v, dtype=np.float32).tolist())) + "]"
-
-
-def parse_vec(text: str) -> np.ndarray:
-    return np.asarray(json.loads(text), dtype=np.float32)
-
-
-def vec_binary(v: np.ndarray) -> bytes:
-    """pgvector's binary form (as its ``vector_recv`` reads it): dims and a zero as big-endian int16, then
-    the values as big-endian float32."""
-    a = np.asarray(v, dtype=">f4").reshape(-1)
-    return struct.pack(">HH", a.shape[0], 0) + a.tobytes()
-
-
-def _vector_dumper(oid: int) -> type:
-    """A psycopg binary dumper for numpy vectors as this database's ``vector`` type (its oid varies)."""
-    from psycopg.adapt import Dumper
-    from psycopg.pq import Format
-
-    class VectorBinaryDumper(Dumper):
-        format = Format.BINARY
-
-        def dump(self, obj: Any) -> bytes:
-            return vec_binary(obj)
-
-    VectorBinaryDumper.oid = oid
-    return VectorBinaryDumper
-
-
-def _psycopg() -> Any:
-    try:
-        import psycopg
-    except ImportError:
-        raise MissingDependency("psycopg", "postgres") from None
-    return psycopg
-
-
-def connect(url: str) -> Any:
-    """One plain connection (migrations, tests); the stores use the provider's pool."""
-    psycopg = _psycopg()
-    try:
-        return psycopg.connect(url, autocommit=True, connect_timeout=10, prepare_threshold=None)
-    except psycopg.OperationalError as e:
-        raise BackendError(
-            f"cannot connect to Postgres: {str(e).strip().splitlines()[0]}",
-            hint="check GENLOOM_STORE / --store (postgres://user:password@host:5432/db) and that it runs",
-            retryable=True,
-        ) from None
+def hnsw_indexes(conn: Any, kb_id: int) -> list[str]:
+    """The names of a knowledge base's vector indexes (one per dimension; normally one)."""
+    rows = conn.execute(
+        "SELECT indexname FROM pg_indexes WHERE indexname LIKE %s", (f"genloom_chunks_hnsw_{kb_id}_%",)
+    ).fetchall()
+    return [r[0] for r in rows]
 
 
 class PostgresStore:
@@ -146,10 +85,7 @@ class PostgresStore:
 
     # --- the vector index ----------------------------------------------------------------------------
     def _index_names(self, conn: Any) -> list[str]:
-        rows = conn.execute(
-            "SELECT indexname FROM pg_indexes WHERE indexname LIKE %s", (f"genloom_chunks_hnsw_{self._kb}_%",)
-        ).fetchall()
-        return [r[0] for r in rows]
+        return hnsw_indexes(conn, self._kb)
 
     def _build_index(self, conn: Any, dim: int) -> None:
         o = self._p.options
@@ -422,111 +358,8 @@ class PostgresStore:
         pass  # the provider owns the pool
 
 
-def _pgvector_version(conn: Any) -> tuple[int, ...]:
-    row = conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'").fetchone()
-    return tuple(int(x) for x in row[0].split(".")[:2]) if row else (0,)
-
-
-def _redact(url: str) -> str:
-    """The URL without its password, for stats and messages."""
-    head, at, tail = url.rpartition("@")
-    if not at or ":" not in head.split("//", 1)[-1]:
-        return url
-    scheme, _, cred = head.partition("//")
-    return f"{scheme}//{cred.split(':', 1)[0]}:***@{tail}"
-
-
-class PostgresProvider:
-    """Knowledge bases as rows of ``genloom_kbs`` in one database; the schema is migrated on first use.
-
-    Holds one connection pool per process (``options.pool_size`` connections, opened lazily)."""
-
-    def __init__(self, url: str, options: PgOptions | None = None) -> None:
-        self.url = url
-        self.options = options or PgOptions()
-        self.pgvector: tuple[int, ...] = (0,)
-        self.copy_types: list[Any] = []
-        self._pool: Any = None
-        self._lock = threading.Lock()
-
-    def _open_pool(self) -> Any:
-        with self._lock:
-            if self._pool is not None:
-                return self._pool
-            first = connect(self.url)  # a plain connection first: its error message is the useful one
-            try:
-                migrate(first)
-                self.pgvector = _pgvector_version(first)
-                ((vector_oid,),) = first.execute("SELECT 'vector'::regtype::oid").fetchall()
-            finally:
-                first.close()
-            dumper = _vector_dumper(int(vector_oid))
-            # the chunk columns, in COPY order, by oid (binary COPY needs each column's type up front)
-            self.copy_types = [
-                "int4",
-                "int8",
-                "int4",
-                "int4",
-                "int4",
-                "jsonb",
-                "text",
-                "text",
-                int(vector_oid),
-            ]
-
-            def configure(conn: Any) -> None:
-                conn.adapters.register_dumper(None, dumper)  # used by oid only: for COPY's vector column
-
-            try:
-                from psycopg_pool import ConnectionPool
-            except ImportError:
-                raise MissingDependency("psycopg_pool", "postgres") from None
-            pool = ConnectionPool(
-                self.url,
-                min_size=1,
-                max_size=self.options.pool_size,
-                # prepare_threshold=None: no server-side prepared statements. With them (psycopg prepares a
-                # query after 5 runs) Postgres may switch to a generic plan that ignores the HNSW/GIN indexes:
-                # measured at 100k chunks, vector search went from ~7 ms to ~600 ms (an exact scan) and
-                # keyword search to ~900 ms.
-                kwargs={"autocommit": True, "connect_timeout": 10, "prepare_threshold": None},
-                check=ConnectionPool.check_connection,  # a connection the server dropped is replaced
-                configure=configure,
-                open=False,
-                name="genloom",
-            )
-            pool.open(wait=True, timeout=30)
-            self._pool = pool
-            return pool
-
-    @contextmanager
-    def connection(self) -> Iterator[Any]:
-        """A pooled connection (autocommit; use ``conn.transaction()`` for several statements)."""
-        pool = self._pool or self._open_pool()
-        from psycopg_pool import PoolTimeout
-
-        psycopg = _psycopg()
-        try:
-            with pool.connection(timeout=60) as conn:
-                yield conn
-        except PoolTimeout:
-            raise BackendError(
-                f"all {self.options.pool_size} Postgres connections stayed busy for 60 s",
-                hint="raise GENLOOM_PG_POOL_SIZE, or check the database for long-running queries",
-                retryable=True,
-            ) from None
-        except psycopg.OperationalError as e:
-            raise BackendError(
-                f"Postgres connection failed: {str(e).strip().splitlines()[0]}",
-                hint="check that the database runs; the request can be retried",
-                retryable=True,
-            ) from None
-
-    def execute(self, sql: str, args: Any = ()) -> list[tuple]:
-        """Run one statement on a pooled connection; rows if it returns any (for tests and tools)."""
-        with self.connection() as conn:
-            cur = conn.execute(sql, args)
-            return cur.fetchall() if cur.description else []
+class PostgresProvider(PgDatabase):
+    """Knowledge bases as rows of ``genloom_kbs`` in one database; the schema is migrated on first use."""
 
     def open(self, name: str, create: bool = True) -> PostgresStore:
         check_kb_name(name)
@@ -555,15 +388,6 @@ class PostgresProvider:
             row = conn.execute("DELETE FROM genloom_kbs WHERE name = %s RETURNING id", (name,)).fetchone()
             if row:
                 conn.execute("DELETE FROM genloom_chunks WHERE kb = %s", (row[0],))
-                for (idx,) in conn.execute(
-                    "SELECT indexname FROM pg_indexes WHERE indexname LIKE %s",
-                    (f"genloom_chunks_hnsw_{row[0]}_%",),
-                ).fetchall():
+                for idx in hnsw_indexes(conn, row[0]):
                     conn.execute(f'DROP INDEX IF EXISTS "{idx}"')
         return row is not None
-
-    def close(self) -> None:
-        with self._lock:
-            if self._pool is not None:
-                self._pool.close()
-                self._pool = None
