@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from genloom.backends.store.base import SearchFilter, check_kb_name, keyword_terms
-from genloom.backends.store.postgres_db import PgDatabase, _redact, parse_vec, vec_text
+from genloom.backends.store.postgres_db import PgDatabase, PgOptions, _redact, parse_vec, vec_text
 from genloom.errors import BackendError, NotFound, UserError
 from genloom.types import Chunk, Document, Hit
 
@@ -56,7 +56,6 @@ class PostgresStore:
         self.exact_fallbacks = 0  # filtered queries the HNSW scan answered short, re-run exactly
         self._deferred = False
         self.ef_search = provider.options.ef_search  # HNSW candidates per query (at least 4k)
-        self._dim_known: int | None = None
         self._freq: dict[str, float] = {}  # lexeme -> share of chunks holding it (Postgres statistics)
         self._freq_at = -1e9
 
@@ -77,11 +76,16 @@ class PostgresStore:
         )
 
     def _dim(self, conn: Any = None) -> int | None:
-        if self._dim_known is None:  # fixed once the first vector is stored
+        known = (
+            self._p.dims
+        )  # per provider: the server opens a store per request, the dimension never changes
+        if self._kb not in known:
             sql, args = "SELECT vector_dims(embedding) FROM genloom_chunks WHERE kb = %s LIMIT 1", (self._kb,)
             rows = self._q(sql, args) if conn is None else conn.execute(sql, args).fetchall()
-            self._dim_known = int(rows[0][0]) if rows else None
-        return self._dim_known
+            if not rows:
+                return None  # nothing stored yet: ask again next time
+            known[self._kb] = int(rows[0][0])
+        return known[self._kb]
 
     # --- the vector index ----------------------------------------------------------------------------
     def _index_names(self, conn: Any) -> list[str]:
@@ -361,6 +365,10 @@ class PostgresStore:
 class PostgresProvider(PgDatabase):
     """Knowledge bases as rows of ``genloom_kbs`` in one database; the schema is migrated on first use."""
 
+    def __init__(self, url: str, options: PgOptions | None = None) -> None:
+        super().__init__(url, options)
+        self.dims: dict[int, int] = {}  # KB id -> vector dimension, fixed by its first vectors
+
     def open(self, name: str, create: bool = True) -> PostgresStore:
         check_kb_name(name)
         with self.connection() as conn:
@@ -387,6 +395,7 @@ class PostgresProvider(PgDatabase):
         with self.connection() as conn, conn.transaction():
             row = conn.execute("DELETE FROM genloom_kbs WHERE name = %s RETURNING id", (name,)).fetchone()
             if row:
+                self.dims.pop(row[0], None)
                 conn.execute("DELETE FROM genloom_chunks WHERE kb = %s", (row[0],))
                 for idx in hnsw_indexes(conn, row[0]):
                     conn.execute(f'DROP INDEX IF EXISTS "{idx}"')
