@@ -6,18 +6,19 @@ the prompt and the output, token counts, latency, status and error type, and whe
 Designed for what comes next: ``redaction`` records which PII policy (if any) rewrote prompt/output, and
 ``prev_hash``/``row_hash`` are reserved for a hash chain (each row's hash covering the previous row's), so
 tamper evidence can be added by a named migration without rewriting this table. The schema is versioned by
-named migrations recorded in ``migrations``; they run in order, once, each in a transaction.
+named migrations (genloom.migrate, the one mechanism for every SQLite file genloom owns).
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from genloom import migrate
 
 MIGRATIONS: list[tuple[str, str]] = [
     (
@@ -84,30 +85,10 @@ class AuditRecord:
 class AuditLog:
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._migrate()
-
-    def _migrate(self) -> None:
+        self._db = migrate.connect(path)
         with self._lock:
-            self._db.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at REAL)")
-            done = {r[0] for r in self._db.execute("SELECT name FROM migrations")}
-            for name, sql in MIGRATIONS:
-                if name in done:
-                    continue
-                self._db.execute("BEGIN IMMEDIATE")
-                try:
-                    for stmt in (s.strip() for s in sql.split(";")):
-                        if stmt:
-                            self._db.execute(stmt)
-                    self._db.execute("INSERT INTO migrations VALUES (?, ?)", (name, time.time()))
-                    self._db.execute("COMMIT")
-                except BaseException:
-                    self._db.execute("ROLLBACK")
-                    raise
+            migrate.apply(self._db, MIGRATIONS)
 
     def write(self, rec: AuditRecord) -> None:
         row = asdict(rec)
