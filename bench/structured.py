@@ -23,11 +23,11 @@ from pathlib import Path
 
 import llama_cpp
 import numpy as np
+from genloom.structured.api import EXTRACT_SYSTEM
 
 from genloom import Engine, SamplingParams
 from genloom.backends.llm.llamacpp import LlamaCppLLM, bundled_model_path
 from genloom.structured import Constraint, OutputIncomplete, steer
-from genloom.structured.api import EXTRACT_SYSTEM
 from genloom.structured.grammar import llamacpp_tokenizer, matcher
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))

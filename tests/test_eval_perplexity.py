@@ -50,7 +50,7 @@ def test_batched_perplexity_equals_token_by_token_reference(tmp_path, capsys, mo
     assert n == len(ids)
 
     # reference: the ordinary generation context (no logits_all), one token at a time, windows of 7 + BOS
-    llm = resolve_llm("llamacpp:").llama
+    llm = resolve_llm("llamacpp:").runtime.llama
     ref = 0.0
     for i in range(0, len(ids), 7):
         seq = [llm.token_bos(), *ids[i : i + 7]]

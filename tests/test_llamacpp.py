@@ -20,7 +20,7 @@ def engine():
 
 def test_bundled_gguf_metadata_matches_llama_cpp(engine):
     meta = gguf.read_metadata(bundled_model_path())
-    llm = engine.backend.llama
+    llm = engine.backend.runtime.llama
     assert meta["general.architecture"] == llm.metadata["general.architecture"] == "llama"
     assert gguf.context_length(meta) == llm._model.n_ctx_train() == 8192
     assert meta["tokenizer.chat_template"] == llm.metadata["tokenizer.chat_template"]
@@ -30,7 +30,7 @@ def test_greedy_is_deterministic_and_counts_are_exact(engine):
     a = engine.generate("Name three colours.", GREEDY)
     b = engine.generate("Name three colours.", GREEDY)
     assert a.text == b.text and a.text.strip()
-    llm = engine.backend.llama
+    llm = engine.backend.runtime.llama
     ids = engine.backend.prompt_ids([Message("user", "Name three colours.")])
     assert a.usage.prompt_tokens == len(ids)
     assert 0 < a.usage.completion_tokens <= 24
@@ -99,7 +99,7 @@ def test_prompt_over_context_is_clear(engine):
 
 def test_chat_template_from_gguf_is_used(engine):
     ids = engine.backend.prompt_ids([Message("system", "S"), Message("user", "U")])
-    text = engine.backend.llama.detokenize(ids, special=True).decode()
+    text = engine.backend.runtime.llama.detokenize(ids, special=True).decode()
     assert "<|im_start|>system\nS<|im_end|>" in text and text.rstrip().endswith("<|im_start|>assistant")
 
 

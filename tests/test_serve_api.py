@@ -74,6 +74,7 @@ def test_chat_completion_shape_and_usage(client):
         "role": "assistant",
         "content": "You said: hello there",
         "refusal": None,
+        "tool_calls": None,
     }
     assert body["choices"][0]["finish_reason"] == "stop"
     assert body["usage"] == {"prompt_tokens": 4, "completion_tokens": 4, "total_tokens": 8}

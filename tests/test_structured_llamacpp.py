@@ -11,7 +11,8 @@ from pydantic import BaseModel, Field
 from genloom import Engine, SamplingParams
 from genloom.backends.llm.llamacpp import LlamaCppLLM
 from genloom.cli.main import main
-from genloom.structured import Constraint, OutputIncomplete, extract, extract_structured
+from genloom.generate import extract, extract_structured
+from genloom.structured import Constraint, OutputIncomplete
 from schema_suite import SUITE
 
 pytestmark = pytest.mark.model

@@ -10,17 +10,17 @@ from pydantic import BaseModel
 
 from genloom import Engine, SamplingParams, UserError
 from genloom.backends.llm.fake import FakeLLM
+from genloom.backends.llm.llamacpp.sampling import Sampler
+from genloom.generate import extract
 from genloom.structured import (
     Constraint,
     InvalidOutput,
     InvalidSchema,
     UnsupportedSchemaFeature,
-    extract,
     from_response_format,
     load_schema,
 )
 from genloom.structured.constraint import close_objects
-from genloom.structured.sampler import Sampler
 
 PERSON = {
     "type": "object",
@@ -151,17 +151,18 @@ def test_response_format_mapping():
 
 
 # -- the sampler ------------------------------------------------------------------------------------
-def _mask(n: int, allowed: list[int]) -> np.ndarray:
-    bits = np.zeros((n + 31) // 32 * 32, dtype=np.uint8)
-    bits[allowed] = 1
-    return np.packbits(bits, bitorder="little").view(np.int32)
+def _masked(logits: np.ndarray, allowed: list[int]) -> np.ndarray:
+    """Logits as a grammar hook leaves them: -inf for every token not allowed."""
+    out = np.full_like(logits, -np.inf)
+    out[allowed] = logits[allowed]
+    return out
 
 
 def test_sampler_greedy_picks_best_allowed_token():
     n = 100
     logits = np.arange(n, dtype=np.float32)  # token 99 is the model's favourite
     s = Sampler(SamplingParams(temperature=0, repeat_penalty=1.0), n)
-    assert s.sample(logits, s.allowed(_mask(n, [3, 50, 7]))) == 50
+    assert s.sample(_masked(logits, [3, 50, 7])) == 50
 
 
 def test_sampler_never_leaves_the_mask_and_is_seeded():
@@ -173,7 +174,7 @@ def test_sampler_never_leaves_the_mask_and_is_seeded():
 
     def draw(seed: int) -> list[int]:
         s = Sampler(SamplingParams(**{**_params_dict(params), "seed": seed}), n)
-        return [s.sample(logits, s.allowed(_mask(n, allowed))) for _ in range(200)]
+        return [s.sample(_masked(logits, allowed)) for _ in range(200)]
 
     a = draw(7)
     assert set(a) <= set(allowed) and len(set(a)) > 2
@@ -183,12 +184,11 @@ def test_sampler_never_leaves_the_mask_and_is_seeded():
 def test_sampler_top_k_and_repeat_penalty():
     n = 64
     logits = np.linspace(0, 5, n, dtype=np.float32)
-    everything = _mask(n, list(range(n)))
     s = Sampler(SamplingParams(temperature=2.0, top_k=2, top_p=1.0, min_p=0.0, repeat_penalty=1.0, seed=1), n)
-    assert {s.sample(logits, s.allowed(everything)) for _ in range(100)} == {62, 63}
+    assert {s.sample(logits.copy()) for _ in range(100)} == {62, 63}
     g = Sampler(SamplingParams(temperature=0, repeat_penalty=100.0), n)
     g.history = [63]
-    assert g.sample(logits, g.allowed(everything)) == 62  # the repeated favourite is pushed down
+    assert g.sample(logits.copy()) == 62  # the repeated favourite is pushed down
 
 
 def _params_dict(p: SamplingParams) -> dict:
@@ -231,17 +231,6 @@ def test_black_box_stream_validates_at_the_end():
     )
     with pytest.raises(InvalidOutput):
         list(bad)
-
-
-def test_legacy_backend_without_constraint_keyword_still_works():
-    class Legacy(FakeLLM):
-        def stream(self, messages, params):  # written before constraints existed
-            return super().stream(messages, params)
-
-    assert extract("Ann is 30.", PERSON, model=Engine(Legacy(['{"name": "Ann", "age": 30}']))) == {
-        "name": "Ann",
-        "age": 30,
-    }
 
 
 def test_extract_rejects_empty_text_and_non_json_constraints():

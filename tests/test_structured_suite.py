@@ -7,7 +7,7 @@ import pytest
 
 from genloom import Engine
 from genloom.backends.llm.llamacpp import LlamaCppLLM
-from genloom.structured import extract_structured
+from genloom.generate import extract_structured
 from schema_suite import SUITE
 
 pytestmark = [pytest.mark.model, pytest.mark.slow]

@@ -18,7 +18,7 @@ from genloom.errors import (
     UserError,
 )
 from genloom.eval import EvalCase, EvalRun, evaluate, load_dataset
-from genloom.generate import ChatSession, Engine, Stream
+from genloom.generate import ChatSession, Engine, Stream, Structured, extract
 from genloom.ingest import FileResult, IngestReport, LoadError
 from genloom.kb import KnowledgeBase
 from genloom.kb_migrate import migrate_kbs
@@ -29,9 +29,8 @@ from genloom.structured import (
     InvalidOutput,
     InvalidSchema,
     OutputIncomplete,
-    Structured,
+    Tools,
     UnsupportedSchemaFeature,
-    extract,
     from_response_format,
 )
 from genloom.types import (
@@ -46,6 +45,8 @@ from genloom.types import (
     ModelInfo,
     SamplingParams,
     Timings,
+    ToolCall,
+    ToolCallDelta,
     Usage,
 )
 
@@ -104,6 +105,9 @@ __all__ = [
     "Stream",
     "Structured",
     "Timings",
+    "ToolCall",
+    "ToolCallDelta",
+    "Tools",
     "UnsupportedSchemaFeature",
     "Usage",
     "UserError",

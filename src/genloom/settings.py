@@ -48,6 +48,7 @@ class Settings:
     # scale-out (issue 8): OpenAI-compatible engines, Redis-shared limits and caches
     openai_timeout: int = 120  # seconds per request to an openai: model or embedder
     openai_max_retries: int = 3  # retries on 429/5xx/connection errors, with exponential backoff
+    openai_concurrency: int = 8  # generations the server runs at once on one openai: model (it batches them)
     redis_url: str = ""  # redis://host:6379/0 -> limits and caches shared by every server process using it
     redis_prefix: str = "genloom:"  # key prefix in Redis (separates deployments sharing one Redis)
     cache_ttl: int = 3600  # seconds a cached response or embedding is kept (0 = no caching)
@@ -74,6 +75,8 @@ class Settings:
                 raise UserError(f"{name} must be >= 1", hint=f"set GENLOOM_{name.upper()}")
         if self.openai_timeout < 1:
             raise UserError("openai_timeout must be >= 1 second", hint="set GENLOOM_OPENAI_TIMEOUT")
+        if not 1 <= self.openai_concurrency <= 1024:
+            raise UserError("openai_concurrency must be in [1, 1024]", hint="set GENLOOM_OPENAI_CONCURRENCY")
         if not 0 <= self.openai_max_retries <= 10:
             raise UserError("openai_max_retries must be in [0, 10]", hint="set GENLOOM_OPENAI_MAX_RETRIES")
         if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):

@@ -13,26 +13,88 @@ from typing import Any, Literal
 from genloom.errors import UserError
 
 Role = Literal["system", "user", "assistant", "tool"]
-FinishReason = Literal["stop", "length", "cancelled"]
+FinishReason = Literal["stop", "length", "tool_calls", "cancelled"]
+
+
+@dataclass(slots=True)
+class ToolCall:
+    """A call of a function the model asked for; OpenAI's ``{"id", "type": "function", "function": {...}}``."""
+
+    id: str
+    name: str
+    arguments: str  # JSON text, as OpenAI sends it
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "type": "function",
+            "function": {"name": self.name, "arguments": self.arguments},
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ToolCall:
+        fn = d.get("function") or {}
+        return cls(str(d.get("id") or ""), str(fn.get("name") or ""), str(fn.get("arguments") or ""))
+
+
+@dataclass(slots=True)
+class ToolCallDelta:
+    """A piece of a streamed tool call, framed as OpenAI frames ``delta.tool_calls``: the first piece of call
+    ``index`` carries its ``id`` and ``name``; later pieces carry fragments of ``arguments``."""
+
+    index: int
+    id: str | None = None
+    name: str | None = None
+    arguments: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        fn: dict[str, Any] = {"arguments": self.arguments}
+        if self.name is not None:
+            fn["name"] = self.name
+        d: dict[str, Any] = {"index": self.index, "function": fn}
+        if self.id is not None:
+            d.update(id=self.id, type="function")
+        return d
 
 
 @dataclass(slots=True)
 class Message:
     role: Role
     content: str
+    tool_calls: list[ToolCall] | None = None  # assistant turns that call tools
+    tool_call_id: str | None = None  # tool turns: the call this result answers
+    name: str | None = None  # tool turns: the function's name (optional)
 
-    def to_dict(self) -> dict[str, str]:
-        return {"role": self.role, "content": self.content}
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"role": self.role, "content": self.content}
+        if self.tool_calls:
+            d["tool_calls"] = [c.to_dict() for c in self.tool_calls]
+        if self.tool_call_id is not None:
+            d["tool_call_id"] = self.tool_call_id
+        if self.name is not None:
+            d["name"] = self.name
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Message:
+        calls = d.get("tool_calls")
+        return cls(
+            d["role"],
+            d.get("content") or "",
+            [c if isinstance(c, ToolCall) else ToolCall.from_dict(c) for c in calls] if calls else None,
+            d.get("tool_call_id"),
+            d.get("name"),
+        )
 
 
 def as_messages(
-    prompt: str | list[Message] | list[dict[str, str]], system: str | None = None
+    prompt: str | list[Message] | list[dict[str, Any]], system: str | None = None
 ) -> list[Message]:
     """Accept a bare prompt, Message objects or OpenAI-style dicts; return Messages."""
     if isinstance(prompt, str):
         msgs = [Message("user", prompt)]
     else:
-        msgs = [m if isinstance(m, Message) else Message(m["role"], m["content"]) for m in prompt]  # type: ignore[arg-type]
+        msgs = [m if isinstance(m, Message) else Message.from_dict(m) for m in prompt]
     if system is not None:
         msgs = [m for m in msgs if m.role != "system"]
         msgs.insert(0, Message("system", system))
@@ -121,11 +183,12 @@ class Timings:
 
 @dataclass(slots=True)
 class Delta:
-    """One piece of a stream. The last one has ``finish_reason`` and ``usage`` set."""
+    """One piece of a stream: text and/or tool-call pieces. The last one has ``finish_reason`` and ``usage``."""
 
     text: str
     finish_reason: FinishReason | None = None
     usage: Usage | None = None
+    tool_calls: list[ToolCallDelta] | None = None
 
 
 @dataclass(slots=True)
@@ -136,9 +199,10 @@ class Completion:
     usage: Usage
     timings: Timings
     seed: int | None = None
+    tool_calls: list[ToolCall] = field(default_factory=list)  # empty when the model answered in text
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d: dict[str, Any] = {
             "text": self.text,
             "model": self.model,
             "finish_reason": self.finish_reason,
@@ -146,6 +210,9 @@ class Completion:
             "usage": self.usage.to_dict(),
             "timings": self.timings.to_dict(),
         }
+        if self.tool_calls:
+            d["tool_calls"] = [c.to_dict() for c in self.tool_calls]
+        return d
 
 
 @dataclass(slots=True, frozen=True)
@@ -155,8 +222,11 @@ class Capabilities:
     streaming: bool = True
     seed: bool = True  # same seed + settings -> same text
     exact_tokens: bool = True  # tokenize() uses the model's own tokenizer
-    logits: bool = False  # steerable token by token (constrained decoding through a logits processor)
+    logits: bool = False  # steerable token by token (constrained decoding through a logits hook)
     remote: bool = False
+    tools: bool = True  # takes ``tools`` (steerable: forced by grammar; black box: passed on, then validated)
+    logprobs: bool = False  # can score given tokens (``scorer()``: perplexity, detection)
+    concurrency: int = 1  # generations this backend runs at once (the server admits that many per backend)
 
 
 @dataclass(slots=True, frozen=True)

@@ -12,7 +12,7 @@ import typer
 
 from genloom.cli._common import MODEL_OPTION, print_json, read_text_arg
 from genloom.errors import NotFound, UserError
-from genloom.structured.api import EXTRACT_PARAMS, extract_structured
+from genloom.generate.extract import EXTRACT_PARAMS, extract_structured
 from genloom.types import SamplingParams
 
 

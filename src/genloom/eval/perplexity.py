@@ -69,41 +69,35 @@ def log_softmax_rows(logits: np.ndarray) -> np.ndarray:
 
 
 class PerplexityModel:
-    """A llama.cpp context that keeps every position's logits (separate from the generation context)."""
+    """A scoring runtime of the backend that keeps every position's logits (separate from generation)."""
 
-    def __init__(self, model: str | None = None, window: int = 512, n_threads: int | None = None) -> None:
+    def __init__(self, model: str | None = None, window: int = 512) -> None:
         from genloom.backends.llm import resolve_llm
-        from genloom.backends.llm.llamacpp import LlamaCppLLM, _import_llama_cpp
-        from genloom.settings import get_settings
 
         backend = resolve_llm(model)
-        if not isinstance(backend, LlamaCppLLM):
+        if not backend.capabilities.logprobs:
             raise UserError(
                 f"perplexity needs per-token log-probabilities; {backend.info().id!r} does not give them",
                 hint="use a llama.cpp model: --model llamacpp: or --model /path/model.gguf",
             )
         if window < 8:
             raise UserError(f"window must be at least 8 tokens, got {window}", hint="use e.g. --window 512")
-        window = min(window, backend.train_ctx)
-        self.window, self.model_id = window, backend.info().id
-        llama_cpp = _import_llama_cpp()
-        threads = n_threads or get_settings().n_threads
-        self.llm = llama_cpp.Llama(
-            model_path=str(backend.path), n_ctx=window, n_batch=window, n_ubatch=window, logits_all=True,
-            n_threads=threads, n_threads_batch=threads, verbose=False,
-        )  # fmt: skip
-        self.bos = self.llm.token_bos()
+        self.window = min(window, backend.train_ctx)  # type: ignore[attr-defined]
+        self.rt = backend.scorer(self.window)  # type: ignore[attr-defined]
+        self.model_id = backend.info().id
+        self.bos = self.rt.bos
 
     def tokenize(self, text: str) -> list[int]:
-        return list(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+        return self.rt.tokenize(text)
 
     def window_nll(self, ids: Sequence[int]) -> float:
         """Summed NLL of ``ids`` given BOS and their predecessors in the window (one batched evaluation)."""
         seq = [self.bos, *ids] if self.bos >= 0 else list(ids)
-        self.llm.reset()
-        self.llm.eval(seq)
-        logits = np.asarray(self.llm.scores[: len(seq) - 1])  # row i predicts seq[i + 1]
-        lp = log_softmax_rows(logits)
+        with self.rt.lock:
+            self.rt.reset()
+            self.rt.eval(seq)
+            logits = self.rt.all_logits(len(seq) - 1)  # row i predicts seq[i + 1]
+            lp = log_softmax_rows(logits)
         targets = np.asarray(seq[1:])
         return float(-lp[np.arange(len(targets)), targets].sum())
 
@@ -117,7 +111,7 @@ class PerplexityModel:
         return n, total
 
     def close(self) -> None:
-        self.llm.close()
+        """Nothing to free: the scoring runtime is shared (and freed at exit) like every loaded model."""
 
 
 def perplexity(paths: Sequence[str | Path], model: str | None = None, window: int = 512) -> dict[str, Any]:

@@ -21,18 +21,21 @@ from genloom.backends.llm import LLMBackend, resolve_llm
 from genloom.errors import UserError
 from genloom.generate.context import Fitted, fit
 from genloom.settings import Settings
+from genloom.structured import Constraint, as_constraint, parse_tools
+from genloom.structured.check import Checked, instruct
+from genloom.structured.tools import CallAccumulator
+from genloom.structured.tools import render as render_tools
 from genloom.types import Completion, Delta, Message, SamplingParams, Timings, Usage, as_messages
 
 if TYPE_CHECKING:
-    from genloom.structured import Constraint, Structured
+    from genloom.generate.constrained import Structured
 
-Prompt = str | Sequence[Message] | Sequence[dict[str, str]]
+Prompt = str | Sequence[Message] | Sequence[dict[str, Any]]
 
 
 class Stream:
-    """Iterate it for text pieces as they are produced; ``completion`` is set once it is exhausted.
-
-    ``close()`` (or leaving a ``with`` block) stops the generation at once.
+    """Iterate it for text pieces as they are produced (or :meth:`deltas` for text and tool-call pieces);
+    ``completion`` is set once it is exhausted. ``close()`` (or leaving a ``with`` block) stops the generation.
     """
 
     def __init__(self, deltas: Iterator[Delta], model: str, seed: int, fitted: Fitted, t0: float) -> None:
@@ -44,19 +47,28 @@ class Stream:
         self.completion: Completion | None = None
 
     def __iter__(self) -> Iterator[str]:
+        for d in self.deltas():
+            if d.text:
+                yield d.text
+
+    def deltas(self) -> Iterator[Delta]:
+        """Every piece: text, tool-call fragments, and the last one with finish_reason and usage."""
         parts: list[str] = []
+        calls = CallAccumulator()
         t_first: float | None = None
         finish, usage = "stop", Usage(self.fitted.prompt_tokens, 0)
         try:
             for d in self._deltas:
+                if (d.text or d.tool_calls) and t_first is None:
+                    t_first = time.perf_counter()
                 if d.text:
-                    if t_first is None:
-                        t_first = time.perf_counter()
                     parts.append(d.text)
-                    yield d.text
+                if d.tool_calls:
+                    calls.add(d.tool_calls)
                 if d.finish_reason is not None:
                     finish = d.finish_reason
                     usage = d.usage or usage
+                yield d
         except GeneratorExit:
             finish = "cancelled"
             raise
@@ -70,6 +82,7 @@ class Stream:
                 usage=usage,
                 timings=_timings(self._t0, t_first, t_end, usage.completion_tokens),
                 seed=self.seed,
+                tool_calls=calls.calls,
             )
 
     @property
@@ -123,7 +136,7 @@ class Engine:
         """Validate and fit; return the messages to send and params with max_tokens capped to the room left."""
         params.validate()
         messages = as_messages(prompt, system)  # type: ignore[arg-type]
-        if not messages or not any(m.content.strip() for m in messages if m.role != "system"):
+        if not messages or not any(m.content.strip() or m.tool_calls for m in messages if m.role != "system"):
             raise UserError("the prompt is empty", hint="pass some text, or '-' to read it from stdin")
         limit = self.context_length
         reserve = min(params.max_tokens, max(1, limit // 4)) if (drop_history or truncate) else 1
@@ -144,24 +157,48 @@ class Engine:
         truncate: bool = False,
         drop_history: bool = False,
         constraint: Constraint | None = None,
+        tools: Any = None,
+        tool_choice: Any = None,
+        parallel_tool_calls: bool | None = None,
+        hooks: Sequence[Any] = (),
     ) -> Stream:
-        """Stream text pieces. With ``constraint`` the output is forced (steerable backends) or checked
-        (black-box backends) to fit it; see genloom.structured. ``Stream.value`` is then the parsed value."""
-        t0 = time.perf_counter()
-        if constraint is not None:
-            from genloom.structured.run import backend_deltas, instruct, steerable
+        """Stream the reply.
 
-            if not steerable(self.backend):
-                prompt, system = instruct(prompt, system, constraint), None
+        ``constraint``: the output is forced (steerable backends) or checked (black-box backends) to fit it;
+        ``Stream.value`` is then the parsed value. ``tools`` (OpenAI tool dicts or a :class:`Tools`) with
+        ``tool_choice``/``parallel_tool_calls``: the reply is text or calls of those functions, valid by
+        construction on steerable backends and validated on black-box ones; ``completion.tool_calls`` has them.
+        ``hooks``: logits hooks for a steerable backend (genloom.backends.llm.llamacpp.LogitsHook).
+        """
+        t0 = time.perf_counter()
+        backend = self.backend
+        steerable = backend.capabilities.logits
+        toolset = parse_tools(tools, tool_choice, parallel_tool_calls)
+        if toolset is not None and toolset.choice != "none":
+            constraint = Constraint.tool_calls(toolset, text=constraint)
+        if hooks and not steerable:
+            raise UserError(
+                f"{backend.info().id} cannot be steered token by token (logits hooks)",
+                hint="use a llama.cpp model (llamacpp:) for watermarks and logit rules",
+            )
+        messages = as_messages(prompt, system)  # type: ignore[arg-type]
+        if steerable and (toolset is not None or any(m.tool_calls or m.role == "tool" for m in messages)):
+            messages = render_tools(messages, toolset if constraint is not None else None)
+        elif constraint is not None and not steerable:
+            messages = instruct(messages, constraint)
         fitted, p = self.prepare(
-            prompt, params or SamplingParams(), system=system, truncate=truncate, drop_history=drop_history
+            messages, params or SamplingParams(), truncate=truncate, drop_history=drop_history
         )
-        if constraint is None:
-            deltas = self.backend.stream(fitted.messages, p)
-        else:
-            deltas = backend_deltas(self.backend, fitted.messages, p, constraint)
+        kwargs: dict[str, Any] = {}
+        if constraint is not None:
+            kwargs["constraint"] = constraint
+        if hooks:
+            kwargs["hooks"] = hooks
+        deltas: Iterator[Delta] = backend.stream(fitted.messages, p, **kwargs)
+        if constraint is not None:
+            deltas = Checked(deltas, constraint, p.max_tokens)
         assert p.seed is not None
-        return Stream(deltas, self.backend.info().id, p.seed, fitted, t0)
+        return Stream(deltas, backend.info().id, p.seed, fitted, t0)
 
     def generate(
         self,
@@ -170,9 +207,13 @@ class Engine:
         *,
         system: str | None = None,
         truncate: bool = False,
+        tools: Any = None,
+        tool_choice: Any = None,
+        parallel_tool_calls: bool | None = None,
     ) -> Completion:
-        s = self.stream(prompt, params, system=system, truncate=truncate)
-        for _ in s:
+        s = self.stream(prompt, params, system=system, truncate=truncate, tools=tools, tool_choice=tool_choice,
+                        parallel_tool_calls=parallel_tool_calls)  # fmt: skip
+        for _ in s.deltas():
             pass
         assert s.completion is not None
         return s.completion
@@ -189,8 +230,7 @@ class Engine:
         """Generate a value that satisfies ``target`` (a Constraint, JSON Schema dict or Pydantic class).
 
         Returns ``Structured(value, completion, attempts)``; black-box backends get one retry."""
-        from genloom.structured import as_constraint
-        from genloom.structured.run import generate_structured
+        from genloom.generate.constrained import generate_structured
 
         return generate_structured(
             self, prompt, as_constraint(target), params, system=system, truncate=truncate

@@ -28,7 +28,6 @@ from genloom.serve.errors import APIError
 from genloom.serve.limits import RateLimiter
 from genloom.serve.limits_redis import limiter_from_settings
 from genloom.serve.metrics import Metrics
-from genloom.serve.queue import GenerationQueue
 from genloom.serve.state import AnswerFactory, KBFactory, State
 from genloom.settings import Settings, get_settings
 
@@ -164,7 +163,6 @@ def create_app(
         models=list(models or [s.model]),
         keys=keys if keys is not None else KeyStore.from_settings(s),
         limiter=limiter or limiter_from_settings(s),
-        queue=GenerationQueue(s.queue_size, concurrency, on_change=metrics.queue_depth.set),
         metrics=metrics,
         audit=AuditLog(s.ensure_home() / "audit.db"),
         engine_factory=engine_factory or (lambda spec: Engine(spec, s)),
@@ -175,6 +173,7 @@ def create_app(
         embedder_id=(lambda: _embedder_id(embedder)) if embedder is not None else (lambda: s.embedder),
         # cache_ttl = 0 turns caching off, an injected cache included
         cache=None if s.cache_ttl == 0 else cache if cache is not None else cache_from_settings(s),
+        min_concurrency=concurrency,
     )
     app = FastAPI(
         title="genloom",
@@ -195,7 +194,7 @@ def create_app(
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, Any]:
-        return {"status": "ok", "version": __version__, "models": state.models, "queue_depth": state.queue.depth,
+        return {"status": "ok", "version": __version__, "models": state.models, "queue_depth": state.queue_depth,
                 "auth": "keys" if state.keys.enabled else "local-only"}  # fmt: skip
 
     @app.get("/metrics", tags=["ops"], response_class=Response)

@@ -164,7 +164,7 @@ async def ask(
     if model not in st.models:
         st.engine(model)  # raises the 404 that names the models on offer
     gen = st.start(lambda: st.answer_factory(body.question, kb=kb, principals=who.acl, k=body.k, model=model,
-                                             history=None, mode=body.mode))  # fmt: skip
+                                             history=None, mode=body.mode), model)  # fmt: skip
     text = await gen.collect(request)
     answer = gen.source.answer
     rec = AuditRecord(f"ask-{uuid.uuid4().hex[:24]}", who.key_id, "/v1/kb/ask", model=model, kb=kb,

@@ -22,15 +22,16 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response, StreamingResponse
 
 from genloom.cache import cache_key
+from genloom.errors import UserError
 from genloom.serve import schemas as S
 from genloom.serve.audit import AuditRecord
 from genloom.serve.auth import Principal
 from genloom.serve.deps import caller
 from genloom.serve.errors import APIError, to_api_error
 from genloom.serve.state import State, get_state
-from genloom.serve.worker import Cancelled, Generation
-from genloom.structured import from_response_format
-from genloom.types import Message, SamplingParams
+from genloom.serve.worker import Cancelled, Generation, Piece, text_of
+from genloom.structured import Tools, from_response_format, parse_tools
+from genloom.types import Delta, Message, SamplingParams, ToolCall
 
 router = APIRouter(tags=["openai"])
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -71,7 +72,32 @@ def _params(req: S._Sampling, st: State, max_tokens: int | None) -> SamplingPara
 
 def _messages(msgs: list[S.ChatMessage]) -> list[Message]:
     role = {"developer": "system"}
-    return [Message(role.get(m.role, m.role), m.text()) for m in msgs]  # type: ignore[arg-type]
+    return [
+        Message(
+            role.get(m.role, m.role),  # type: ignore[arg-type]
+            m.text(),
+            [ToolCall(c.id, c.function.name, c.function.arguments) for c in m.tool_calls]
+            if m.tool_calls
+            else None,
+            m.tool_call_id,
+            m.name,
+        )
+        for m in msgs
+    ]
+
+
+def _tools(req: S.ChatCompletionRequest) -> Tools | None:
+    """The request's tools, checked (a bad one is a 400 naming it)."""
+    if req.tools is None and req.tool_choice is None and req.parallel_tool_calls is None:
+        return None
+    choice = (
+        req.tool_choice.model_dump() if isinstance(req.tool_choice, S.NamedToolChoice) else req.tool_choice
+    )
+    tools = [t.model_dump(exclude_none=True) for t in req.tools] if req.tools is not None else None
+    try:
+        return parse_tools(tools, choice, req.parallel_tool_calls)
+    except UserError as e:
+        raise APIError(400, str(e), "invalid_request_error", param="tools") from None
 
 
 def _sse(obj: dict[str, Any]) -> str:
@@ -195,6 +221,9 @@ def _fill_from_completion(rec: AuditRecord, gen: Generation, text: str) -> str:
     rec.output = text
     if c is None:
         return "stop"
+    if c.tool_calls:  # the audit keeps what the model asked to call
+        calls = json.dumps([t.to_dict() for t in c.tool_calls], ensure_ascii=False)
+        rec.output = f"{text}\n{calls}" if text else calls
     rec.prompt_tokens, rec.completion_tokens = c.usage.prompt_tokens, c.usage.completion_tokens
     rec.finish_reason = "stop" if c.finish_reason == "cancelled" else c.finish_reason
     return rec.finish_reason
@@ -243,11 +272,14 @@ async def _respond(
         content = text.strip() if rag else text
         if rag and extra["refused"]:
             content = extra["refusal"]
-        msg = (
+        msg: dict[str, Any] = (
             {"role": "assistant", "content": content, **extra}
             if rag
             else {"role": "assistant", "content": content, "refusal": None}
         )
+        calls = getattr(getattr(gen.source, "completion", None), "tool_calls", None)
+        if not rag and calls:
+            msg.update(content=content or None, tool_calls=[c.to_dict() for c in calls])
         choice = {"index": 0, "message": msg, "logprobs": None, "finish_reason": finish}
         body = {"id": rep.id, "object": "chat.completion", "created": rep.created, "model": rep.model,
                 "system_fingerprint": None, "choices": [choice], "usage": usage}  # fmt: skip
@@ -265,7 +297,16 @@ async def _respond(
         rep.done(gen, error=e)
         raise
 
-    def piece(text: str) -> str:
+    def piece(item: Piece) -> str | None:
+        """The SSE event of one piece (None for a piece with nothing to send, e.g. the closing Delta)."""
+        text = item if isinstance(item, str) else item.text
+        if isinstance(item, Delta) and item.tool_calls:
+            delta: dict[str, Any] = {"tool_calls": [t.to_dict() for t in item.tool_calls]}
+            if text:
+                delta["content"] = text
+            return rep.chunk(delta)
+        if not text:
+            return None
         if text_completion:
             return _sse({"id": rep.id, "object": "text_completion", "created": rep.created, "model": rep.model,
                          "choices": [{"index": 0, "text": text, "logprobs": None, "finish_reason": None}]})  # fmt: skip
@@ -278,11 +319,13 @@ async def _respond(
             if not text_completion:
                 yield rep.chunk({"role": "assistant", "content": "", "refusal": None})
             if first is not None:
-                parts.append(first)
-                yield piece(first)
+                parts.append(text_of(first))
+                if (ev := piece(first)) is not None:
+                    yield ev
             async for p in gen.rest():
-                parts.append(p)
-                yield piece(p)
+                parts.append(text_of(p))
+                if (ev := piece(p)) is not None:
+                    yield ev
             text = "".join(parts)
             if rag:
                 extra = _fill_from_answer(rep.rec, gen, text)
@@ -323,10 +366,14 @@ async def chat_completions(
     make: Callable[[], Iterable[str]]
     # structured outputs: masked token by token on llama.cpp, validated (black-box) elsewhere; bad formats -> 400
     constraint = from_response_format(req.response_format)
+    tools = _tools(req)
     if req.model.startswith("rag:"):
         if constraint is not None:
             raise APIError(400, "response_format is not supported with rag:<kb> models (answers carry citations)",
                            "invalid_request_error", param="response_format")  # fmt: skip
+        if tools is not None:
+            raise APIError(400, "tools are not supported with rag:<kb> models; use a plain model, or an agent "
+                           "with the knowledge-base tools", "invalid_request_error", param="tools")  # fmt: skip
         kb = req.model[4:] or "default"
         rep.rec.kb = kb
         users = [i for i, m in enumerate(messages) if m.role == "user"]
@@ -341,16 +388,17 @@ async def chat_completions(
         opts = {"kb": kb, "principals": who.acl, "k": req.k or 5, "model": st.models[0], "history": history,
                 "mode": req.rag_mode or "auto"}  # fmt: skip
         make = lambda: st.answer_factory(question, **opts)  # noqa: E731
-        return await _respond(rep, st.start(make), bool(req.stream), include_usage, rag=True)
+        return await _respond(rep, st.start(make, st.models[0]), bool(req.stream), include_usage, rag=True)
     st.check_model(req.model)
     params = _params(req, st, req.max_completion_tokens or req.max_tokens)
-    inputs = {"messages": rep.rec.prompt, "response_format": req.response_format}
+    inputs = {"messages": rep.rec.prompt, "response_format": req.response_format,
+              "tools": tools.openai() if tools is not None else None}  # fmt: skip
     slot = _cache_slot(st, request, who, "chat", req, params, inputs)
     if slot is not None and (hit := await _from_cache(rep, slot, response)) is not None:
         return hit
     engine = st.engine(req.model)
-    make = lambda: engine.stream(messages, params, constraint=constraint)  # noqa: E731
-    return await _respond(rep, st.start(make), bool(req.stream), include_usage, rag=False)
+    make = lambda: engine.stream(messages, params, constraint=constraint, tools=tools)  # noqa: E731
+    return await _respond(rep, st.start(make, req.model), bool(req.stream), include_usage, rag=False)
 
 
 @router.post("/v1/completions", response_model=S.TextCompletion, responses=ERRORS)
@@ -373,7 +421,7 @@ async def completions(
     include_usage = bool(req.stream_options and req.stream_options.include_usage)
     make = lambda: engine.stream(prompts[0], params)  # noqa: E731
     return await _respond(
-        rep, st.start(make), bool(req.stream), include_usage, rag=False, text_completion=True
+        rep, st.start(make, req.model), bool(req.stream), include_usage, rag=False, text_completion=True
     )
 
 

@@ -32,7 +32,6 @@ class State:
     models: list[str]  # model ids clients may ask for (LLM specs); the first is the default
     keys: KeyStore
     limiter: RateLimiter
-    queue: GenerationQueue
     metrics: Metrics
     audit: AuditLog
     engine_factory: Callable[[str], Engine]
@@ -42,8 +41,10 @@ class State:
     embedder_factory: Callable[[], Any]
     embedder_id: Callable[[], str]  # names the embedder in cache keys without loading it (the spec)
     cache: Cache | None = None  # None: caching is off (cache_ttl = 0)
+    min_concurrency: int = 1  # generations at once per backend, at least (a backend may allow more)
     started: int = field(default_factory=lambda: int(time.time()))
     _engines: dict[str, Engine] = field(default_factory=dict)
+    _queues: dict[str, GenerationQueue] = field(default_factory=dict)
 
     def check_model(self, model: str) -> None:
         """404 unless the server was started with ``model`` (checked before the cache is asked, so a model
@@ -64,10 +65,29 @@ class State:
             self._engines[model] = self.engine_factory(model)
         return self._engines[model]
 
-    def start(self, make: Callable[[], Iterable[str]]) -> Generation:
-        """Admit a generation to the bounded queue (503 when full)."""
+    def queue(self, model: str) -> GenerationQueue:
+        """The admission queue of ``model``'s backend. Each backend has its own: a local llama.cpp model runs
+        as many generations at once as it can (``capabilities.concurrency``), a remote ``openai:`` one as many
+        as ``openai_concurrency`` allows, and neither waits behind the other."""
+        q = self._queues.get(model)
+        if q is None:
+            n = self.engine(model).backend.capabilities.concurrency
+            q = self._queues[model] = GenerationQueue(
+                self.settings.queue_size, max(n, self.min_concurrency), on_change=self._depth_changed
+            )
+        return q
+
+    @property
+    def queue_depth(self) -> int:
+        return sum(q.depth for q in self._queues.values())
+
+    def _depth_changed(self, _depth: int) -> None:
+        self.metrics.queue_depth.set(self.queue_depth)
+
+    def start(self, make: Callable[[], Iterable[Any]], model: str) -> Generation:
+        """Admit a generation to ``model``'s bounded queue (503 when full)."""
         try:
-            ticket = self.queue.admit()
+            ticket = self.queue(model).admit()
         except QueueFull as e:
             raise APIError(
                 503, str(e), "server_error", code="queue_full", retry_after=e.retry_after

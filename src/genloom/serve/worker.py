@@ -6,10 +6,11 @@
     async for piece in run.rest(): ...  # the remaining pieces
     run.cancel()                        # client gone: the worker stops between two tokens
 
-``make`` is called in the worker thread and returns an iterable of text pieces (an engine Stream or an
-AnswerStream); it is iterated there and its iterator closed when done or cancelled, which stops the model
-and releases its lock, so the next request does not wait for an abandoned one. Then the queue ticket is
-released.
+``make`` is called in the worker thread and returns an engine Stream (read as Deltas: text and tool-call
+pieces) or an iterable of text pieces (an AnswerStream); it is iterated there and its iterator closed when done
+or cancelled, which stops the model and releases its lock, so the next request does not wait for an abandoned
+one. Then the queue ticket is released. Pieces are ``str`` or :class:`~genloom.types.Delta`; :func:`text_of`
+gives a piece's text.
 """
 
 from __future__ import annotations
@@ -23,9 +24,16 @@ from typing import Any
 
 from starlette.requests import Request
 
+from genloom.generate import Stream
 from genloom.serve.queue import Ticket
+from genloom.types import Delta
 
 _END = object()
+Piece = str | Delta
+
+
+def text_of(piece: Piece) -> str:
+    return piece if isinstance(piece, str) else piece.text
 
 
 class Cancelled(Exception):
@@ -34,7 +42,7 @@ class Cancelled(Exception):
 
 class Generation:
     def __init__(
-        self, ticket: Ticket, make: Callable[[], Iterable[str]], on_cancel: Callable[[], None]
+        self, ticket: Ticket, make: Callable[[], Iterable[Any]], on_cancel: Callable[[], None]
     ) -> None:
         self.ticket, self._make, self._on_cancel = ticket, make, on_cancel
         self.source: Any = None  # what make() returned (Stream / AnswerStream), for .completion / .answer
@@ -57,7 +65,7 @@ class Generation:
         t0 = time.perf_counter()
         try:
             self.source = self._make()
-            it = iter(self.source)
+            it = self.source.deltas() if isinstance(self.source, Stream) else iter(self.source)
             for piece in it:
                 if self._cancel.is_set():
                     break
@@ -89,7 +97,7 @@ class Generation:
             if done:
                 return task.result()
 
-    async def first(self, request: Request | None) -> str | None:
+    async def first(self, request: Request | None) -> Piece | None:
         """Wait for a turn, start the worker, return the first piece (None if there is none)."""
         try:
             await self._wait(self.ticket.turn(), request)
@@ -105,9 +113,9 @@ class Generation:
             self._pending.append(_END)
             return None
         self.t_first = time.perf_counter()
-        return str(item)
+        return item
 
-    async def rest(self) -> AsyncIterator[str]:
+    async def rest(self) -> AsyncIterator[Piece]:
         ended = False
         try:
             while True:
@@ -120,7 +128,7 @@ class Generation:
                     raise item
                 if self.t_first is None:
                     self.t_first = time.perf_counter()
-                yield str(item)
+                yield item
         finally:
             if not ended:  # the consumer stopped early: the client went away
                 self.cancel()
@@ -128,14 +136,14 @@ class Generation:
     async def collect(self, request: Request | None) -> str:
         """All the text; a client that goes away meanwhile cancels the generation (Cancelled is raised)."""
         first = await self.first(request)
-        parts = [] if first is None else [first]
+        parts = [] if first is None else [text_of(first)]
         while not self._pending:
             item = await self._wait(self._items.get(), request)
             if item is _END:
                 return "".join(parts)
             if isinstance(item, BaseException):
                 raise item
-            parts.append(str(item))
+            parts.append(text_of(item))
         return "".join(parts)
 
     def cancel(self) -> None:

@@ -1,32 +1,28 @@
-"""Structured outputs: JSON Schema / Pydantic / regex / choice constraints, forced or validated.
+"""Structured outputs and tool calls: grammars and validation only (this package never imports the engine).
 
 schema.py      check a schema: JSON pointer for invalid ones, the feature's name for unsupported ones
 constraint.py  Constraint (grammar + validation) and from_response_format (OpenAI's response_format)
-grammar.py     llguidance tokenizer (from the llama.cpp vocab) and matchers, cached
-sampler.py     genloom's seeded sampler over masked logits
-steer.py       the steerable path: token masking on llama.cpp
-run.py         any backend: steerable -> masked; black-box -> described, validated, retried once
-api.py         extract(text, schema) -> validated value
+tools.py       OpenAI tools/tool_choice, the tool-call text format, its grammar, parser and validation
+grammar.py     llguidance matchers for a backend's tokenizer
+check.py       validate a finished stream; describe the constraint to black-box models
+The engine (genloom.generate) owns stream -> validate -> retry; steerable backends apply grammars as hooks.
 """
 
-from genloom.structured.api import extract, extract_structured
 from genloom.structured.constraint import Constraint, as_constraint, from_response_format
 from genloom.structured.errors import InvalidOutput, InvalidSchema, OutputIncomplete, UnsupportedSchemaFeature
-from genloom.structured.run import Structured, generate_structured
 from genloom.structured.schema import check_schema, load_schema
+from genloom.structured.tools import Tools, parse_tools
 
 __all__ = [
     "Constraint",
     "InvalidOutput",
     "InvalidSchema",
     "OutputIncomplete",
-    "Structured",
+    "Tools",
     "UnsupportedSchemaFeature",
     "as_constraint",
     "check_schema",
-    "extract",
-    "extract_structured",
     "from_response_format",
-    "generate_structured",
     "load_schema",
+    "parse_tools",
 ]

@@ -13,12 +13,15 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from genloom.errors import UserError
 from genloom.structured.schema import load_schema
 
-Kind = Literal["json_schema", "json_object", "regex", "choice"]
+if TYPE_CHECKING:
+    from genloom.structured.tools import Tools
+
+Kind = Literal["json_schema", "json_object", "regex", "choice", "tools"]
 # JSON is generated compactly with a space after ':' and ',' -- natural for models, and it stops a small
 # model from wandering off into endless whitespace, which flexible-whitespace grammars allow.
 JSON_STYLE = {"whitespace_flexible": False, "item_separator": ", ", "key_separator": ": "}
@@ -32,6 +35,8 @@ class Constraint:
     choices: tuple[str, ...] = ()  # choice
     name: str = "output"
     model: Any = None  # a Pydantic model class: validate() returns an instance of it
+    tools: Tools | None = None  # tools: text (or ``text``'s format) or calls of these functions
+    text: Constraint | None = None  # tools: the format of a plain-text answer (a response_format)
     _grammar: list[str] = field(default_factory=list, repr=False)  # computed once
 
     # -- constructors ---------------------------------------------------------------------------
@@ -59,6 +64,13 @@ class Constraint:
         return cls("regex", pattern=pattern, name="regex")
 
     @classmethod
+    def tool_calls(cls, tools: Tools, text: Constraint | None = None) -> Constraint:
+        """Calls of ``tools`` (valid by construction on steerable backends), or text, as ``tools.choice`` says."""
+        if text is not None and text.kind not in ("json_schema", "json_object"):
+            raise UserError("with tools, a text format must be a JSON Schema", hint="use response_format")
+        return cls("tools", tools=tools, text=text, name="tools")
+
+    @classmethod
     def choice(cls, choices: Any) -> Constraint:
         items = tuple(str(c) for c in choices)
         if not items or not all(items):
@@ -73,7 +85,17 @@ class Constraint:
         if not self._grammar:
             from llguidance import LLMatcher
 
-            if self.kind == "regex":
+            if self.kind == "tools":
+                from genloom.structured.tools import grammar
+
+                assert self.tools is not None
+                text = None
+                if self.text is not None:
+                    schema = self.text.schema or {}
+                    closed = close_objects(schema) if self.text.kind == "json_schema" else schema
+                    text = "%json " + json.dumps({**closed, "x-guidance": JSON_STYLE})
+                g = LLMatcher.grammar_from_lark(grammar(self.tools, text))
+            elif self.kind == "regex":
                 g = LLMatcher.grammar_from_regex(self.pattern or "")
             elif self.kind == "choice":
                 g = LLMatcher.grammar_from_lark("start: " + " | ".join(json.dumps(c) for c in self.choices))
@@ -89,6 +111,8 @@ class Constraint:
 
         Raises ValueError with a one-line reason when ``text`` does not satisfy the constraint.
         """
+        if self.kind == "tools":  # the calls are validated from the completion (structured.tools)
+            return self.text.validate(text) if self.text is not None and text else text
         if self.kind == "regex":
             if re.fullmatch(self.pattern or "", text) is None:
                 raise ValueError(f"{text[:80]!r} does not match /{self.pattern}/")
@@ -101,7 +125,7 @@ class Constraint:
             value = json.loads(text)
         except json.JSONDecodeError as e:
             raise ValueError(f"not valid JSON ({e.msg} at position {e.pos})") from None
-        _check_instance(value, self.schema or {})
+        check_instance(value, self.schema or {})
         if self.model is not None:
             from pydantic import ValidationError
 
@@ -113,6 +137,8 @@ class Constraint:
 
     def describe(self) -> str:
         """A short prompt-ready description (used to tell black-box models what is wanted)."""
+        if self.kind == "tools":
+            return self.text.describe() if self.text is not None else ""
         if self.kind == "regex":
             return f"Reply with text matching the regular expression /{self.pattern}/ and nothing else."
         if self.kind == "choice":
@@ -143,7 +169,7 @@ def close_objects(schema: Any) -> Any:
     return out
 
 
-def _check_instance(value: Any, schema: dict[str, Any]) -> None:
+def check_instance(value: Any, schema: dict[str, Any]) -> None:
     import jsonschema
     from jsonschema.validators import validator_for
 

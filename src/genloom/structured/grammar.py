@@ -1,21 +1,17 @@
-"""Compile constraints into llguidance matchers, with the model's own tokenizer; both cached.
+"""Compile constraints into llguidance matchers for a given llguidance tokenizer.
 
-The tokenizer is built straight from the llama.cpp vocab (``lltokenizer_from_vocab``, ~0.4 s for a 49k
-vocab, once per model per process). The grammar text is computed once per Constraint; a matcher (the
-compiled grammar plus parser state) is built per request and costs ~1-2 ms for typical schemas.
+The steerable backend supplies the tokenizer of its own vocabulary (built once per model). The grammar text is
+computed once per Constraint; a matcher (the compiled grammar plus parser state) is built per request and costs
+~1-2 ms for typical schemas.
 """
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 from genloom.errors import MissingDependency
 from genloom.structured.constraint import Constraint
 from genloom.structured.errors import InvalidSchema, UnsupportedSchemaFeature
-
-_tokenizers: dict[Any, Any] = {}  # key (e.g. model path) -> llguidance.LLTokenizer
-_lock = threading.Lock()
 
 
 def _llguidance() -> Any:
@@ -24,20 +20,6 @@ def _llguidance() -> Any:
     except ImportError:
         raise MissingDependency("llguidance", "llamacpp") from None
     return llguidance
-
-
-def llamacpp_tokenizer(key: Any, vocab: Any) -> Any:
-    """The llguidance tokenizer of a llama.cpp vocab, built once per ``key``."""
-    tok = _tokenizers.get(key)
-    if tok is None:
-        with _lock:
-            tok = _tokenizers.get(key)
-            if tok is None:
-                _llguidance()
-                from llguidance.llamacpp import lltokenizer_from_vocab
-
-                tok = _tokenizers[key] = lltokenizer_from_vocab(vocab)
-    return tok
 
 
 def matcher(constraint: Constraint, tokenizer: Any) -> Any:

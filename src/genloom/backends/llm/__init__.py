@@ -52,6 +52,7 @@ def _openai(rest: str, s: Settings) -> LLMBackend:
         context_length=s.n_ctx or 4096,
         timeout=s.openai_timeout,
         max_retries=s.openai_max_retries,
+        concurrency=s.openai_concurrency,
     )
 
 

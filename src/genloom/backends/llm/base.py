@@ -34,12 +34,14 @@ class LLMBackend(Protocol):
     def stream(
         self, messages: Sequence[Message], params: SamplingParams, *, constraint: Constraint | None = None
     ) -> Iterator[Delta]:
-        """Yield text pieces as they are produced; the last Delta carries finish_reason and usage.
+        """Yield pieces as they are produced; the last Delta carries finish_reason and usage.
 
         Closing the iterator early (``.close()``, or breaking out of a for loop) must stop generation.
-        ``constraint`` (optional; backends written before it may omit the keyword): a steerable backend
-        (``capabilities.logits``) must force the output to satisfy it; a black-box one may pass it on
-        (e.g. as an OpenAI ``response_format``) or ignore it -- the engine validates either way.
+        ``constraint``: a steerable backend (``capabilities.logits``) must force the output to satisfy it; a
+        black-box one passes it on (an OpenAI ``response_format``; for kind ``tools`` the ``tools`` fields)
+        -- the engine validates either way. With kind ``tools`` the reply's calls come as
+        ``Delta.tool_calls`` pieces and the last Delta's finish_reason is ``tool_calls``. Steerable backends
+        also take ``hooks`` (per-token logits rules, genloom.backends.llm.llamacpp.LogitsHook).
         """
         ...
 
@@ -57,6 +59,9 @@ def apply_stops(pieces: Iterator[str], stops: Sequence[str]) -> Iterator[tuple[s
         return
     buf = ""
     for p in pieces:
+        if not p:  # an empty piece carries something else (tool-call pieces): pass it on at once
+            yield "", False
+            continue
         buf += p
         cut = min((i for i in (buf.find(s) for s in stops) if i >= 0), default=-1)
         if cut >= 0:

@@ -2,7 +2,9 @@
 
 Tokens are words with their trailing whitespace. With no scripted replies it echoes the last user message.
 With ``temperature > 0`` it shuffles the reply's words using the seed, so seeded sampling is repeatable and
-different seeds can differ — enough to test the engine's plumbing without a model.
+different seeds can differ — enough to test the engine's plumbing without a model. Given tools, a scripted reply
+written in the tool-call text format (``<tool_call>{"name": ..., "arguments": {...}}</tool_call>``) comes back as
+tool-call pieces, the way a real backend's calls do (a black box: the engine validates them).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from genloom.backends.llm.base import apply_stops
+from genloom.structured.tools import CallParser, as_deltas
 from genloom.types import Capabilities, Delta, FinishReason, Message, ModelInfo, SamplingParams, Usage
 
 _TOKEN = re.compile(r"\S+\s*|\s+")
@@ -66,9 +69,16 @@ class FakeLLM:
                 produced += 1
                 yield w
 
+        parser = CallParser() if constraint is not None and constraint.kind == "tools" else None
         stopped = False
         for text, stopped in apply_stops(pieces(), params.stop):  # noqa: B007 (read after the loop)
-            if text:
+            if text and parser is None:
                 yield Delta(text)
+            elif text and parser is not None:
+                yield from as_deltas(parser.feed(text))
+        if parser is not None:
+            yield from as_deltas(parser.finish())
         finish: FinishReason = "stop" if stopped or len(words) <= params.max_tokens else "length"
+        if parser is not None and parser.calls and finish == "stop":
+            finish = "tool_calls"
         yield Delta("", finish_reason=finish, usage=Usage(prompt_tokens, produced))

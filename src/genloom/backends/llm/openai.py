@@ -20,7 +20,16 @@ from typing import TYPE_CHECKING, Any
 from genloom.backends.llm.base import apply_stops
 from genloom.backends.openai_http import OpenAIClient, parse_spec
 from genloom.errors import UserError
-from genloom.types import Capabilities, Delta, FinishReason, Message, ModelInfo, SamplingParams, Usage
+from genloom.types import (
+    Capabilities,
+    Delta,
+    FinishReason,
+    Message,
+    ModelInfo,
+    SamplingParams,
+    ToolCallDelta,
+    Usage,
+)
 
 if TYPE_CHECKING:
     from genloom.structured.constraint import Constraint
@@ -47,9 +56,13 @@ class OpenAILLM:
         max_retries: int = 3,
         backoff: float = 0.5,
         client: OpenAIClient | None = None,
+        concurrency: int = 8,
     ) -> None:
         self.base_url, self.model = base_url.rstrip("/"), model
         self.context_length = context_length
+        # a remote server batches requests itself: the server admits this many at once to it
+        self.capabilities = Capabilities(streaming=True, seed=True, exact_tokens=False, logits=False, remote=True,
+                                         concurrency=concurrency)  # fmt: skip
         self.client = client or OpenAIClient(
             self.base_url, api_key, timeout=timeout, max_retries=max_retries, backoff=backoff
         )
@@ -98,6 +111,10 @@ class OpenAILLM:
         if self.extra_sampling:
             body.update(top_k=params.top_k, min_p=params.min_p, repetition_penalty=params.repeat_penalty)
             body["repeat_penalty"] = params.repeat_penalty  # llama.cpp's server spells it this way
+        if constraint is not None and constraint.kind == "tools":
+            assert constraint.tools is not None
+            body.update(constraint.tools.openai())
+            constraint = constraint.text
         rf = self.response_format(constraint)
         if rf is not None:
             body["response_format"] = rf
@@ -137,6 +154,8 @@ class OpenAILLM:
         pieces_seen = 0
         server_finish: str | None = None
 
+        calls: list[ToolCallDelta] = []  # tool-call pieces, passed on as they come (in order, after any text)
+
         def pieces(events: Iterator[dict[str, Any]]) -> Iterator[str]:
             nonlocal usage, pieces_seen, server_finish
             for ev in events:
@@ -144,20 +163,35 @@ class OpenAILLM:
                     u = ev["usage"]
                     usage = Usage(int(u.get("prompt_tokens") or 0), int(u.get("completion_tokens") or 0))
                 for choice in ev.get("choices") or []:
-                    text = (choice.get("delta") or {}).get("content") or ""
+                    delta = choice.get("delta") or {}
+                    text = delta.get("content") or ""
                     if choice.get("finish_reason"):
                         server_finish = choice["finish_reason"]
+                    for tc in delta.get("tool_calls") or []:
+                        fn = tc.get("function") or {}
+                        calls.append(ToolCallDelta(int(tc.get("index") or 0), tc.get("id"), fn.get("name"),
+                                                   fn.get("arguments") or ""))  # fmt: skip
+                        pieces_seen += 1
                     if text:
                         pieces_seen += 1
                         yield text
+                    elif calls:
+                        yield ""  # let the loop below pass the tool-call pieces on now
 
         stopped = False
         with self.client.stream_sse("/chat/completions", body) as events:
             for text, stopped in apply_stops(pieces(events), params.stop):  # noqa: B007 (read after the loop)
-                if text:
+                if calls:
+                    yield Delta(text, tool_calls=calls.copy())
+                    calls.clear()
+                elif text:
                     yield Delta(text)
+        if calls:
+            yield Delta("", tool_calls=calls.copy())
         if server_finish == "length" and not stopped:
             finish = "length"
+        elif server_finish == "tool_calls":
+            finish = "tool_calls"
         if usage is None:  # the server did not report usage: estimate it, one token per streamed piece
             usage = Usage(self.count_prompt_tokens(messages), pieces_seen)
         yield Delta("", finish_reason=finish, usage=usage)

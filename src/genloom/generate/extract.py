@@ -14,8 +14,9 @@ import json
 from typing import Any
 
 from genloom.errors import UserError
+from genloom.generate.constrained import Structured
+from genloom.generate.engine import Engine
 from genloom.structured.constraint import as_constraint
-from genloom.structured.run import Structured
 from genloom.types import SamplingParams
 
 EXTRACT_SYSTEM = (
@@ -36,8 +37,6 @@ def extract_structured(
     instructions: str | None = None,
 ) -> Structured:
     """Like :func:`extract`, but returns ``Structured(value, completion, attempts)`` (usage, timings)."""
-    from genloom.generate.engine import Engine
-
     if not isinstance(text, str) or not text.strip():
         raise UserError("the text to extract from is empty", hint="pass some text, or '-' to read stdin")
     constraint = as_constraint(schema)

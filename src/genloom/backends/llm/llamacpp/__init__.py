@@ -1,0 +1,15 @@
+"""llama.cpp, in-process: one package that owns the model, the chat template and the one token loop.
+
+model.py         Runtime: a loaded model (tokenize, evaluate, logits); the only code touching llama-cpp-python
+chat.py          messages -> prompt ids with the GGUF's template (message text never becomes control tokens)
+loop.py          the token loop and LogitsHook, the public per-token hook (constraints, watermarks, biases)
+sampling.py      genloom's seeded sampler over (masked) logits
+grammar_hook.py  constrained decoding: an llguidance grammar as a LogitsHook
+backend.py       LlamaCppLLM, the LLM backend (spec ``llamacpp:[path]``)
+"""
+
+from genloom.backends.llm.llamacpp.backend import LlamaCppLLM
+from genloom.backends.llm.llamacpp.loop import LogitsHook
+from genloom.backends.llm.llamacpp.model import BUNDLED_FILE, Runtime, bundled_model_path
+
+__all__ = ["BUNDLED_FILE", "LlamaCppLLM", "LogitsHook", "Runtime", "bundled_model_path"]
