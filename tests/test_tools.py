@@ -27,7 +27,9 @@ CALL = '<tool_call>{"name": "get_weather", "arguments": {"city": "Paris"}}</tool
 
 def test_parse_tools_names_the_bad_field():
     t = parse_tools([WEATHER, ADD], {"type": "function", "function": {"name": "add"}}, False)
-    assert t is not None and t.choice == "add" and not t.parallel and [f.name for f in t.callable()] == ["add"]
+    assert (
+        t is not None and t.choice == "add" and not t.parallel and [f.name for f in t.callable()] == ["add"]
+    )
     assert parse_tools(None) is None
     for bad, where in [
         ([{"type": "retrieval"}], "tools[0]"),
@@ -102,7 +104,9 @@ def test_engine_black_box_calls_are_validated():
     with pytest.raises(InvalidOutput, match="not one of"):
         Engine(FakeLLM([CALL])).generate("x", SamplingParams(temperature=0), tools=[ADD])
     with pytest.raises(InvalidOutput, match="required"):
-        Engine(FakeLLM(["just text"])).generate("x", SamplingParams(temperature=0), tools=[ADD], tool_choice="required")
+        Engine(FakeLLM(["just text"])).generate(
+            "x", SamplingParams(temperature=0), tools=[ADD], tool_choice="required"
+        )
     text = Engine(FakeLLM(["just text"])).generate("x", SamplingParams(temperature=0), tools=[ADD])
     assert text.text == "just text" and text.finish_reason == "stop" and text.tool_calls == []
 
@@ -121,8 +125,12 @@ def client(tmp_path):
 
 def test_server_returns_and_streams_tool_calls(client):
     c = client([CALL])
-    body = {"model": "fake:", "messages": [{"role": "user", "content": "Weather in Paris?"}], "tools": [WEATHER],
-            "temperature": 0}
+    body = {
+        "model": "fake:",
+        "messages": [{"role": "user", "content": "Weather in Paris?"}],
+        "tools": [WEATHER],
+        "temperature": 0,
+    }
     r = c.post("/v1/chat/completions", json=body)
     assert r.status_code == 200, r.text
     choice = r.json()["choices"][0]
@@ -133,9 +141,13 @@ def test_server_returns_and_streams_tool_calls(client):
 
     r = c.post("/v1/chat/completions", json={**body, "stream": True})
     events = [json.loads(e[6:]) for e in r.text.split("\n\n") if e.startswith("data: {")]
-    pieces = [d["choices"][0]["delta"] for d in events if d["choices"] and "tool_calls" in d["choices"][0]["delta"]]
+    pieces = [
+        d["choices"][0]["delta"] for d in events if d["choices"] and "tool_calls" in d["choices"][0]["delta"]
+    ]
     first = pieces[0]["tool_calls"][0]
-    assert first["index"] == 0 and first["id"].startswith("call_") and first["function"]["name"] == "get_weather"
+    assert (
+        first["index"] == 0 and first["id"].startswith("call_") and first["function"]["name"] == "get_weather"
+    )
     args = "".join(p["tool_calls"][0]["function"]["arguments"] for p in pieces)
     assert json.loads(args) == {"city": "Paris"}
     assert events[-1]["choices"][0]["finish_reason"] == "tool_calls"

@@ -80,7 +80,11 @@ def test_openai_sdk_tools_round_trip(server):
                 name += tc.function.name or ""
                 args += tc.function.arguments or ""
         finish = chunk.choices[0].finish_reason or finish
-    assert name == "get_weather" and finish == "tool_calls" and json.loads(args) == json.loads(call.function.arguments)
+    assert (
+        name == "get_weather"
+        and finish == "tool_calls"
+        and json.loads(args) == json.loads(call.function.arguments)
+    )
     # the tool's result goes back and the model answers in text
     msgs += [r.choices[0].message.model_dump(exclude_none=True),
              {"role": "tool", "tool_call_id": call.id, "content": '{"temperature": 21, "sky": "sunny"}'}]  # fmt: skip

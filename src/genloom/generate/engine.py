@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -45,14 +45,23 @@ class Stream:
         self.fitted = fitted
         self._t0 = t0
         self.completion: Completion | None = None
+        self._reader: Generator[Delta, None, None] | None = None
 
     def __iter__(self) -> Iterator[str]:
-        for d in self.deltas():
-            if d.text:
-                yield d.text
+        reader = self.deltas()
+        try:
+            for d in reader:
+                if d.text:
+                    yield d.text
+        finally:
+            reader.close()  # closing this iterator early cancels the generation
 
-    def deltas(self) -> Iterator[Delta]:
+    def deltas(self) -> Generator[Delta, None, None]:
         """Every piece: text, tool-call fragments, and the last one with finish_reason and usage."""
+        self._reader = self._read()
+        return self._reader
+
+    def _read(self) -> Generator[Delta, None, None]:
         parts: list[str] = []
         calls = CallAccumulator()
         t_first: float | None = None
@@ -91,6 +100,9 @@ class Stream:
         return getattr(self._deltas, "value", None)
 
     def close(self) -> None:
+        """Stop the generation; ``completion`` then says ``cancelled`` if it had not finished."""
+        if self._reader is not None:
+            self._reader.close()
         self._deltas.close()  # type: ignore[attr-defined]
 
     def __enter__(self) -> Stream:

@@ -210,18 +210,20 @@ class CallParser:
     """Turns the streamed text of a tool-capable model into text pieces and OpenAI-framed call deltas.
 
     Feed pieces with :meth:`feed`; it yields ``str`` (answer text) or :class:`ToolCallDelta`. Text that could
-    still be the start of a call is held back until it is known not to be one."""
+    still be the start of a call is held back until it is known not to be one. Each call is passed on once it
+    is complete (its head, then its arguments), so a call that repeats an earlier one exactly -- a small model
+    looping -- is dropped instead, and :attr:`done` tells the caller to stop generating."""
 
     def __init__(self) -> None:
         self.buf = ""
         self.mode = "start"  # start | text | head | args | between
-        self.index = -1
         self.calls: list[ToolCall] = []
-        self._args: list[str] = []
+        self.done = False
+        self._name = ""
 
     def feed(self, piece: str) -> Iterator[str | ToolCallDelta]:
         self.buf += piece
-        while True:
+        while not self.done:
             if self.mode == "text":
                 out, self.buf = self.buf, ""
                 if out:
@@ -237,53 +239,48 @@ class CallParser:
                 self.mode = "text"
                 continue
             if self.mode == "head":
-                m = re.match(r'<tool_call>\s*\{\s*"name"\s*:\s*"([^"]+)"\s*,\s*"arguments"\s*:\s*', self.buf)
+                m = _HEAD.match(self.buf)
                 if m is None:
                     if len(self.buf) > 200:  # not our format after all: it is text
                         self.mode = "text"
                         continue
                     return
-                self.index += 1
-                self.calls.append(ToolCall(new_id(), m.group(1), ""))
-                self._args = []
-                self.buf = self.buf[m.end() :]
-                self.mode = "args"
-                yield ToolCallDelta(self.index, self.calls[-1].id, m.group(1), "")
+                self._name, self.buf, self.mode = m.group(1), self.buf[m.end() :], "args"
                 continue
-            if self.mode == "args":
-                end = self.buf.find("}" + CLOSE)
-                if end >= 0:
-                    frag, self.buf = self.buf[:end], self.buf[end + len(CLOSE) + 1 :]
-                    self.mode = "between"
-                else:  # hold back what could be the start of "}</tool_call>"
-                    keep = _partial_suffix(self.buf, "}" + CLOSE)
-                    frag, self.buf = self.buf[: len(self.buf) - keep], self.buf[len(self.buf) - keep :]
-                if frag:
-                    self._args.append(frag)
-                    self.calls[-1].arguments = "".join(self._args)
-                    yield ToolCallDelta(self.index, arguments=frag)
-                if self.mode == "args":
-                    return
-                continue
+            end = self.buf.find("}" + CLOSE)  # mode "args"
+            if end < 0:
+                return
+            args, self.buf, self.mode = self.buf[:end], self.buf[end + len(CLOSE) + 1 :], "between"
+            if any(c.name == self._name and _same_json(c.arguments, args) for c in self.calls):
+                self.done = True  # the model repeats itself: end the reply here
+                return
+            call = ToolCall(new_id(), self._name, args)
+            self.calls.append(call)
+            index = len(self.calls) - 1
+            yield ToolCallDelta(index, call.id, call.name, "")
+            yield ToolCallDelta(index, arguments=args)
 
     def finish(self) -> Iterator[str]:
         """What is left at the end of the stream (held-back text)."""
-        if (self.mode in ("start", "text") and self.buf) or (self.mode == "head" and self.buf):
+        if self.mode in ("start", "text", "head") and self.buf and not self.done:
             yield self.buf
         self.buf = ""
+
+
+_HEAD = re.compile(r'<tool_call>\s*\{\s*"name"\s*:\s*"([^"]+)"\s*,\s*"arguments"\s*:\s*')
+
+
+def _same_json(a: str, b: str) -> bool:
+    try:
+        return bool(json.loads(a) == json.loads(b))
+    except json.JSONDecodeError:
+        return a.strip() == b.strip()
 
 
 def as_deltas(items: Iterator[str | ToolCallDelta]) -> Iterator[Delta]:
     """A :class:`CallParser`'s output as stream Deltas."""
     for item in items:
         yield Delta(item) if isinstance(item, str) else Delta("", tool_calls=[item])
-
-
-def _partial_suffix(buf: str, token: str) -> int:
-    for k in range(min(len(token), len(buf)), 0, -1):
-        if token.startswith(buf[-k:]):
-            return k
-    return 0
 
 
 class CallAccumulator:

@@ -6,7 +6,7 @@ that is the engine's job (genloom.generate.engine) so every backend behaves the 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from genloom.types import Capabilities, Delta, Message, ModelInfo, SamplingParams
@@ -46,7 +46,7 @@ class LLMBackend(Protocol):
         ...
 
 
-def apply_stops(pieces: Iterator[str], stops: Sequence[str]) -> Iterator[tuple[str, bool]]:
+def apply_stops(pieces: Iterator[str], stops: Sequence[str]) -> Generator[tuple[str, bool], None, None]:
     """Cut a stream of text at the first stop sequence.
 
     Yields ``(text, stopped)``. Text that could be the start of a stop sequence is held back until it is

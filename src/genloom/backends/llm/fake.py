@@ -76,6 +76,8 @@ class FakeLLM:
                 yield Delta(text)
             elif text and parser is not None:
                 yield from as_deltas(parser.feed(text))
+                if parser.done:
+                    break
         if parser is not None:
             yield from as_deltas(parser.finish())
         finish: FinishReason = "stop" if stopped or len(words) <= params.max_tokens else "length"

@@ -12,6 +12,7 @@ immediate cancellation when the consumer stops reading, and one code path for fr
 from __future__ import annotations
 
 import codecs
+import contextlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -156,14 +157,17 @@ class LlamaCppLLM:
 
             parser = CallParser()
         stopped = False
-        with rt.lock:
-            for text, stopped in apply_stops(pieces(), params.stop):  # noqa: B007 (read after the loop)
+        with rt.lock, contextlib.closing(apply_stops(pieces(), params.stop)) as stream:
+            for text, stopped in stream:  # noqa: B007 (read after the loop)
                 if not text:
                     continue
                 if parser is None:
                     yield Delta(text)
                 else:
                     yield from as_deltas(parser.feed(text))
+                    if parser.done:  # a repeated call: the reply ends here
+                        out.ended = True
+                        break
             if parser is not None:
                 yield from as_deltas(parser.finish())
         finish: FinishReason = "stop" if (stopped or out.ended) else "length"
