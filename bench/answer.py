@@ -107,7 +107,9 @@ def main() -> None:
     kb = KnowledgeBase.open("debian-faq", create=True)
     t = time.perf_counter()
     report = kb.ingest([corpus])
-    print(f"ingest: {report.summary() if hasattr(report, 'summary') else report} in {time.perf_counter() - t:.1f}s")
+    print(
+        f"ingest: {report.summary() if hasattr(report, 'summary') else report} in {time.perf_counter() - t:.1f}s"
+    )
 
     cases = [json.loads(line) for line in DEV.read_text().splitlines() if line.strip()]
     if args.limit:
@@ -125,15 +127,30 @@ def main() -> None:
         a = s.answer
         assert a is not None
         cited = any(Path(c.source).name in gold for c in a.citations)
-        rows.append(Row(case["question"], gold, bool(case.get("should_refuse")), hit5, a.relevance,
-                        a.refused, cited, a.mode, a.timings))
+        rows.append(
+            Row(
+                case["question"],
+                gold,
+                bool(case.get("should_refuse")),
+                hit5,
+                a.relevance,
+                a.refused,
+                cited,
+                a.mode,
+                a.timings,
+            )
+        )
         flag = "REFUSE?" if case.get("should_refuse") else ("gold" if cited else "miss")
-        print(f"[{i + 1:>2}/{len(cases)}] rel={a.relevance:.2f} {a.mode:<10} {flag:<7} {case['question'][:60]}",
-              file=sys.stderr)
+        print(
+            f"[{i + 1:>2}/{len(cases)}] rel={a.relevance:.2f} {a.mode:<10} {flag:<7} {case['question'][:60]}",
+            file=sys.stderr,
+        )
 
     even, odd = rows[0::2], rows[1::2]
     tau = pick_tau(even)
-    print(f"\nmode={args.mode} k={args.k} cases={len(rows)} (answerable {sum(not r.should_refuse for r in rows)})")
+    print(
+        f"\nmode={args.mode} k={args.k} cases={len(rows)} (answerable {sum(not r.should_refuse for r in rows)})"
+    )
     print(f"relevance gate: shipped default {default.relevance:.2f}; calibrated on even cases: {tau:.2f}")
     table = [
         ("baseline: relevance gate open (0.00), all cases", evaluate(rows, 0.0)),

@@ -51,7 +51,7 @@ def run_raw(llm: llama_cpp.Llama, max_tokens: int) -> tuple[float, float, str]:
 
 
 def run_genloom(engine: Engine, max_tokens: int) -> tuple[float, float, str]:
-    engine.backend.llama.reset()
+    engine.backend.runtime.reset()
     params = SamplingParams(
         max_tokens=max_tokens, temperature=0, top_k=40, top_p=0.95, min_p=0.05, repeat_penalty=1.0, seed=1
     )

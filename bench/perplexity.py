@@ -42,7 +42,7 @@ def main() -> None:
     t_batched = time.perf_counter() - t
     pm.close()
 
-    llm = resolve_llm(None).llama
+    llm = resolve_llm(None).runtime.llama
     t = time.perf_counter()
     ref = 0.0
     for i in range(0, len(ids), step):

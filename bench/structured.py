@@ -4,7 +4,7 @@
 
 Paths, interleaved round by round so machine load hits all of them alike (greedy, KV cache reset first):
   (a) unconstrained  Engine.stream on the embedded llama.cpp backend (the baseline)
-  (b) constrained    Engine.stream(..., constraint=schema): llguidance mask per step + genloom's sampler,
+  (b) constrained    Engine.stream(..., constraint=schema): the grammar hook in genloom's token loop,
                      grammar-forced tokens fed in one batch (fast-forward)
   (c) mask only      as (b) with fast-forward off: a mask computed and applied for every single token
   (d) llama-cpp-python's logits_processor route with the same llguidance matcher (what we avoid)
@@ -23,19 +23,20 @@ from pathlib import Path
 
 import llama_cpp
 import numpy as np
-from genloom.structured.api import EXTRACT_SYSTEM
 
 from genloom import Engine, SamplingParams
 from genloom.backends.llm.llamacpp import LlamaCppLLM, bundled_model_path
-from genloom.structured import Constraint, OutputIncomplete, steer
-from genloom.structured.grammar import llamacpp_tokenizer, matcher
+from genloom.backends.llm.llamacpp import grammar_hook as steer
+from genloom.generate.extract import EXTRACT_SYSTEM
+from genloom.structured import Constraint, OutputIncomplete
+from genloom.structured.grammar import matcher
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from schema_suite import SUITE
 
 
 def run_engine(engine: Engine, messages, params: SamplingParams, constraint) -> tuple[float, int, float]:
-    engine.backend.llama.reset()
+    engine.backend.runtime.reset()
     t_first = None
     c_first = 0.0
     s = engine.stream(messages, params, constraint=constraint)
@@ -55,9 +56,9 @@ def run_logits_processor(
     backend: LlamaCppLLM, messages, constraint: Constraint, max_tokens: int
 ) -> tuple[float, int]:
     """llguidance through llama-cpp-python's own logits_processor hook (numpy recarray per token)."""
-    llm = backend.llama
+    llm = backend.runtime.llama
     llm.reset()
-    tok = llamacpp_tokenizer(str(backend.path), llm._model.vocab)
+    tok = backend.runtime.lltokenizer()
     m = matcher(constraint, tok)
     ids = backend.prompt_ids(messages)
     n_vocab = llm.n_vocab()
@@ -99,7 +100,7 @@ def run_logits_processor(
 
 
 def compile_times(backend: LlamaCppLLM) -> list[tuple[str, float, float, float]]:
-    tok = llamacpp_tokenizer(str(backend.path), backend.llama._model.vocab)
+    tok = backend.runtime.lltokenizer()
     rows = []
     for name, schema, _ in SUITE:
         t0 = time.perf_counter()
@@ -108,7 +109,7 @@ def compile_times(backend: LlamaCppLLM) -> list[tuple[str, float, float, float]]
         c.grammar()
         t2 = time.perf_counter()
         m = matcher(c, tok)
-        mask = np.full((backend.llama.n_vocab() + 31) // 32, -1, dtype=np.int32)
+        mask = np.full((backend.runtime.n_vocab + 31) // 32, -1, dtype=np.int32)
         m.unsafe_compute_mask_ptr(mask.ctypes.data, mask.nbytes)  # first mask included: compile is lazy
         t3 = time.perf_counter()
         rows.append((name, (t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3))
@@ -125,9 +126,9 @@ def main() -> None:
 
     backend = LlamaCppLLM(str(bundled_model_path()), n_ctx=4096, n_threads=args.threads, n_batch=512)
     engine = Engine(backend)
-    _ = backend.llama  # load the model before timing anything
+    _ = backend.runtime  # load the model before timing anything
     t = time.perf_counter()
-    llamacpp_tokenizer(str(backend.path), backend.llama._model.vocab)
+    backend.runtime.lltokenizer()
     tok_s = time.perf_counter() - t
 
     schema, inputs = next((s, i) for n, s, i in SUITE if n == args.schema)
