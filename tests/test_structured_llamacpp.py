@@ -142,3 +142,13 @@ def test_cli_extract_and_generate(tmp_path, capsys):
         == 2
     )
     assert "cannot be combined" in capsys.readouterr().err
+
+
+def test_unique_items_by_checked_sampling(engine):
+    """uniqueItems cannot be masked: the grammar forces the rest, the value is checked and resampled."""
+    colours = {"type": "array", "items": {"enum": ["red", "green", "blue"]}, "minItems": 3, "maxItems": 3,
+               "uniqueItems": True}  # fmt: skip
+    schema = {"type": "object", "properties": {"colours": colours}, "required": ["colours"]}
+    s = engine.structured("List three colours.", schema, SamplingParams(temperature=0, max_tokens=48, seed=5))
+    got = s.value["colours"]
+    assert len(got) == 3 and len(set(got)) == 3 and s.attempts >= 1

@@ -55,10 +55,16 @@ def test_invalid_schema_names_the_json_pointer(schema, pointer):
 @pytest.mark.parametrize(
     ("schema", "feature", "pointer"),
     [
-        ({"not": {"type": "string"}}, "not", "/not"),
-        ({"type": "array", "items": {"type": "integer"}, "uniqueItems": True}, "uniqueItems", "/uniqueItems"),
-        ({"type": "object", "properties": {"a": {"if": {}, "then": {}}}}, "if", "/properties/a/if"),
-        ({"$defs": {"t": {"type": "array", "contains": {"const": 1}}}}, "contains", "/$defs/t/contains"),
+        (
+            {"type": "object", "unevaluatedProperties": False},
+            "unevaluatedProperties",
+            "/unevaluatedProperties",
+        ),
+        (
+            {"$defs": {"t": {"type": "array", "unevaluatedItems": False}}},
+            "unevaluatedItems",
+            "/$defs/t/unevaluatedItems",
+        ),
         ({"type": "string", "format": "phone-number"}, "format: phone-number", "/format"),
         (
             {"$ref": "https://example.com/schema.json"},
@@ -240,3 +246,18 @@ def test_extract_rejects_empty_text_and_non_json_constraints():
         assert e.value.hint
     with pytest.raises(UserError):
         extract("x", Constraint.regex("a+"), model=Engine(FakeLLM(["a"])))
+
+
+def test_checked_keywords_are_kept_out_of_the_grammar_and_validated():
+    from genloom.structured.schema import checked_keywords, maskable
+
+    schema = {"type": "object", "properties": {"tags": {"type": "array", "items": {"type": "string"},
+              "uniqueItems": True}, "n": {"not": {"const": 0}, "type": "integer"}}, "required": ["tags"]}  # fmt: skip
+    c = Constraint.json_schema(schema)
+    assert c.checked == ("not", "uniqueItems") == checked_keywords(schema)
+    assert "uniqueItems" not in json.dumps(maskable(schema)) and '"not"' not in json.dumps(maskable(schema))
+    assert c.grammar()  # compiles: the grammar has only the maskable part
+    assert c.validate('{"tags": ["a", "b"], "n": 1}') == {"tags": ["a", "b"], "n": 1}
+    for bad in ('{"tags": ["a", "a"]}', '{"tags": [], "n": 0}'):
+        with pytest.raises(ValueError):
+            c.validate(bad)

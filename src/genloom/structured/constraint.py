@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from genloom.errors import UserError
-from genloom.structured.schema import load_schema
+from genloom.structured.schema import checked_keywords, load_schema, maskable
 
 if TYPE_CHECKING:
     from genloom.structured.tools import Tools
@@ -79,6 +79,13 @@ class Constraint:
             )
         return cls("choice", choices=tuple(dict.fromkeys(items)), name="choice")
 
+    @property
+    def checked(self) -> tuple[str, ...]:
+        """Keywords of the schema the grammar cannot enforce: the output is validated and resampled for them."""
+        if self.kind == "tools":
+            return self.text.checked if self.text is not None else ()
+        return checked_keywords(self.schema) if self.kind == "json_schema" and self.schema else ()
+
     # -- the grammar (steerable backends) -------------------------------------------------------
     def grammar(self) -> str:
         """The llguidance grammar text for this constraint (computed once)."""
@@ -91,7 +98,7 @@ class Constraint:
                 assert self.tools is not None
                 text = None
                 if self.text is not None:
-                    schema = self.text.schema or {}
+                    schema = maskable(self.text.schema or {})
                     closed = close_objects(schema) if self.text.kind == "json_schema" else schema
                     text = "%json " + json.dumps({**closed, "x-guidance": JSON_STYLE})
                 g = LLMatcher.grammar_from_lark(grammar(self.tools, text))
@@ -100,7 +107,8 @@ class Constraint:
             elif self.kind == "choice":
                 g = LLMatcher.grammar_from_lark("start: " + " | ".join(json.dumps(c) for c in self.choices))
             else:
-                closed = close_objects(self.schema or {}) if self.kind == "json_schema" else self.schema
+                schema = maskable(self.schema or {})
+                closed = close_objects(schema) if self.kind == "json_schema" else schema
                 g = LLMatcher.grammar_from_json_schema(closed or {}, overrides=JSON_STYLE)  # type: ignore[arg-type]
             self._grammar.append(g)
         return self._grammar[0]

@@ -13,8 +13,10 @@ from typing import Any
 
 from genloom.structured.errors import InvalidSchema, UnsupportedSchemaFeature
 
-# Keywords the grammar engine cannot enforce token by token; rejected by name, never silently ignored.
-UNSUPPORTED = (
+# Keywords the grammar engine cannot mask token by token but a finished value can be checked against: the
+# grammar enforces the rest of the schema and the output is validated against all of it and resampled
+# ("checked sampling", genloom.generate.constrained). They are never silently ignored.
+CHECKED = (
     "not",
     "if",
     "then",
@@ -27,11 +29,9 @@ UNSUPPORTED = (
     "dependentRequired",
     "dependentSchemas",
     "dependencies",
-    "unevaluatedProperties",
-    "unevaluatedItems",
-    "$dynamicRef",
-    "$recursiveRef",
 )
+# Keywords rejected by name: neither maskable nor meaningful to check one generated value against.
+UNSUPPORTED = ("unevaluatedProperties", "unevaluatedItems", "$dynamicRef", "$recursiveRef")
 # String formats the grammar engine turns into exact patterns.
 FORMATS = frozenset(
     {"date", "time", "date-time", "duration", "email", "hostname", "ipv4", "ipv6", "uuid", "uri", "unknown"}
@@ -95,6 +95,22 @@ def check_schema(schema: dict[str, Any]) -> dict[str, Any]:
                 hint=f"use one of {', '.join(sorted(FORMATS - {'unknown'}))}, or a 'pattern' instead",
             )
     return schema
+
+
+def checked_keywords(schema: dict[str, Any]) -> tuple[str, ...]:
+    """The CHECKED keywords the schema uses (sorted), enforced by validation rather than by the grammar."""
+    return tuple(sorted({k for _, sub in walk(schema) for k in CHECKED if k in sub}))
+
+
+def maskable(schema: Any) -> Any:
+    """A copy without the CHECKED keywords: what the grammar enforces (every value valid under the full
+    schema is valid under this one)."""
+    if isinstance(schema, list):
+        return [maskable(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    return {k: v if k in ("enum", "const", "default", "examples") else maskable(v)
+            for k, v in schema.items() if k not in CHECKED}  # fmt: skip
 
 
 def walk(schema: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[tuple[Any, ...], dict[str, Any]]]:
