@@ -131,9 +131,12 @@ class LlamaCppLLM:
         room = min(params.max_tokens, self.n_ctx - len(ids))
         all_hooks: list[LogitsHook] = []
         if constraint is not None:
+            from genloom.backends.llm.llamacpp.closer import CloseOnLoop
             from genloom.backends.llm.llamacpp.grammar_hook import GrammarHook
 
             all_hooks.append(GrammarHook(rt, constraint))
+            if constraint.kind in ("json_schema", "json_object", "tools"):
+                all_hooks.append(CloseOnLoop(rt, room))  # a looping value is closed, not cut off
         all_hooks += [*self.hooks, *hooks]
         out = Outcome()
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
