@@ -12,6 +12,7 @@ from __future__ import annotations
 import codecs
 import contextlib
 import re
+from typing import Any
 
 from genloom.ingest.errors import LoadError
 
@@ -57,8 +58,8 @@ def decode_text(data: bytes) -> tuple[str, str]:
         raise LoadError("binary content: no text encoding fits")
     best = matches[0]
     text = str(best)
-    rivals = [m for m in matches[1:] if m.percent_chaos - best.percent_chaos < 5 and str(m) != text]
-    if best.percent_coherence < 10 and rivals:
+    rivals = [m for m in matches[1:] if _as_likely(m, best, text)]
+    if rivals:
         raise LoadError(
             f"the text encoding cannot be told with confidence ({best.encoding} or {rivals[0].encoding}, "
             f"{len(rivals) + 1} fit about as well)",
@@ -67,6 +68,17 @@ def decode_text(data: bytes) -> tuple[str, str]:
     if _control_ratio(text) > 0.05:
         raise LoadError("binary content (too many control characters)")
     return _clean(text), str(best.encoding)
+
+
+def _as_likely(m: Any, best: Any, text: str) -> bool:
+    """Does candidate ``m`` fit about as well as ``best`` while reading differently? (cp1250 and cp1252 often
+    tie on short Western text: then nobody can say which accents were meant.)"""
+    if str(m) == text:
+        return False
+    chaos = m.percent_chaos - best.percent_chaos
+    if best.percent_coherence < 10:  # no language recognised: only a clearly worse fit is ruled out
+        return chaos < 5
+    return chaos < 1 and best.percent_coherence - m.percent_coherence < 3
 
 
 _UTF8_MULTIBYTE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")

@@ -98,7 +98,7 @@ class Budget:
 
 
 def _over(what: str, setting: str) -> LoadError:
-    return LoadError(f"file refused: {what}",
+    return LoadError(f"file refused: {what} (limit GENLOOM_{setting})",
                      hint=f"split the file, or raise GENLOOM_{setting} if it is trusted")  # fmt: skip
 
 

@@ -159,8 +159,9 @@ class Ingestor:
                 raise IngestCancelled("the ingest was cancelled", hint="run it again to finish")
             try:
                 item = self._prepare(path, readers, dict(metadata or {}))
-            except LoadError as e:
-                self._done(report, emit, FileResult(str(path), "failed", e.message))
+            except LoadError as e:  # named by its logical source (an upload's, not the temp file's)
+                source = self._sources.get(path.resolve(), str(path))
+                self._done(report, emit, FileResult(source, "failed", e.message))
                 continue
             if isinstance(item, FileResult):
                 self._done(report, emit, item)

@@ -20,17 +20,20 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-MAX_NAME = 120  # characters of a stored upload name (file systems allow 255 bytes)
-_UNSAFE = re.compile(r"[^A-Za-z0-9._ -]+")
+MAX_NAME = 120  # UTF-8 bytes of a stored upload name (file systems allow 255)
+_UNSAFE = re.compile(r"[^\w. -]+")  # letters and digits of any script, '_', '.', ' ', '-'
 
 
 def safe_name(filename: str | None, index: int) -> str:
     raw = (filename or "").replace("\\", "/").rsplit("/", 1)[-1]
     name = _UNSAFE.sub("_", raw).strip(" .") or f"upload-{index}"
-    if len(name) > MAX_NAME:
+    if len(name.encode()) > MAX_NAME:
         stem, dot, ext = name.rpartition(".")
-        ext = ext if dot and stem and len(ext) <= 10 else ""
-        name = name[: MAX_NAME - len(ext) - 1].rstrip(" .") + ("." + ext if ext else "")
+        ext = "." + ext if dot and stem and len(ext) <= 10 else ""
+        stem = stem if ext else name
+        while len((stem + ext).encode()) > MAX_NAME:
+            stem = stem[: -max(1, (len((stem + ext).encode()) - MAX_NAME) // 4)]
+        name = stem.rstrip(" .") + ext
     return name
 
 
