@@ -86,7 +86,7 @@ def docx_bytes(paragraphs: list[str] | None = None, empty_paragraphs: int = 0) -
         for item in src.infolist():
             data = src.read(item.filename)
             if item.filename == "word/document.xml":
-                head, _, rest = data.partition(b"<w:body>")
+                head = data.partition(b"<w:body>")[0]
                 data = head + b"<w:body>" + b"<w:p/>" * empty_paragraphs + b"</w:body></w:document>"
             z.writestr(item.filename, data)
     return out.getvalue()

@@ -84,7 +84,9 @@ def test_each_limit_fails_its_file_with_the_reason_and_keeps_the_rest(tmp_path, 
         got = report(srv.upload("alice", "docs", [(name, data), GOOD]))
         assert got[name]["status"] == "failed" and reason in got[name]["reason"], got[name]
         assert got["good.txt"]["status"] == "added"
-        stored = srv.as_("alice", "POST", "/v1/kb/docs/search", json={"query": "kettle whistles"}).json()["data"]
+        stored = srv.as_("alice", "POST", "/v1/kb/docs/search", json={"query": "kettle whistles"}).json()[
+            "data"
+        ]
         assert [h["source"] for h in stored] == ["upload:alice/good.txt"]
 
 
@@ -140,7 +142,9 @@ def test_long_and_odd_file_names_are_never_a_500(tmp_path):
     names = ["n" * 1000 + ".txt", "../../etc/passwd.txt", "C:\\Users\\x\\notes.txt", "ünïcødé ☃.txt", ".txt",
              "a\x00b.txt", "  .  ", "x" * 300]  # fmt: skip
     with live(tmp_path) as srv:
-        r = srv.upload("alice", "docs", [(n, f"Text number {i} about kettles.".encode()) for i, n in enumerate(names)])
+        r = srv.upload(
+            "alice", "docs", [(n, f"Text number {i} about kettles.".encode()) for i, n in enumerate(names)]
+        )
         assert r.status_code == 200, r.text
         files = r.json()["report"]["files"]
         assert len(files) == len(names)

@@ -138,7 +138,9 @@ def test_kb_names_are_shown_only_to_keys_that_can_read_in_them(srv):
 
     def kbs(who):
         names = [k["name"] for k in srv.as_(who, "GET", "/v1/kb").json()["data"]]
-        models = [m["id"] for m in srv.as_(who, "GET", "/v1/models").json()["data"] if m["id"].startswith("rag:")]
+        models = [
+            m["id"] for m in srv.as_(who, "GET", "/v1/models").json()["data"] if m["id"].startswith("rag:")
+        ]
         assert models == [f"rag:{n}" for n in names]
         return names
 
@@ -153,7 +155,9 @@ def test_only_the_health_status_and_the_ui_shell_answer_without_a_key(tmp_path):
         assert srv.as_(None, "GET", "/healthz").json() == {"status": "ok"}
         assert "version" in srv.as_("bob", "GET", "/healthz").json()
         assert srv.as_(None, "GET", "/").status_code == 200
-        assert srv.as_(None, "GET", "/v1/config").json() == {"auth": True}  # what the UI needs to ask for a key
+        assert srv.as_(None, "GET", "/v1/config").json() == {
+            "auth": True
+        }  # what the UI needs to ask for a key
         assert "models" in srv.as_("bob", "GET", "/v1/config").json()
         for path in ("/metrics", "/docs", "/openapi.json", "/v1/models", "/v1/kb"):
             assert srv.as_(None, "GET", path).status_code == 401, path
@@ -167,7 +171,7 @@ def test_only_the_health_status_and_the_ui_shell_answer_without_a_key(tmp_path):
         schemes = spec["components"]["securitySchemes"]
         assert [s["scheme"] for s in schemes.values()] == ["bearer"]
         (name,) = schemes
-        assert {"HTTPBearer": []} == {name: []} and spec["paths"]["/v1/chat/completions"]["post"]["security"] == [
+        assert {name: []} == {"HTTPBearer": []} and spec["paths"]["/v1/chat/completions"]["post"]["security"] == [
             {name: []}]  # fmt: skip
 
 

@@ -49,7 +49,12 @@ def test_cross_site_uploads_are_refused_same_origin_and_non_browser_ones_accepte
         same = {"Origin": srv.url, "Sec-Fetch-Site": "same-origin"}
         assert srv.as_(None, "POST", "/v1/kb/docs/documents", files=PLANT, headers=same).status_code == 200
         (doc,) = srv.as_(None, "GET", "/v1/kb/docs/documents").json()["data"]
-        r = srv.as_(None, "DELETE", f"/v1/kb/docs/documents/{doc['doc_id']}", headers={"Origin": "http://evil.example"})
+        r = srv.as_(
+            None,
+            "DELETE",
+            f"/v1/kb/docs/documents/{doc['doc_id']}",
+            headers={"Origin": "http://evil.example"},
+        )
         assert r.status_code == 403
         assert srv.as_(None, "DELETE", f"/v1/kb/docs/documents/{doc['doc_id']}").status_code == 200  # curl
 
@@ -64,7 +69,10 @@ def test_cors_is_off_by_default_and_an_allow_list_when_set(tmp_path):
     with live(tmp_path / "b", keys=False, cors_origins="http://app.example") as srv:
         r = srv.as_(None, "GET", "/v1/kb", headers={"Origin": "http://app.example"})
         assert r.headers["access-control-allow-origin"] == "http://app.example"
-        assert srv.as_(None, "OPTIONS", "/v1/kb", headers=pre).headers["access-control-allow-origin"] == "http://app.example"
+        assert (
+            srv.as_(None, "OPTIONS", "/v1/kb", headers=pre).headers["access-control-allow-origin"]
+            == "http://app.example"
+        )
         other = srv.as_(None, "GET", "/v1/kb", headers={"Origin": "http://evil.example"})
         assert "access-control-allow-origin" not in other.headers
         listed = {"Origin": "http://app.example", "Sec-Fetch-Site": "cross-site"}

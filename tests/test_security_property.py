@@ -86,13 +86,17 @@ def run(srv: Live, seed: int, steps: int, kbs: list[str]) -> dict[str, int]:
     counts: dict[str, int] = {}
     keys = list(KEYS)
     for step in range(steps):
-        op = rng.choice(["upload", "upload", "delete", "delete", "search", "ask", "rag", "list", "kbs", "cache"])
+        op = rng.choice(
+            ["upload", "upload", "delete", "delete", "search", "ask", "rag", "list", "kbs", "cache"]
+        )
         key, kb = rng.choice(keys), rng.choice(kbs)
         counts[op] = counts.get(op, 0) + 1
         where = f"step {step} ({op} by {key} in {kb})"
         if op == "upload":
             name, secret = rng.choice(NAMES), word(rng)
-            r = srv.upload(key, kb, [(name, f"This {name} by {key} holds the word {secret} about kettles.".encode())])
+            r = srv.upload(
+                key, kb, [(name, f"This {name} by {key} holds the word {secret} about kettles.".encode())]
+            )
             assert r.status_code == 200, (where, r.text)
             (f,) = r.json()["report"]["files"]
             assert f["status"] in ("added", "updated"), (where, f)
@@ -120,7 +124,10 @@ def run(srv: Live, seed: int, steps: int, kbs: list[str]) -> dict[str, int]:
                 assert msg in (f"knowledge base {kb!r} does not exist or this key cannot read it",
                                f"document {doc_id!r} does not exist in knowledge base {kb!r} or this key cannot read it"), msg  # fmt: skip
                 if not m.visible(key, kb):
-                    assert "knowledge base" in msg.split("does not")[0] and "document" not in msg.split("does")[0]
+                    assert (
+                        "knowledge base" in msg.split("does not")[0]
+                        and "document" not in msg.split("does")[0]
+                    )
             elif key != "root" and d.owner != key:
                 assert r.status_code == 403, (where, r.text)
             else:
@@ -140,7 +147,10 @@ def run(srv: Live, seed: int, steps: int, kbs: list[str]) -> dict[str, int]:
                 r = srv.as_(key, "POST", "/v1/chat/completions", json=body)
             if not m.visible(key, kb):
                 assert r.status_code == 404, (where, r.text)
-                assert r.json()["error"]["message"].split(" (")[0] == f"knowledge base {kb!r} does not exist or this key cannot read it"
+                assert (
+                    r.json()["error"]["message"].split(" (")[0]
+                    == f"knowledge base {kb!r} does not exist or this key cannot read it"
+                )
             else:
                 assert r.status_code == 200, (where, r.text)
                 if op == "search":
@@ -160,7 +170,11 @@ def run(srv: Live, seed: int, steps: int, kbs: list[str]) -> dict[str, int]:
         elif op == "kbs":
             want = sorted(k for k in m.existing if m.visible(key, k))
             got = [k["name"] for k in srv.as_(key, "GET", "/v1/kb").json()["data"]]
-            models = [x["id"][4:] for x in srv.as_(key, "GET", "/v1/models").json()["data"] if x["id"].startswith("rag:")]
+            models = [
+                x["id"][4:]
+                for x in srv.as_(key, "GET", "/v1/models").json()["data"]
+                if x["id"].startswith("rag:")
+            ]
             assert got == models == want, (where, got, models, want)
         else:  # a cacheable completion: a hit only for the key that asked it before
             prompt = f"repeat {rng.randrange(3)}"

@@ -329,7 +329,9 @@ def test_principals_from_the_key_reach_every_kb_call(make, kbs):
     assert client.post("/v1/kb/docs/documents", files=files, headers=bob).status_code == 200
     assert kbs.kbs["docs"].calls[-1] == ("ingest", ["tenant:b"])
     assert client.post("/v1/kb/docs/search", json=q, headers=bob).json()["data"] == []
-    assert [d["source"] for d in client.get("/v1/kb/docs/documents", headers=bob).json()["data"]] == ["bob.txt"]
+    assert [d["source"] for d in client.get("/v1/kb/docs/documents", headers=bob).json()["data"]] == [
+        "bob.txt"
+    ]
     assert client.delete(f"/v1/kb/docs/documents/{doc_id}", headers=bob).status_code == 404
     body = {"model": "rag:docs", "messages": [{"role": "user", "content": "What do kettles boil?"}]}
     msg = client.post("/v1/chat/completions", json=body, headers=bob).json()["choices"][0]["message"]

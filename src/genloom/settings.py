@@ -128,7 +128,9 @@ class Settings:
                 raise UserError(f"{name} must be >= 1, got {getattr(self, name)}",
                                 hint=f"set GENLOOM_{name.upper()}")  # fmt: skip
         if self.unscoped_uploads_public not in (0, 1):
-            raise UserError("unscoped_uploads_public must be 0 or 1", hint="set GENLOOM_UNSCOPED_UPLOADS_PUBLIC")
+            raise UserError(
+                "unscoped_uploads_public must be 0 or 1", hint="set GENLOOM_UNSCOPED_UPLOADS_PUBLIC"
+            )
         if self.chunk_tokens < 16:
             raise UserError(
                 f"chunk_tokens must be >= 16, got {self.chunk_tokens}",

@@ -83,7 +83,9 @@ def open_visible(kb_factory: Callable[[str, bool], Any], kb: str, acl: Acl) -> A
     return base
 
 
-def visible_lister(names: Callable[[], list[str]], kb_factory: Callable[[str, bool], Any]) -> Callable[[], list[str]]:
+def visible_lister(
+    names: Callable[[], list[str]], kb_factory: Callable[[str, bool], Any]
+) -> Callable[[], list[str]]:
     """``names`` narrowed to the knowledge bases the current request's caller may see (none outside a
     request: fail closed)."""
 
@@ -104,7 +106,9 @@ def visible_lister(names: Callable[[], list[str]], kb_factory: Callable[[str, bo
     return listed
 
 
-def guarded_answers(answer: Callable[..., Iterable[str]], kb_factory: Callable[[str, bool], Any]) -> Callable[..., Iterable[str]]:
+def guarded_answers(
+    answer: Callable[..., Iterable[str]], kb_factory: Callable[[str, bool], Any]
+) -> Callable[..., Iterable[str]]:
     """An answer factory that first checks the caller may see ``kb`` (the 404 otherwise)."""
 
     def make(question: str, **options: Any) -> Iterable[str]:

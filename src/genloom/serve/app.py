@@ -31,13 +31,13 @@ from genloom.serve.audit import AuditLog
 from genloom.serve.auth import KeyStore, bearer
 from genloom.serve.deps import identify, unauthorized
 from genloom.serve.errors import APIError
-from genloom.serve.local_guard import LocalGuard
-from genloom.serve.uploads import process_dir
 from genloom.serve.limits import RateLimiter
 from genloom.serve.limits_redis import limiter_from_settings
+from genloom.serve.local_guard import LocalGuard
 from genloom.serve.metrics import Metrics
 from genloom.serve.queue import GenerationQueue
 from genloom.serve.state import AnswerFactory, KBFactory, State
+from genloom.serve.uploads import process_dir
 from genloom.settings import Settings, get_settings
 
 

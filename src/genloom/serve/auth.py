@@ -33,7 +33,6 @@ from pathlib import Path
 from genloom.errors import UserError
 from genloom.settings import Settings
 
-
 KEY_PRINCIPAL = "key:"  # + key name: the principal every key holds for itself (reserved)
 
 

@@ -89,7 +89,9 @@ async def upload(
         with save_uploads(st.uploads_dir, files) as paths:
             names = [p.name for p in paths]
             if not paths:
-                raise UserError("no files were uploaded", hint="send one or more multipart fields named 'files'")
+                raise UserError(
+                    "no files were uploaded", hint="send one or more multipart fields named 'files'"
+                )
             cancel = threading.Event()
             readers = who.readers(bool(st.settings.unscoped_uploads_public))
 

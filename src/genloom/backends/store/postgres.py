@@ -216,7 +216,9 @@ class PostgresStore:
     @staticmethod
     def _make_doc(r: tuple, text: str = "") -> Document:
         doc_id, source, title, chash, principals, meta, n, updated, writers = r
-        return Document(doc_id, source, title, chash, text, sorted(principals), meta, n, updated, sorted(writers))
+        return Document(
+            doc_id, source, title, chash, text, sorted(principals), meta, n, updated, sorted(writers)
+        )
 
     def document_hash(self, doc_id: str) -> str | None:
         rows = self._q(
