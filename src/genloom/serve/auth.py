@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -32,6 +33,8 @@ from pathlib import Path
 
 from genloom.errors import UserError
 from genloom.settings import Settings
+
+log = logging.getLogger(__name__)
 
 KEY_PRINCIPAL = "key:"  # + key name: the principal every key holds for itself (reserved)
 
@@ -188,6 +191,10 @@ class KeyStore:
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
             raise UserError(f"{path} is not valid TOML: {e}", hint="fix the keys file") from None
         keys = data.get("keys", {})
+        plain = isinstance(keys, dict) and any(isinstance(v, dict) and "key" in v for v in keys.values())
+        if plain and path.stat().st_mode & 0o077:
+            log.warning("%s holds API keys and is readable by other users: chmod 600 it (or store key_sha256 "
+                        "digests instead of keys)", path)  # fmt: skip
         if not isinstance(keys, dict):
             raise UserError(
                 f"{path}: [keys] must be a table of [keys.NAME] tables", hint="see genloom.serve.auth"
