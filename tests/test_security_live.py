@@ -181,6 +181,7 @@ def test_admin_flag_in_the_keys_file(tmp_path):
     (home / "keys.toml").write_text('[keys.ops]\nkey = "sk-ops"\nadmin = true\n[keys.eve]\nkey = "sk-eve"\n')
     keys = KeyStore.from_settings(Settings(home=home))
     ops, eve = keys.lookup("sk-ops"), keys.lookup("sk-eve")
-    assert ops is not None and ops.admin and ops.acl is None and ops.may_write([])
-    assert eve is not None and not eve.admin and eve.acl == ["key:eve"] and not eve.may_write([])
+    assert ops is not None and ops.admin and ops.scope is None and ops.may_write([])
+    assert ops.acl == ["key:ops"]  # it manages everything, it retrieves by its principals
+    assert eve is not None and not eve.admin and eve.acl == eve.scope == ["key:eve"] and not eve.may_write([])
     assert set(KEYS) >= {"alice", "root"}

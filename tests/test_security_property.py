@@ -22,7 +22,7 @@ from genloom.settings import Settings, set_settings
 from security_helpers import KEYS, Live, live
 
 READS = {"alice": {"tenant:a", "key:alice"}, "dave": {"tenant:a", "key:dave"}, "bob": {"tenant:b", "key:bob"},
-         "carol": {"key:carol"}}  # fmt: skip
+         "carol": {"key:carol"}, "root": {"key:root"}}  # fmt: skip
 UPLOAD_READERS = {"alice": {"tenant:a"}, "dave": {"tenant:a"}, "bob": {"tenant:b"}, "carol": {"key:carol"},
                   "root": {"key:root"}}  # fmt: skip
 NAMES = ["notes.txt", "plan.md", "memo.txt"]
@@ -47,7 +47,12 @@ class Model:
     cached: set[tuple[str, str]] = field(default_factory=set)
 
     def can_read(self, key: str, d: Doc) -> bool:
-        return key == "root" or "*" in d.readers or bool(d.readers & READS[key])
+        """May ``key`` retrieve the text (searches, answers)? The admin key too only by its principals."""
+        return "*" in d.readers or bool(d.readers & READS[key])
+
+    def can_manage(self, key: str, d: Doc) -> bool:
+        """May ``key`` list it (and try to delete it)? The admin key: every document."""
+        return key == "root" or self.can_read(key, d)
 
     def visible(self, key: str, kb: str) -> bool:
         if kb not in self.existing:
@@ -57,7 +62,7 @@ class Model:
         return any(d.kb == kb and self.can_read(key, d) for d in self.docs.values())
 
     def forbidden(self, key: str) -> set[str]:
-        """Secrets ``key`` must never be sent."""
+        """Secrets ``key`` must never be sent (they are in documents' text only: listings carry none)."""
         out = set(self.gone)
         out |= {d.secret for d in self.docs.values() if not self.can_read(key, d)}
         return out
@@ -118,7 +123,7 @@ def run(srv: Live, seed: int, steps: int, kbs: list[str]) -> dict[str, int]:
             doc_id = rng.choice([*known, uuid.uuid4().hex[:16]]) if known else uuid.uuid4().hex[:16]
             d = m.docs.get(doc_id)
             r = srv.as_(key, "DELETE", f"/v1/kb/{kb}/documents/{doc_id}")
-            if d is None or d.kb != kb or not m.visible(key, kb) or not m.can_read(key, d):
+            if d is None or d.kb != kb or not m.visible(key, kb) or not m.can_manage(key, d):
                 assert r.status_code == 404, (where, r.text)
                 msg = r.json()["error"]["message"].split(" (")[0]  # without the hint
                 assert msg in (f"knowledge base {kb!r} does not exist or this key cannot read it",
@@ -164,7 +169,7 @@ def run(srv: Live, seed: int, steps: int, kbs: list[str]) -> dict[str, int]:
                 assert r.status_code == 404, where
             else:
                 got = {d["doc_id"] for d in r.json()["data"]}
-                want = {i for i, d in m.docs.items() if d.kb == kb and m.can_read(key, d)}
+                want = {i for i, d in m.docs.items() if d.kb == kb and m.can_manage(key, d)}
                 assert got == want, where
             check_no_leak(m, key, r.text, where)
         elif op == "kbs":

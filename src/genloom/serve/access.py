@@ -1,7 +1,8 @@
 """Who may see and change what, at the server's edge (README "Security model").
 
 - A document is readable by a caller whose ACL (``Principal.acl``) meets the document's principals, or by
-  everyone when they hold ``*``; ``acl=None`` (the local owner, admin keys) reads everything.
+  everyone when they hold ``*``. What a caller may list and manage is its ``Principal.scope``: its ACL, or
+  None (everything) for the local owner and admin keys.
 - A knowledge base is visible to a caller who can read something in it or who created it over the API;
   to anyone else it does not exist: the same 404, word for word, as a name nobody ever used.
 - A document the caller cannot read does not exist for it either (same 404 as an unknown id).
@@ -107,13 +108,15 @@ def visible_lister(
 
 
 def guarded_answers(
-    answer: Callable[..., Iterable[str]], kb_factory: Callable[[str, bool], Any]
+    answer: Callable[..., Iterable[str]], kb_factory: Callable[[str, bool], Any], admins: set[str]
 ) -> Callable[..., Iterable[str]]:
-    """An answer factory that first checks the caller may see ``kb`` (the 404 otherwise)."""
+    """An answer factory that first checks the caller may see ``kb`` (the 404 otherwise). It is handed the
+    caller's retrieval ACL; ``admins`` (the ``key:<name>`` of admin keys) see every knowledge base."""
 
     def make(question: str, **options: Any) -> Iterable[str]:
         kb = options.get("kb") or "default"
-        open_visible(kb_factory, kb, options.get("principals"))
+        acl = options.get("principals")
+        open_visible(kb_factory, kb, None if acl is not None and admins & set(acl) else acl)
         return answer(question, **options)
 
     return make

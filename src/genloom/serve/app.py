@@ -168,10 +168,11 @@ def create_app(
     s = settings or get_settings()
     metrics = Metrics()
     kb_factory = kb_factory or _default_kb_factory(s)
+    key_store = keys if keys is not None else KeyStore.from_settings(s)
     state = State(
         settings=s,
         models=list(models or [s.model]),
-        keys=keys if keys is not None else KeyStore.from_settings(s),
+        keys=key_store,
         limiter=limiter or limiter_from_settings(s),
         queue=GenerationQueue(s.queue_size, concurrency, on_change=metrics.queue_depth.set),
         metrics=metrics,
@@ -180,7 +181,9 @@ def create_app(
         kb_factory=kb_factory,
         # the KB names and rag answers a caller gets: only knowledge bases it may see (serve/access.py)
         kb_lister=visible_lister(kb_lister or _default_kb_lister(s), kb_factory),
-        answer_factory=guarded_answers(answer_factory or _default_answer_factory(s), kb_factory),
+        answer_factory=guarded_answers(
+            answer_factory or _default_answer_factory(s), kb_factory, {f"key:{n}" for n in key_store.admins()}
+        ),
         embedder_factory=(lambda: embedder) if embedder is not None else _default_embedder(s),
         embedder_id=(lambda: _embedder_id(embedder)) if embedder is not None else (lambda: s.embedder),
         # cache_ttl = 0 turns caching off, an injected cache included

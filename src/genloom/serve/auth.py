@@ -54,11 +54,17 @@ class Principal:
 
     @property
     def acl(self) -> list[str] | None:
-        """Who this caller reads as: None = everything (the local owner, admin keys), else its principals
-        plus its own ``key:<name>``."""
-        if self.principals is None or self.admin:
+        """Who this caller retrieves as (searches, answers): its principals plus its own ``key:<name>``;
+        None for the local owner (the store then answers with public documents)."""
+        if self.principals is None:
             return None
         return [*self.principals, self.own]
+
+    @property
+    def scope(self) -> list[str] | None:
+        """Which documents and knowledge bases this caller may list and manage: None = all of them (the
+        local owner, admin keys), else the ones its ``acl`` can read."""
+        return None if self.admin else self.acl
 
     @property
     def writer(self) -> str:
@@ -134,6 +140,9 @@ class KeyStore:
 
     def names(self) -> list[str]:
         return sorted(self._where)
+
+    def admins(self) -> list[str]:
+        return sorted(p.key_id for p in self._by_digest.values() if p.admin)
 
     def make_admins(self, names: list[str], where: str) -> None:
         """Mark the keys called ``names`` as admin keys (``GENLOOM_ADMIN_KEYS``)."""

@@ -1,7 +1,7 @@
 """Request dependencies: who is calling (API key → principal) and whether their rate limit allows it.
 
 ``caller`` declares the bearer scheme (``HTTPBearer``), so the OpenAPI document says how to authenticate,
-and records the caller's ACL for the request (``access.current_acl``: the KB lister answers for it).
+and records the caller's scope for the request (``access.current_acl``: the KB lister answers for it).
 """
 
 from __future__ import annotations
@@ -51,5 +51,5 @@ async def caller(
             retry_after=wait,
         )
     request.state.key_id = who.key_id
-    current_acl.set((who.acl,))
+    current_acl.set((who.scope,))
     return who

@@ -51,8 +51,8 @@ async def list_documents(kb: str, request: Request, who: Principal = Depends(cal
     st = get_state(request)
 
     def work() -> list[Any]:
-        base = open_visible(st.kb_factory, kb, who.acl)
-        return [plain(d) for d in base.documents() if readable(d, who.acl)]
+        base = open_visible(st.kb_factory, kb, who.scope)
+        return [plain(d) for d in base.documents() if readable(d, who.scope)]
 
     return {"object": "list", "data": await asyncio.to_thread(work)}
 
@@ -127,9 +127,9 @@ async def delete_document(
     t0 = time.perf_counter()
 
     def work() -> None:
-        base = open_visible(st.kb_factory, kb, who.acl)
+        base = open_visible(st.kb_factory, kb, who.scope)
         doc = base.find(doc_id)
-        if doc is None or not readable(doc, who.acl):  # one answer: a key cannot learn what it may not read
+        if doc is None or not readable(doc, who.scope):  # one answer: a key cannot learn what it may not read
             raise no_doc(kb, doc_id)
         if not who.may_write(writers_of(doc)):
             raise AccessDenied(
@@ -156,7 +156,7 @@ async def search(
     t0 = time.perf_counter()
 
     def work() -> list[Any]:
-        base = open_visible(st.kb_factory, kb, who.acl)
+        base = open_visible(st.kb_factory, kb, who.scope)
         return list(base.search(body.query, k=body.k, principals=who.acl, mode=body.mode))
 
     hits = await asyncio.to_thread(work)
@@ -176,7 +176,7 @@ async def ask(
     model = body.model or st.models[0]
     if model not in st.models:
         st.engine(model)  # raises the 404 that names the models on offer
-    await asyncio.to_thread(open_visible, st.kb_factory, kb, who.acl)
+    await asyncio.to_thread(open_visible, st.kb_factory, kb, who.scope)
     gen = st.start(lambda: st.answer_factory(body.question, kb=kb, principals=who.acl, k=body.k, model=model,
                                              history=None, mode=body.mode))  # fmt: skip
     text = await gen.collect(request)
