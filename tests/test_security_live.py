@@ -185,3 +185,30 @@ def test_admin_flag_in_the_keys_file(tmp_path):
     assert ops.acl == ["key:ops"]  # it manages everything, it retrieves by its principals
     assert eve is not None and not eve.admin and eve.acl == eve.scope == ["key:eve"] and not eve.may_write([])
     assert set(KEYS) >= {"alice", "root"}
+
+
+def test_genloom_serve_refuses_to_start_with_a_duplicate_key_name(tmp_path, monkeypatch, capsys):
+    from genloom.cli.main import main
+
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    (home / "keys.toml").write_text('[keys.alice]\nkey = "sk-other"\n')
+    (home / "keys.toml").chmod(0o600)
+    monkeypatch.setenv("GENLOOM_API_KEYS", "alice=sk-alice")
+    assert main(["serve", "--port", "1"]) != 0  # fails before binding anything
+    err = capsys.readouterr().err
+    assert "'alice' is defined twice" in err and "GENLOOM_API_KEYS" in err and "keys.toml" in err
+
+
+def test_a_keys_file_others_can_read_is_warned_about(tmp_path, caplog):
+    home = tmp_path / "h"
+    home.mkdir()
+    path = home / "keys.toml"
+    path.write_text('[keys.alice]\nkey = "sk-a"\n')
+    path.chmod(0o644)
+    KeyStore.from_settings(Settings(home=home))
+    assert "readable by other users" in caplog.text
+    caplog.clear()
+    path.chmod(0o600)
+    KeyStore.from_settings(Settings(home=home))
+    assert "readable by other users" not in caplog.text
