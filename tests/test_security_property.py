@@ -199,8 +199,23 @@ def test_no_key_reads_changes_or_learns_what_it_may_not_sqlite(tmp_path, seed):
 
 
 def test_no_key_reads_changes_or_learns_what_it_may_not_postgres(tmp_path, pg_url):
-    tag = uuid.uuid4().hex[:6]
-    with live(tmp_path, store=pg_url) as srv:
-        counts = run(srv, 7, 50, [f"p{tag}a", f"p{tag}b", f"p{tag}c"])
-    set_settings(Settings())
-    assert counts["upload"] > 3 and counts["delete"] > 3, counts
+    """In a schema of its own: the test database is shared, and other tests' knowledge bases live there."""
+    import psycopg
+
+    from genloom.backends.store import _pg_providers
+
+    schema = f"prop_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+        conn.execute(f"CREATE SCHEMA {schema}")
+    url = pg_url + ("&" if "?" in pg_url else "?") + f"options=-csearch_path%3D{schema},public"
+    try:
+        with live(tmp_path, store=url) as srv:
+            counts = run(srv, 7, 50, ["pa", "pb", "pc"])
+        assert counts["upload"] > 3 and counts["delete"] > 3, counts
+    finally:
+        set_settings(Settings())
+        for key in [k for k in _pg_providers if k[0] == url]:
+            _pg_providers.pop(key).close()  # type: ignore[attr-defined]
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")
