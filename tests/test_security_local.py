@@ -30,6 +30,9 @@ def test_only_loopback_host_headers_are_answered(tmp_path):
                 assert r.status_code == 403 and r.json()["error"]["code"] == "host_not_allowed", (host, path)
         for host in (f"localhost:{port}", f"127.0.0.1:{port}", "[::1]", f"app.localhost:{port}"):
             assert srv.as_(None, "GET", "/v1/kb", headers={"Host": host}).status_code == 200, host
+        refused = [ln for ln in srv.as_(None, "GET", "/metrics").text.splitlines()
+                   if ln.startswith("genloom_requests_total") and '"403"' in ln]  # fmt: skip
+        assert refused and float(refused[0].rsplit(" ", 1)[1]) == 16  # refusals are counted
 
 
 def test_allowed_hosts_setting_adds_names(tmp_path):

@@ -201,10 +201,11 @@ def create_app(
     app.state.genloom = state
     errors.install(app)
 
-    app.add_middleware(Observe, metrics=metrics)
-    app.add_middleware(BodyLimit, limit=s.max_request_bytes)
+    # the last added runs first: CORS, body limit, metrics (so refusals are counted too), the local guard
     if not state.keys.enabled:  # the local owner's mode: no DNS rebinding, no cross-site writes
         app.add_middleware(LocalGuard, hosts=s.names("allowed_hosts"), origins=s.names("cors_origins"))
+    app.add_middleware(Observe, metrics=metrics)
+    app.add_middleware(BodyLimit, limit=s.max_request_bytes)
     if s.names("cors_origins"):  # CORS is off unless origins are listed
         app.add_middleware(CORSMiddleware, allow_origins=s.names("cors_origins"), allow_credentials=False,
                            allow_methods=["GET", "POST", "DELETE"],
