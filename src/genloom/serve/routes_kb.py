@@ -70,12 +70,16 @@ def _audit(st: State, who: Principal, t0: float, endpoint: str, kb: str, prompt:
 async def _run_cancellable(request: Request, st: State, cancel: threading.Event, work: Any) -> Any:
     """Run ``work`` in a thread; set ``cancel`` when the client disconnects or the server drains."""
     task = asyncio.ensure_future(asyncio.to_thread(work))
-    while True:
-        done, _ = await asyncio.wait({task}, timeout=0.2)
-        if done:
-            return task.result()
-        if not cancel.is_set() and (st.draining.is_set() or await request.is_disconnected()):
-            cancel.set()
+    try:
+        while True:
+            done, _ = await asyncio.wait({task}, timeout=0.2)
+            if done:
+                return task.result()
+            if not cancel.is_set() and (st.draining.is_set() or await request.is_disconnected()):
+                cancel.set()
+    except asyncio.CancelledError:  # the server gave up waiting (shutdown): the thread must stop too
+        cancel.set()
+        raise
 
 
 @router.post("/{kb}/documents")
