@@ -46,6 +46,7 @@ class FakeKB:
         self.name = name
         self.docs: dict[str, dict[str, Any]] = {}
         self.calls: list[tuple[str, Any]] = []
+        self.creator: str | None = None
 
     def ingest(
         self,
@@ -53,6 +54,8 @@ class FakeKB:
         principals: Sequence[str] | None = None,
         progress: Any = None,
         sources: dict | None = None,
+        writers: Sequence[str] | None = None,
+        cancel: Any = None,
     ) -> dict:
         self.calls.append(("ingest", list(principals) if principals is not None else None))
         added = []
@@ -60,9 +63,19 @@ class FakeKB:
             text = Path(p).read_text(encoding="utf-8")
             doc_id = f"d{zlib.crc32(text.encode()):08x}"
             self.docs[doc_id] = {"doc_id": doc_id, "source": Path(p).name, "title": Path(p).stem, "text": text,
-                                 "principals": list(principals or [])}  # fmt: skip
+                                 "principals": list(principals or ["*"]), "writers": list(writers or [])}  # fmt: skip
             added.append(doc_id)
         return {"added": added, "skipped": []}
+
+    def claim(self, principal: str) -> None:
+        if self.creator is None and not self.docs:
+            self.creator = principal
+
+    def readable_by(self, principals: Sequence[str]) -> bool:
+        return any(set(d["principals"]) & {"*", *principals} for d in self.docs.values())
+
+    def find(self, doc_id: str) -> dict[str, Any] | None:
+        return self.docs.get(doc_id)
 
     def documents(self) -> list[dict[str, Any]]:
         return [{k: v for k, v in d.items() if k != "text"} for d in self.docs.values()]
@@ -82,7 +95,7 @@ class FakeKB:
         words = {w for w in re.findall(r"\w{4,}", query.lower())}
         hits = []
         for d in self.docs.values():
-            if principals is not None and d["principals"] and not set(d["principals"]) & set(principals):
+            if principals is not None and not set(d["principals"]) & {"*", *principals}:
                 continue
             if words & set(re.findall(r"\w{4,}", d["text"].lower())):
                 hits.append(FakeHit(f"{d['doc_id']}:0", d["doc_id"], d["source"], d["title"], d["text"], 0,

@@ -34,7 +34,7 @@ def make(tmp_path, kbs):
             answer_factory=lambda q, **o: FakeAnswerStream(kbs, q, **o),
             embedder=FakeEmbedder(),
         )
-        return TestClient(app)
+        return TestClient(app, base_url="http://localhost")  # no keys: loopback Host only
 
     return make
 
@@ -173,7 +173,8 @@ def test_keys_required_when_configured(make):
     assert r.status_code == 401 and r.json()["error"]["code"] == "invalid_api_key"
     assert client.get("/v1/models", headers={"Authorization": "Bearer wrong"}).status_code == 401
     assert client.get("/v1/models", headers={"Authorization": f"Bearer {ALICE}"}).status_code == 200
-    assert client.get("/healthz").json()["auth"] == "keys"
+    assert client.get("/healthz").json() == {"status": "ok"}  # no details without a key
+    assert client.get("/healthz", headers={"Authorization": f"Bearer {ALICE}"}).json()["auth"] == "keys"
 
 
 def test_rate_limit_gives_429_with_retry_after(make):
@@ -323,13 +324,20 @@ def test_principals_from_the_key_reach_every_kb_call(make, kbs):
     assert kbs.kbs["docs"].calls[0] == ("ingest", ["tenant:a"])
     q = {"query": "kettles water"}
     assert len(client.post("/v1/kb/docs/search", json=q, headers=alice).json()["data"]) == 1
+    # bob cannot read anything in "docs": for him it does not exist
+    assert client.post("/v1/kb/docs/search", json=q, headers=bob).status_code == 404
+    files = [("files", ("bob.txt", b"Bob writes about teapots only.", "text/plain"))]
+    assert client.post("/v1/kb/docs/documents", files=files, headers=bob).status_code == 200
+    assert kbs.kbs["docs"].calls[-1] == ("ingest", ["tenant:b"])
     assert client.post("/v1/kb/docs/search", json=q, headers=bob).json()["data"] == []
-    assert client.get("/v1/kb/docs/documents", headers=bob).json()["data"] == []
+    assert [d["source"] for d in client.get("/v1/kb/docs/documents", headers=bob).json()["data"]] == [
+        "bob.txt"
+    ]
     assert client.delete(f"/v1/kb/docs/documents/{doc_id}", headers=bob).status_code == 404
     body = {"model": "rag:docs", "messages": [{"role": "user", "content": "What do kettles boil?"}]}
     msg = client.post("/v1/chat/completions", json=body, headers=bob).json()["choices"][0]["message"]
     assert msg["refused"] is True  # bob may not read alice's document, so nothing answers him
-    assert kbs.kbs["docs"].calls[-1] == ("search", ["tenant:b"])
+    assert kbs.kbs["docs"].calls[-1] == ("search", ["tenant:b", "key:bob"])
 
 
 def test_upload_requires_files(client):

@@ -84,7 +84,7 @@ class Server:
             answer_factory=answer,
             embedder=self.embedder,
         )
-        self.client = TestClient(app)
+        self.client = TestClient(app, base_url="http://localhost")  # no keys: loopback Host only
 
     def chat(self, content="hello there", headers=None, **kw):
         body = {"model": "fake:", "messages": [{"role": "user", "content": content}], **kw}
@@ -344,9 +344,15 @@ def test_a_response_from_one_process_is_a_hit_on_another(tmp_path, prefix):
         assert (ra.status_code, rb.status_code) == (200, 200)
         assert (ra.headers["x-genloom-cache"], rb.headers["x-genloom-cache"]) == (MISS, HIT)
         assert content(rb) == content(ra) == "You said: shared answer"
-        assert 'genloom_cache_requests_total{kind="chat",result="hit"} 1.0' in httpx.get(f"{b}/metrics").text
+        assert (
+            'genloom_cache_requests_total{kind="chat",result="hit"} 1.0'
+            in httpx.get(f"{b}/metrics", headers=h).text
+        )
         # process B generated nothing: its token counter never moved
-        assert 'genloom_tokens_total{direction="out",model="fake:"} 0.0' in httpx.get(f"{b}/metrics").text
+        assert (
+            'genloom_tokens_total{direction="out",model="fake:"} 0.0'
+            in httpx.get(f"{b}/metrics", headers=h).text
+        )
         r = redis.Redis.from_url(REDIS)
         keys = sorted(k.decode() for k in r.scan_iter(f"{prefix}*"))
         assert [k.split(":")[2:4] for k in keys if ":cache:" in k] == [["cache", "chat"]]

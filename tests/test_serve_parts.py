@@ -27,11 +27,13 @@ def test_keys_from_env_and_file(tmp_path):
     keys = KeyStore.from_settings(s)
     assert len(keys) == 4 and keys.enabled
     alice = keys.lookup("sk-alice")
-    assert alice is not None and alice.key_id == "alice" and alice.acl == ["tenant:a", "user:alice"]
+    assert (
+        alice is not None and alice.key_id == "alice" and alice.acl == ["tenant:a", "user:alice", "key:alice"]
+    )
     bob = keys.lookup("sk-bob")
     assert bob is not None and bob.principals == ("tenant:b",) and bob.rpm == 5
     assert keys.lookup("sk-carol").key_id == "carol"  # type: ignore[union-attr]
-    assert keys.lookup("sk-dave").acl == []  # type: ignore[union-attr]
+    assert keys.lookup("sk-dave").acl == ["key:dave"]  # type: ignore[union-attr]  (its own uploads only)
     assert keys.lookup("sk-nobody") is None and keys.lookup(None) is None
 
 

@@ -42,8 +42,10 @@ def test_two_servers_share_one_postgres_store(tmp_path, pg_url):
         assert all(res and res[0].endswith("alice/kettles.txt") for res in results), results
 
         q = {"query": "kettle", "k": 3}
-        bob = httpx.post(f"{b}/v1/kb/{kb}/search", json=q, headers=h(BOB), timeout=60).json()["data"]
-        assert bob == []  # alice's upload is hers alone, on either server
+        bob = httpx.post(f"{b}/v1/kb/{kb}/search", json=q, headers=h(BOB), timeout=60)
+        assert (
+            bob.status_code == 404
+        )  # alice's upload is hers alone: bob cannot even see the KB, on either server
 
         listed = httpx.get(f"{b}/v1/kb", headers=h(ALICE), timeout=60).json()
         assert kb in str(listed)  # the other process sees the knowledge base the first one created

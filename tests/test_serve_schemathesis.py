@@ -18,7 +18,12 @@ def test_no_server_errors_on_generated_input(tmp_path):
     kbs = FakeKBs()
     kbs("default", True)
     s = Settings(
-        home=tmp_path / "home", model="fake:", rate_limit_rpm=0, rate_limit_tpm=0, max_tokens_limit=64
+        home=tmp_path / "home",
+        model="fake:",
+        rate_limit_rpm=0,
+        rate_limit_tpm=0,
+        max_tokens_limit=64,
+        allowed_hosts="testserver",  # schemathesis' ASGI client's Host (no keys: loopback names only)
     )
     app = create_app(s, kb_factory=kbs, kb_lister=kbs.names, embedder=FakeEmbedder(),
                      answer_factory=lambda q, **o: FakeAnswerStream(kbs, q, **o))  # fmt: skip

@@ -27,7 +27,7 @@ PERSON = {
 @pytest.fixture(scope="module")
 def client(tmp_path_factory):
     s = Settings(home=tmp_path_factory.mktemp("home"), model="llamacpp:", n_ctx=2048)
-    return TestClient(create_app(s, models=["llamacpp:"]))
+    return TestClient(create_app(s, models=["llamacpp:"]), base_url="http://localhost")
 
 
 def ask(client, response_format, stream=False):

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import secrets
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -20,10 +22,11 @@ from genloom.backends.embed import Embedder, resolve_embedder
 from genloom.backends.store import SearchFilter, Store, resolve_store
 from genloom.backends.store.base import check_kb_name
 from genloom.errors import NotFound, UserError
+from genloom.ingest.limits import Limits
 from genloom.ingest.pipeline import Ingestor, IngestReport, Progress
 from genloom.retrieve import search as _search
 from genloom.settings import Settings, get_settings
-from genloom.types import Chunk, Document, Hit
+from genloom.types import PUBLIC, Chunk, Document, Hit
 
 
 class KnowledgeBase:
@@ -88,10 +91,17 @@ class KnowledgeBase:
         max_file_mb: int | None = None,
         sources: dict[Path, str] | None = None,
         bulk: bool | None = None,
+        writers: builtins.list[str] | None = None,
+        cancel: threading.Event | None = None,
     ) -> IngestReport:
         """Ingest files. ``bulk``: on stores that have a bulk mode (Postgres), build the vector index once at
         the end instead of row by row; None = only when the knowledge base is still empty (the first load),
-        since searches meanwhile are exact scans."""
+        since searches meanwhile are exact scans.
+
+        ``sources`` (logical names, as the server gives uploads) also keys the documents' ids with this
+        knowledge base's secret salt, so nobody can compute an upload's id from its name. ``writers``: who
+        may change the documents (the server: the uploading key). ``cancel``: stop at the next check.
+        Every file is read under the ingest limits (settings ``ingest_*``)."""
         if isinstance(paths, str | Path):
             paths = [paths]
         s = self.settings
@@ -101,14 +111,45 @@ class KnowledgeBase:
             chunk_tokens=s.chunk_tokens,
             chunk_overlap=s.chunk_overlap,
             max_bytes=(max_file_mb or s.max_file_mb) * 2**20,
+            limits=Limits.from_settings(s),
         )
+        salt = self._id_salt() if sources else ""
         bulk_load = getattr(self.store, "bulk_load", None)
         if bulk is None:
             bulk = bulk_load is not None and self.store.stats()["chunks"] == 0
         with bulk_load() if bulk and bulk_load is not None else contextlib.nullcontext():
             return ingestor.run(
-                list(paths), principals=principals, metadata=metadata, progress=progress, sources=sources
-            )
+                list(paths), principals=principals, metadata=metadata, progress=progress, sources=sources,
+                writers=writers, id_salt=salt, cancel=cancel,
+            )  # fmt: skip
+
+    def _id_salt(self) -> str:
+        """This knowledge base's secret for keyed document ids (made on first use, kept in its meta)."""
+        salt = self.store.meta().get("doc_id_salt")
+        if not salt:
+            self.store.set_meta("doc_id_salt", secrets.token_hex(16))
+            salt = self.store.meta()["doc_id_salt"]
+        return salt
+
+    # --- who may see it (the server) ------------------------------------------------------------------
+    @property
+    def creator(self) -> str | None:
+        """The principal that created this knowledge base over the API (None: the CLI or unknown)."""
+        return self.store.meta().get("created_by")
+
+    def claim(self, principal: str) -> None:
+        """Record ``principal`` as the creator if nobody is and the knowledge base holds no document."""
+        if self.creator is None and self.store.stats()["documents"] == 0:
+            self.store.set_meta("created_by", principal)
+
+    def readable_by(self, principals: builtins.list[str]) -> bool:
+        """Does any document allow one of ``principals`` (or everyone)?"""
+        allowed = {PUBLIC, *principals}
+        return any(set(d.principals) & allowed for d in self.store.documents())
+
+    def find(self, doc_id: str) -> Document | None:
+        """The document with exactly this id, or None (no prefixes or paths: the server's lookup)."""
+        return self.store.document(doc_id)
 
     def search(
         self,

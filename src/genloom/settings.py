@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -58,6 +59,20 @@ class Settings:
     pg_ef_search: int = 200  # HNSW candidates per query (>= 4k); higher = better recall, slower
     pg_hnsw_m: int = 16  # HNSW graph degree, fixed when the index is built (pgvector's default)
     pg_hnsw_ef_construction: int = 64  # HNSW build-time candidates, fixed when the index is built
+    # security (issue 19; README "Security model")
+    admin_keys: str = ""  # key names (comma separated) that may change or delete any document
+    unscoped_uploads_public: int = 0  # 1: uploads by a key with no principals are readable by everyone
+    metrics_key: str = ""  # a bearer secret that may read /metrics only (beside any API key)
+    allowed_hosts: str = ""  # extra Host names accepted without API keys (default: loopback names only)
+    cors_origins: str = ""  # origins allowed cross-origin requests (comma separated); "" = CORS off
+    shutdown_seconds: int = 10  # on SIGTERM: how long running requests get before they are cancelled
+    # ingest limits per file (each exceeded limit fails that file with its reason, the rest goes on)
+    ingest_max_unpacked_mb: int = 200  # decompressed size of a .docx (all its parts together)
+    ingest_max_elements: int = 200_000  # paragraphs / table cells / HTML elements / Markdown headings
+    ingest_max_pages: int = 2000  # PDF pages
+    ingest_max_chars: int = 20_000_000  # extracted text
+    ingest_max_chunks: int = 20_000  # chunks of one document
+    ingest_file_seconds: int = 120  # wall time to read and split one file
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "home", Path(self.home).expanduser())
@@ -110,6 +125,15 @@ class Settings:
             raise UserError(
                 f"max_file_mb must be >= 1, got {self.max_file_mb}", hint="set GENLOOM_MAX_FILE_MB"
             )
+        for name in ("ingest_max_unpacked_mb", "ingest_max_elements", "ingest_max_pages", "ingest_max_chars",
+                     "ingest_max_chunks", "ingest_file_seconds", "shutdown_seconds"):  # fmt: skip
+            if getattr(self, name) < 1:
+                raise UserError(f"{name} must be >= 1, got {getattr(self, name)}",
+                                hint=f"set GENLOOM_{name.upper()}")  # fmt: skip
+        if self.unscoped_uploads_public not in (0, 1):
+            raise UserError(
+                "unscoped_uploads_public must be 0 or 1", hint="set GENLOOM_UNSCOPED_UPLOADS_PUBLIC"
+            )
         if self.chunk_tokens < 16:
             raise UserError(
                 f"chunk_tokens must be >= 16, got {self.chunk_tokens}",
@@ -136,8 +160,14 @@ class Settings:
         return cls(**{k: _coerce(k, v) for k, v in values.items()})
 
     def ensure_home(self) -> Path:
-        self.home.mkdir(parents=True, exist_ok=True)
+        """The home folder, created private (0700): it holds keys, knowledge bases and the audit log."""
+        if not self.home.exists():
+            self.home.mkdir(parents=True, mode=0o700)
         return self.home
+
+    def names(self, setting: str) -> list[str]:
+        """A comma/space separated setting (``admin_keys``, ``allowed_hosts``, ``cors_origins``) as a list."""
+        return [x for x in re.split(r"[\s,]+", str(getattr(self, setting))) if x]
 
 
 _TYPES = {f.name: f.type for f in fields(Settings)}

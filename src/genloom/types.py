@@ -256,6 +256,7 @@ class Document:
     metadata: dict[str, Any] = field(default_factory=dict)
     n_chunks: int = 0
     updated_at: float = 0.0
+    writers: list[str] = field(default_factory=list)  # security (issue 19): who may change it; [] = admins
 
     def to_dict(self, with_text: bool = False) -> dict[str, Any]:
         d = {
@@ -268,6 +269,7 @@ class Document:
             "n_chunks": self.n_chunks,
             "chars": len(self.text),
             "updated_at": self.updated_at,
+            "writers": list(self.writers),  # security (issue 19)
         }
         if with_text:
             d["text"] = self.text

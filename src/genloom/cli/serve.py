@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from typing import Any
 
 import typer
 
@@ -58,13 +59,25 @@ def serve(
     if warning:
         console_err.print(f"[yellow]{warning}[/]", highlight=False)
     app = create_app(s, models=models or None, keys=keys)
+    state = app.state.genloom
     shown = f"[{bind}]" if ":" in bind else bind
     auth = f"{len(keys)} API key(s)" if keys.enabled else "no API keys: local only"
     console_err.print(f"genloom is serving on [bold]http://{shown}:{port}/[/] ({auth})", highlight=False)
     console_err.print(
         f"  OpenAI base URL: http://{shown}:{port}/v1   metrics: /metrics   docs: /docs", highlight=False
     )
-    uvicorn.run(app, host=bind, port=port, log_level=log_level)
+    config = uvicorn.Config(app, host=bind, port=port, log_level=log_level,
+                            timeout_graceful_shutdown=s.shutdown_seconds)  # fmt: skip
+
+    class Server(uvicorn.Server):
+        """On SIGTERM/SIGINT first tell running ingests to stop (they check between steps); uvicorn then
+        waits at most ``shutdown_seconds`` for the requests still open before it cancels them."""
+
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            state.draining.set()
+            super().handle_exit(sig, frame)
+
+    Server(config).run()
 
 
 def register(app: typer.Typer) -> None:

@@ -11,7 +11,9 @@ whole documents only, and re-running the same command finishes the rest.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,6 +27,7 @@ from genloom.backends.store import Store
 from genloom.errors import GenloomError
 from genloom.ingest.errors import LoadError
 from genloom.ingest.files import expand
+from genloom.ingest.limits import IngestCancelled, Limits
 from genloom.ingest.loaders import loader_for
 from genloom.ingest.splitter import split
 from genloom.types import PUBLIC, Chunk, Document
@@ -88,9 +91,12 @@ class _Pending:
     vectors: list[np.ndarray | None]
 
 
-def doc_id_for(path: Path | str) -> str:
-    """A document's id: derived from its source (a resolved path, or a logical name such as 'upload:x.pdf')."""
+def doc_id_for(path: Path | str, salt: str = "") -> str:
+    """A document's id: derived from its source (a resolved path, or a logical name such as 'upload:x.pdf').
+    With ``salt`` (a knowledge base's secret, for uploads) the id cannot be computed from the name."""
     source = str(path.resolve()) if isinstance(path, Path) else path
+    if salt:
+        return hmac.new(salt.encode(), source.encode(), hashlib.sha256).hexdigest()[:16]
     return hashlib.sha256(source.encode()).hexdigest()[:16]
 
 
@@ -104,6 +110,7 @@ class Ingestor:
         chunk_overlap: int = 30,
         max_bytes: int = 50 * 2**20,
         batch_chunks: int = 256,
+        limits: Limits | None = None,
     ) -> None:
         self.store = store
         self.embedder = embedder
@@ -112,6 +119,10 @@ class Ingestor:
         self.max_bytes = max_bytes
         self._sources: dict[Path, str] = {}
         self.batch_chunks = batch_chunks
+        self.limits = limits or Limits()
+        self._writers: list[str] = []
+        self._salt = ""
+        self._cancel: threading.Event | None = None
 
     def run(
         self,
@@ -120,11 +131,20 @@ class Ingestor:
         metadata: dict[str, str] | None = None,
         progress: Progress | None = None,
         sources: dict[Path, str] | None = None,
+        writers: list[str] | None = None,
+        id_salt: str = "",
+        cancel: threading.Event | None = None,
     ) -> IngestReport:
         """Ingest ``paths``. ``sources`` names files by a logical source instead of their path (uploads
-        arrive in temp files: naming them 'upload:<name>' makes re-uploads update the same document)."""
+        arrive in temp files: naming them 'upload:<name>' makes re-uploads update the same document).
+
+        ``writers``: who may change the documents (stamped on them; an existing document whose writers do
+        not include one of them is not touched: that file fails). ``id_salt``: document ids are keyed with
+        it (uploads: not computable from a name). ``cancel``: once set, the run stops at the next check
+        (``IngestCancelled``); documents already written stay whole."""
         t0 = time.perf_counter()
         self._sources = {Path(k).resolve(): v for k, v in (sources or {}).items()}
+        self._writers, self._salt, self._cancel = sorted(set(writers or [])), id_salt, cancel
         report = IngestReport(self.store.name)
         emit = progress or (lambda kind, value: None)
         readers = sorted({p.strip() for p in (principals or []) if p.strip()}) or [PUBLIC]
@@ -135,10 +155,13 @@ class Ingestor:
         pending: list[_Pending] = []
         n_new = 0
         for path in files:
+            if cancel is not None and cancel.is_set():
+                raise IngestCancelled("the ingest was cancelled", hint="run it again to finish")
             try:
                 item = self._prepare(path, readers, dict(metadata or {}))
-            except LoadError as e:
-                self._done(report, emit, FileResult(str(path), "failed", e.message))
+            except LoadError as e:  # named by its logical source (an upload's, not the temp file's)
+                source = self._sources.get(path.resolve(), str(path))
+                self._done(report, emit, FileResult(source, "failed", e.message))
                 continue
             if isinstance(item, FileResult):
                 self._done(report, emit, item)
@@ -172,23 +195,52 @@ class Ingestor:
             data = path.read_bytes()
         except OSError as e:
             return FileResult(source, "failed", f"cannot read: {e.strerror or e}")
-        doc_id = doc_id_for(source)
+        doc_id = self._doc_id(source)
         meta = {"format": path.suffix.lower().lstrip("."), "name": path.name, **metadata}
         fingerprint = json.dumps([SPLITTER_VERSION, self.chunk_tokens, self.chunk_overlap, readers, meta])
+        if self._writers:  # who may change it is part of what was written
+            fingerprint += json.dumps(self._writers)
         content_hash = hashlib.sha256(data + fingerprint.encode()).hexdigest()
         old_hash = self.store.document_hash(doc_id)
+        if old_hash is not None and self._writers:
+            old = self.store.document(doc_id)
+            if old is not None and not set(old.writers) & set(self._writers):
+                return FileResult(source, "failed", "a document with this name exists and this caller may "
+                                  "not change it", doc_id="")  # fmt: skip
         if old_hash == content_hash:
             return FileResult(source, "unchanged", doc_id=doc_id)
+        with self.limits.budget(self._cancel) as budget:
+            return self._extract(path, source, data, loader, doc_id, content_hash, old_hash, readers, meta,
+                                 budget)  # fmt: skip
+
+    def _doc_id(self, source: str) -> str:
+        doc_id = doc_id_for(source, self._salt)
+        if self._salt and self.store.document_hash(doc_id) is None:
+            legacy = doc_id_for(source)  # uploaded before ids were keyed: keep updating that document
+            if self.store.document_hash(legacy) is not None:
+                old = self.store.document(legacy)
+                if old is not None and old.source == source:
+                    return legacy
+        return doc_id
+
+    def _extract(
+        self, path: Path, source: str, data: bytes, loader: Any, doc_id: str, content_hash: str,
+        old_hash: str | None, readers: list[str], meta: dict[str, Any], budget: Any,
+    ) -> _Pending:  # fmt: skip
         try:
             extracted = loader(data, path)
-        except LoadError:
+        except (LoadError, IngestCancelled):
             raise
         except GenloomError as e:
             raise LoadError(f"could not extract text: {e}") from None
         except Exception as e:  # a parser bug on one odd file must not end the run
             raise LoadError(f"could not extract text ({type(e).__name__}: {e})") from None
         meta.update({k: v for k, v in extracted.metadata.items() if k not in meta})
+        budget.chars(len(extracted.text))
+        budget.tick()
         spans = split(extracted, self.chunk_tokens, self.chunk_overlap)
+        budget.chunks(len(spans))
+        budget.tick()
         if not spans:
             raise LoadError("no text to index")
         text = extracted.text
@@ -199,7 +251,8 @@ class Ingestor:
         embed_texts = [_embed_text(extracted.title, c) for c in chunks]
         hashes = [hashlib.sha1(t.encode()).hexdigest() for t in embed_texts]
         known = self.store.chunk_vectors(doc_id) if old_hash else {}
-        doc = Document(doc_id, source, extracted.title, content_hash, text, readers, meta, len(chunks))
+        doc = Document(doc_id, source, extracted.title, content_hash, text, readers, meta, len(chunks),
+                       writers=list(self._writers))  # fmt: skip
         status: Status = "updated" if old_hash else "added"
         return _Pending(
             FileResult(source, status, chunks=len(chunks), doc_id=doc_id), doc, chunks, embed_texts, hashes,

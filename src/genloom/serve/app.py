@@ -8,13 +8,17 @@ Every seam can be injected (tests pass fakes; the defaults import the real parts
 
 from __future__ import annotations
 
+import hmac
+import shutil
 import time
 from collections.abc import Callable, Iterable, Sequence
 from importlib import resources
 from typing import Any
 
-from fastapi import FastAPI
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -22,13 +26,17 @@ from genloom import __version__
 from genloom.cache import Cache, cache_from_settings
 from genloom.generate import Engine
 from genloom.serve import errors
+from genloom.serve.access import guarded_answers, visible_lister
 from genloom.serve.audit import AuditLog
-from genloom.serve.auth import KeyStore
+from genloom.serve.auth import KeyStore, bearer
+from genloom.serve.deps import identify, unauthorized
 from genloom.serve.errors import APIError
 from genloom.serve.limits import RateLimiter
 from genloom.serve.limits_redis import limiter_from_settings
+from genloom.serve.local_guard import LocalGuard
 from genloom.serve.metrics import Metrics
 from genloom.serve.state import AnswerFactory, KBFactory, State
+from genloom.serve.uploads import process_dir
 from genloom.settings import Settings, get_settings
 
 
@@ -158,33 +166,50 @@ def create_app(
 ) -> FastAPI:
     s = settings or get_settings()
     metrics = Metrics()
+    kb_factory = kb_factory or _default_kb_factory(s)
+    key_store = keys if keys is not None else KeyStore.from_settings(s)
     state = State(
         settings=s,
         models=list(models or [s.model]),
-        keys=keys if keys is not None else KeyStore.from_settings(s),
+        keys=key_store,
         limiter=limiter or limiter_from_settings(s),
         metrics=metrics,
         audit=AuditLog(s.ensure_home() / "audit.db"),
         engine_factory=engine_factory or (lambda spec: Engine(spec, s)),
-        kb_factory=kb_factory or _default_kb_factory(s),
-        kb_lister=kb_lister or _default_kb_lister(s),
-        answer_factory=answer_factory or _default_answer_factory(s),
+        kb_factory=kb_factory,
+        # the KB names and rag answers a caller gets: only knowledge bases it may see (serve/access.py)
+        kb_lister=visible_lister(kb_lister or _default_kb_lister(s), kb_factory),
+        answer_factory=guarded_answers(
+            answer_factory or _default_answer_factory(s), kb_factory, {f"key:{n}" for n in key_store.admins()}
+        ),
         embedder_factory=(lambda: embedder) if embedder is not None else _default_embedder(s),
         embedder_id=(lambda: _embedder_id(embedder)) if embedder is not None else (lambda: s.embedder),
         # cache_ttl = 0 turns caching off, an injected cache included
         cache=None if s.cache_ttl == 0 else cache if cache is not None else cache_from_settings(s),
         min_concurrency=concurrency,
+        uploads_dir=process_dir(s.ensure_home() / "uploads"),
     )
     app = FastAPI(
         title="genloom",
         version=__version__,
         description="OpenAI-compatible API over local models and grounded answers from your knowledge bases.",
+        docs_url=None,  # /docs and /openapi.json are served below: behind a key when keys are configured
+        redoc_url=None,
+        openapi_url=None,
     )
     app.state.genloom = state
     errors.install(app)
 
+    # the last added runs first: CORS, body limit, metrics (so refusals are counted too), the local guard
+    if not state.keys.enabled:  # the local owner's mode: no DNS rebinding, no cross-site writes
+        app.add_middleware(LocalGuard, hosts=s.names("allowed_hosts"), origins=s.names("cors_origins"))
     app.add_middleware(Observe, metrics=metrics)
     app.add_middleware(BodyLimit, limit=s.max_request_bytes)
+    if s.names("cors_origins"):  # CORS is off unless origins are listed
+        app.add_middleware(CORSMiddleware, allow_origins=s.names("cors_origins"), allow_credentials=False,
+                           allow_methods=["GET", "POST", "DELETE"],
+                           allow_headers=["Authorization", "Content-Type", "Cache-Control"],
+                           expose_headers=["x-genloom-cache", "Retry-After"])  # fmt: skip
 
     from genloom.serve import routes_embed, routes_kb, routes_openai
 
@@ -192,14 +217,34 @@ def create_app(
     app.include_router(routes_embed.router)
     app.include_router(routes_kb.router)
 
+    # Without a key only these answer: /healthz (status only), / and /static (the UI shell), /v1/config
+    # (whether a key is needed). With a key (or without keys configured) the rest, including the details.
     @app.get("/healthz", tags=["ops"])
-    async def healthz() -> dict[str, Any]:
+    async def healthz(request: Request) -> dict[str, Any]:
+        if identify(request) is None:
+            return {"status": "ok"}
         return {"status": "ok", "version": __version__, "models": state.models, "queue_depth": state.queue_depth,
                 "auth": "keys" if state.keys.enabled else "local-only"}  # fmt: skip
 
     @app.get("/metrics", tags=["ops"], response_class=Response)
-    async def prometheus() -> Response:
+    async def prometheus(request: Request) -> Response:
+        presented = bearer(request.headers.get("authorization")) or ""
+        metrics_key = bool(s.metrics_key) and hmac.compare_digest(presented.encode(), s.metrics_key.encode())
+        if not metrics_key and identify(request) is None:
+            raise unauthorized()
         return Response(metrics.render(), media_type=metrics.content_type)
+
+    @app.get("/openapi.json", include_in_schema=False)
+    async def openapi(request: Request) -> JSONResponse:
+        if identify(request) is None:
+            raise unauthorized()
+        return JSONResponse(app.openapi())
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs(request: Request) -> HTMLResponse:
+        if identify(request) is None:
+            raise unauthorized()
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="genloom API")
 
     static = resources.files("genloom.serve") / "static"
 
@@ -208,9 +253,12 @@ def create_app(
         return FileResponse(str(static / "index.html"))
 
     @app.get("/v1/config", include_in_schema=False)
-    async def ui_config() -> JSONResponse:
+    async def ui_config(request: Request) -> JSONResponse:
+        if identify(request) is None:  # the UI asks before it has a key: only whether it needs one
+            return JSONResponse({"auth": state.keys.enabled})
         return JSONResponse({"auth": state.keys.enabled, "models": state.models})
 
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
     app.router.on_shutdown.append(state.audit.close)
+    app.router.on_shutdown.append(lambda: shutil.rmtree(state.uploads_dir, ignore_errors=True))
     return app

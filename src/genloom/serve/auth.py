@@ -11,16 +11,21 @@ Keys come from ``settings.api_keys`` (env ``GENLOOM_API_KEYS``) and a TOML keys 
     principals = ["tenant:acme", "user:alice"]
     rpm = 60                        # optional per-key overrides of rate_limit_rpm / rate_limit_tpm
     tpm = 20000
+    admin = true                    # optional: may change and delete any document (also GENLOOM_ADMIN_KEYS)
 
 Only SHA-256 digests are kept in memory and compared in constant time; the key id (the name) is what the
-audit log and metrics record. With no keys at all the server is for this machine only: ``genloom serve``
-binds 127.0.0.1 and every request is the local owner (key id ``local``, no principal filter).
+audit log and metrics record, so names are unique across both sources (a duplicate is a start-up error
+naming both places), and so are secrets. Every key also holds the principal ``key:<name>`` (reserved: it
+cannot be configured): its private uploads and the documents it may write are marked with it.
+With no keys at all the server is for this machine only: ``genloom serve`` binds 127.0.0.1 and every request
+is the local owner (key id ``local``, no principal filter, may write everything).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -29,6 +34,10 @@ from pathlib import Path
 from genloom.errors import UserError
 from genloom.settings import Settings
 
+log = logging.getLogger(__name__)
+
+KEY_PRINCIPAL = "key:"  # + key name: the principal every key holds for itself (reserved)
+
 
 @dataclass(frozen=True, slots=True)
 class Principal:
@@ -36,10 +45,45 @@ class Principal:
     principals: tuple[str, ...] | None  # None = the local owner: no ACL filter
     rpm: int | None = None
     tpm: int | None = None
+    admin: bool = False  # reads everything; may change and delete any document
+
+    @property
+    def own(self) -> str:
+        """The principal naming this key alone (``key:<name>``)."""
+        return KEY_PRINCIPAL + self.key_id
 
     @property
     def acl(self) -> list[str] | None:
-        return None if self.principals is None else list(self.principals)
+        """Who this caller retrieves as (searches, answers): its principals plus its own ``key:<name>``;
+        None for the local owner (the store then answers with public documents)."""
+        if self.principals is None:
+            return None
+        return [*self.principals, self.own]
+
+    @property
+    def scope(self) -> list[str] | None:
+        """Which documents and knowledge bases this caller may list and manage: None = all of them (the
+        local owner, admin keys), else the ones its ``acl`` can read."""
+        return None if self.admin else self.acl
+
+    @property
+    def writer(self) -> str:
+        """The principal stamped on the documents this caller uploads (they may change them later)."""
+        return self.own
+
+    def may_write(self, writers: list[str] | tuple[str, ...]) -> bool:
+        """May this caller update or delete a document whose writers are ``writers``? Documents without
+        writers (CLI-ingested, public) need an admin key (or the local owner)."""
+        return self.principals is None or self.admin or self.own in writers
+
+    def readers(self, unscoped_public: bool) -> list[str] | None:
+        """Who may read what this caller uploads: its principals; the local owner's uploads are public
+        (None); a key with no principals keeps them to itself unless ``unscoped_public``."""
+        if self.principals is None:
+            return None
+        if self.principals:
+            return list(self.principals)
+        return None if unscoped_public else [self.own]
 
 
 LOCAL = Principal("local", None)
@@ -55,6 +99,7 @@ _NAME = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 @dataclass
 class KeyStore:
     _by_digest: dict[str, Principal] = field(default_factory=dict)
+    _where: dict[str, str] = field(default_factory=dict)  # key name -> where it was defined
 
     @property
     def enabled(self) -> bool:
@@ -64,15 +109,52 @@ class KeyStore:
         return len(self._by_digest)
 
     def add(
-        self, name: str, digest: str, principals: list[str], rpm: int | None = None, tpm: int | None = None
-    ) -> None:
+        self, name: str, digest: str, principals: list[str], rpm: int | None = None, tpm: int | None = None,
+        admin: bool = False, where: str = "code",
+    ) -> None:  # fmt: skip
         if not _NAME.match(name):
             raise UserError(
                 f"API key name {name!r} is not valid", hint="use letters, digits, '-', '_' or '.'"
             )
         if not re.fullmatch(r"[0-9a-f]{64}", digest):
             raise UserError(f"API key {name!r}: key_sha256 must be 64 hex digits", hint="use sha256sum")
-        self._by_digest[digest] = Principal(name, tuple(principals), rpm, tpm)
+        if name in self._where:
+            raise UserError(
+                f"API key name {name!r} is defined twice: in {self._where[name]} and in {where}",
+                hint="key names identify tenants in the audit log, limits and caches: rename or remove one",
+            )
+        if digest in self._by_digest:
+            other = self._by_digest[digest].key_id
+            raise UserError(
+                f"API keys {other!r} ({self._where[other]}) and {name!r} ({where}) have the same secret",
+                hint="give every key its own secret",
+            )
+        reserved = [p for p in principals if p.startswith(KEY_PRINCIPAL)]
+        if reserved:
+            raise UserError(
+                f"API key {name!r}: principal {reserved[0]!r} is reserved (every key holds key:<its name>)",
+                hint="use another prefix, e.g. user: or tenant:",
+            )
+        self._where[name] = where
+        self._by_digest[digest] = Principal(name, tuple(principals), rpm, tpm, admin)
+
+    def names(self) -> list[str]:
+        return sorted(self._where)
+
+    def admins(self) -> list[str]:
+        return sorted(p.key_id for p in self._by_digest.values() if p.admin)
+
+    def make_admins(self, names: list[str], where: str) -> None:
+        """Mark the keys called ``names`` as admin keys (``GENLOOM_ADMIN_KEYS``)."""
+        unknown = [n for n in names if n not in self._where]
+        if unknown:
+            raise UserError(
+                f"{where} names {', '.join(map(repr, unknown))}, which is not an API key",
+                hint=f"known keys: {', '.join(self.names()) or 'none'}",
+            )
+        for d, p in list(self._by_digest.items()):
+            if p.key_id in names:
+                self._by_digest[d] = Principal(p.key_id, p.principals, p.rpm, p.tpm, True)
 
     def lookup(self, secret: str | None) -> Principal | None:
         """The principal for a presented key, or None. With no keys configured everyone is LOCAL."""
@@ -99,6 +181,7 @@ class KeyStore:
             )
         if path.is_file():
             store._add_file(path)
+        store.make_admins(s.names("admin_keys"), "GENLOOM_ADMIN_KEYS")
         return store
 
     def _add_env(self, entry: str) -> None:
@@ -109,7 +192,7 @@ class KeyStore:
                 f"GENLOOM_API_KEYS entry {entry.split('=')[0]!r}... is not NAME=KEY[@principal,...]",
                 hint="e.g. GENLOOM_API_KEYS='alice=sk-alice-1@tenant:acme'",
             )
-        self.add(name, _digest(secret), [p for p in plist.split(",") if p])
+        self.add(name, _digest(secret), [p for p in plist.split(",") if p], where="GENLOOM_API_KEYS")
 
     def _add_file(self, path: Path) -> None:
         try:
@@ -117,6 +200,10 @@ class KeyStore:
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
             raise UserError(f"{path} is not valid TOML: {e}", hint="fix the keys file") from None
         keys = data.get("keys", {})
+        plain = isinstance(keys, dict) and any(isinstance(v, dict) and "key" in v for v in keys.values())
+        if plain and path.stat().st_mode & 0o077:
+            log.warning("%s holds API keys and is readable by other users: chmod 600 it (or store key_sha256 "
+                        "digests instead of keys)", path)  # fmt: skip
         if not isinstance(keys, dict):
             raise UserError(
                 f"{path}: [keys] must be a table of [keys.NAME] tables", hint="see genloom.serve.auth"
@@ -132,13 +219,17 @@ class KeyStore:
                 raise UserError(
                     f"{path}: [keys.{name}] principals must be a list of strings", hint="e.g. ['tenant:a']"
                 )
-            rpm, tpm = spec.get("rpm"), spec.get("tpm")
+            rpm, tpm, admin = spec.get("rpm"), spec.get("tpm"), spec.get("admin", False)
+            if not isinstance(admin, bool):
+                raise UserError(f"{path}: [keys.{name}] admin must be true or false", hint="admin = true")
             self.add(
                 name,
                 digest,
                 principals,
                 int(rpm) if rpm is not None else None,
                 int(tpm) if tpm is not None else None,
+                admin,
+                where=str(path),
             )
 
 

@@ -1,64 +1,43 @@
 """Knowledge-base endpoints: the CLI's operations over HTTP, with the caller's principals applied.
 
-    GET    /v1/kb                              the knowledge bases
+    GET    /v1/kb                              the knowledge bases this key can see
     GET    /v1/kb/{kb}/documents               its documents (those the caller may read)
     POST   /v1/kb/{kb}/documents               upload files (multipart field ``files``), ingest them
-    DELETE /v1/kb/{kb}/documents/{doc_id}      remove one
+    DELETE /v1/kb/{kb}/documents/{doc_id}      remove one (its writers or an admin key)
     POST   /v1/kb/{kb}/search                  {"query", "k", "mode"} → hits
     POST   /v1/kb/{kb}/ask                     {"question", "k", "mode"} → the Answer, as ``genloom ask --json``
 
-The KnowledgeBase is imported lazily (through ``State.kb_factory``); blocking work runs in a thread.
-Uploaded documents are readable by the uploader's principals (everyone, for the local owner).
+Who may do what is in serve/access.py and README "Security model". Uploads are readable by the uploader's
+principals (a key without principals: itself, unless ``unscoped_uploads_public``; the local owner:
+everyone) and writable by the uploading key; every upload and delete, allowed or not, is an audit row.
+The KnowledgeBase is imported lazily (through ``State.kb_factory``); blocking work runs in a thread, and an
+upload's work is cancelled when the client goes away or the server drains (SIGTERM).
 """
 
 from __future__ import annotations
 
 import asyncio
-import re
-import shutil
-import tempfile
+import json
+import threading
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Depends, File, Request, UploadFile
 
-from genloom.errors import NotFound, UserError
+from genloom.errors import AccessDenied, UserError
+from genloom.ingest.limits import IngestCancelled
 from genloom.serve import schemas as S
+from genloom.serve.access import no_doc, open_visible, plain, readable, writers_of
 from genloom.serve.audit import AuditRecord
 from genloom.serve.auth import Principal
 from genloom.serve.deps import caller
+from genloom.serve.errors import APIError, to_api_error
 from genloom.serve.routes_openai import ERRORS
-from genloom.serve.state import get_state
-from genloom.types import PUBLIC
+from genloom.serve.state import State, get_state
+from genloom.serve.uploads import save_uploads
 
 router = APIRouter(prefix="/v1/kb", tags=["knowledge bases"], responses=ERRORS)
-_SAFE = re.compile(r"[^A-Za-z0-9._ -]+")
-
-
-def _plain(x: Any) -> Any:
-    """Hits, documents and reports as JSON: their to_dict() if they have one."""
-    if hasattr(x, "to_dict"):
-        return x.to_dict()
-    if isinstance(x, dict):
-        return {k: _plain(v) for k, v in x.items()}
-    if isinstance(x, list | tuple):
-        return [_plain(v) for v in x]
-    if hasattr(x, "__dataclass_fields__"):
-        from dataclasses import asdict
-
-        return asdict(x)
-    return x
-
-
-def _readable(doc: Any, who: Principal) -> bool:
-    """ACL check on a document record that lists its principals (None/empty or PUBLIC = everyone)."""
-    if who.principals is None:
-        return True
-    d = _plain(doc)
-    allowed = d.get("principals") if isinstance(d, dict) else None
-    return not allowed or PUBLIC in allowed or bool(set(allowed) & set(who.principals))
 
 
 @router.get("")
@@ -72,9 +51,35 @@ async def list_documents(kb: str, request: Request, who: Principal = Depends(cal
     st = get_state(request)
 
     def work() -> list[Any]:
-        return [_plain(d) for d in st.kb_factory(kb, False).documents() if _readable(d, who)]
+        base = open_visible(st.kb_factory, kb, who.scope)
+        return [plain(d) for d in base.documents() if readable(d, who.scope)]
 
     return {"object": "list", "data": await asyncio.to_thread(work)}
+
+
+def _audit(st: State, who: Principal, t0: float, endpoint: str, kb: str, prompt: Any, output: Any,
+           error: BaseException | None = None) -> None:  # fmt: skip
+    rec = AuditRecord(f"{endpoint.rsplit('/', 1)[-1]}-{uuid.uuid4().hex[:24]}", who.key_id, endpoint, kb=kb,
+                      prompt=prompt, output=json.dumps(output, ensure_ascii=False))  # fmt: skip
+    if error is not None:
+        api = to_api_error(error)
+        rec.status, rec.error_type = api.status, api.code or api.type
+    st.finish(who, rec, t0)
+
+
+async def _run_cancellable(request: Request, st: State, cancel: threading.Event, work: Any) -> Any:
+    """Run ``work`` in a thread; set ``cancel`` when the client disconnects or the server drains."""
+    task = asyncio.ensure_future(asyncio.to_thread(work))
+    try:
+        while True:
+            done, _ = await asyncio.wait({task}, timeout=0.2)
+            if done:
+                return task.result()
+            if not cancel.is_set() and (st.draining.is_set() or await request.is_disconnected()):
+                cancel.set()
+    except asyncio.CancelledError:  # the server gave up waiting (shutdown): the thread must stop too
+        cancel.set()
+        raise
 
 
 @router.post("/{kb}/documents")
@@ -83,32 +88,39 @@ async def upload(
 ) -> dict[str, Any]:
     st = get_state(request)
     t0 = time.perf_counter()
-    tmp = Path(tempfile.mkdtemp(prefix="genloom-upload-"))
+    names: list[str] = []
     try:
-        paths: list[Path] = []
-        for i, f in enumerate(files):
-            name = _SAFE.sub("_", Path(f.filename or f"upload-{i}").name).strip(" .") or f"upload-{i}"
-            if any(p.name == name for p in paths):
-                name = f"{i}-{name}"
-            path = tmp / name
-            with path.open("wb") as out:
-                shutil.copyfileobj(f.file, out)
-            paths.append(path)
-        if not paths:
-            raise UserError("no files were uploaded", hint="send one or more multipart fields named 'files'")
+        with save_uploads(st.uploads_dir, files) as paths:
+            names = [p.name for p in paths]
+            if not paths:
+                raise UserError(
+                    "no files were uploaded", hint="send one or more multipart fields named 'files'"
+                )
+            cancel = threading.Event()
+            readers = who.readers(bool(st.settings.unscoped_uploads_public))
 
-        def work() -> Any:
-            # one namespace per key: re-uploading a name updates that key's document, never another tenant's
-            sources = {p: f"upload:{who.key_id}/{p.name}" for p in paths}
-            return st.kb_factory(kb, True).ingest(paths, principals=who.acl, sources=sources)
+            def work() -> Any:
+                base = st.kb_factory(kb, True)
+                base.claim(who.own)  # a new knowledge base is visible to its creator while it is empty
+                # one namespace per key: re-uploading a name updates that key's document, never another's
+                sources = {p: f"upload:{who.key_id}/{p.name}" for p in paths}
+                return base.ingest(paths, principals=readers, sources=sources, writers=[who.writer],
+                                   cancel=cancel)  # fmt: skip
 
-        report = await asyncio.to_thread(work)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    rec = AuditRecord(f"upload-{uuid.uuid4().hex[:24]}", who.key_id, "/v1/kb/documents", kb=kb,
-                      prompt=[p.name for p in paths])  # fmt: skip
-    st.finish(who, rec, t0)
-    return {"object": "kb.ingest", "kb": kb, "report": _plain(report)}
+            try:
+                report = plain(await _run_cancellable(request, st, cancel, work))
+            except IngestCancelled:
+                if st.draining.is_set():
+                    raise APIError(503, "the server is shutting down; the upload was not finished",
+                                   "server_error", code="shutting_down", retry_after=5) from None  # fmt: skip
+                raise APIError(499, "the client closed the request", "cancelled",
+                               code="client_closed_request") from None  # fmt: skip
+    except BaseException as e:
+        _audit(st, who, t0, "/v1/kb/documents/upload", kb, names, {"files": names}, e)
+        raise
+    _audit(st, who, t0, "/v1/kb/documents/upload", kb, names,
+           [{k: f.get(k) for k in ("source", "status", "doc_id", "reason")} for f in report.get("files", [])])  # fmt: skip
+    return {"object": "kb.ingest", "kb": kb, "report": report}
 
 
 @router.delete("/{kb}/documents/{doc_id}")
@@ -116,23 +128,27 @@ async def delete_document(
     kb: str, doc_id: str, request: Request, who: Principal = Depends(caller)
 ) -> dict[str, Any]:
     st = get_state(request)
+    t0 = time.perf_counter()
 
     def work() -> None:
-        base = st.kb_factory(kb, False)
-        doc = base.document(doc_id)
-        if doc is None:
-            raise NotFound(
-                f"document {doc_id!r} is not in knowledge base {kb!r}",
-                hint="list them: GET /v1/kb/{kb}/documents",
-            )
-        if not _readable(doc, who):  # a key cannot learn that a document it may not read exists
-            raise NotFound(
-                f"document {doc_id!r} is not in knowledge base {kb!r}",
-                hint="list them: GET /v1/kb/{kb}/documents",
+        base = open_visible(st.kb_factory, kb, who.scope)
+        doc = base.find(doc_id)
+        if doc is None or not readable(doc, who.scope):  # one answer: a key cannot learn what it may not read
+            raise no_doc(kb, doc_id)
+        if not who.may_write(writers_of(doc)):
+            raise AccessDenied(
+                f"this key may read document {doc_id!r} but not change or delete it",
+                hint="only the key that uploaded it, or an admin key, may (documents ingested by the CLI: an "
+                "admin key)",
             )
         base.remove(doc_id)
 
-    await asyncio.to_thread(work)
+    try:
+        await asyncio.to_thread(work)
+    except BaseException as e:
+        _audit(st, who, t0, "/v1/kb/documents/delete", kb, doc_id, {"deleted": False}, e)
+        raise
+    _audit(st, who, t0, "/v1/kb/documents/delete", kb, doc_id, {"deleted": True})
     return {"id": doc_id, "object": "kb.document", "deleted": True}
 
 
@@ -144,13 +160,14 @@ async def search(
     t0 = time.perf_counter()
 
     def work() -> list[Any]:
-        return list(st.kb_factory(kb, False).search(body.query, k=body.k, principals=who.acl, mode=body.mode))
+        base = open_visible(st.kb_factory, kb, who.scope)
+        return list(base.search(body.query, k=body.k, principals=who.acl, mode=body.mode))
 
     hits = await asyncio.to_thread(work)
     rec = AuditRecord(f"search-{uuid.uuid4().hex[:24]}", who.key_id, "/v1/kb/search", kb=kb, prompt=body.query,
                       chunk_ids=[str(getattr(h, "chunk_id", "")) for h in hits])  # fmt: skip
     st.finish(who, rec, t0)
-    return {"object": "list", "data": [_plain(h) for h in hits]}
+    return {"object": "list", "data": [plain(h) for h in hits]}
 
 
 @router.post("/{kb}/ask")
@@ -163,6 +180,7 @@ async def ask(
     model = body.model or st.models[0]
     if model not in st.models:
         st.engine(model)  # raises the 404 that names the models on offer
+    await asyncio.to_thread(open_visible, st.kb_factory, kb, who.scope)
     gen = st.start(lambda: st.answer_factory(body.question, kb=kb, principals=who.acl, k=body.k, model=model,
                                              history=None, mode=body.mode), model)  # fmt: skip
     text = await gen.collect(request)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from starlette.requests import Request
@@ -43,6 +45,8 @@ class State:
     cache: Cache | None = None  # None: caching is off (cache_ttl = 0)
     min_concurrency: int = 1  # generations at once per backend, at least (a backend may allow more)
     started: int = field(default_factory=lambda: int(time.time()))
+    uploads_dir: Path = field(default_factory=lambda: Path("uploads"))  # this process's upload temp folder
+    draining: threading.Event = field(default_factory=threading.Event)  # set on SIGTERM: cancel ingests
     _engines: dict[str, Engine] = field(default_factory=dict)
     _queues: dict[str, GenerationQueue] = field(default_factory=dict)
 

@@ -94,6 +94,18 @@ class StoreContract:
         assert sorted(filled.document("gamma").principals) == ["bob", "carol"]
         assert all(d.text == "" for d in docs)
 
+    def test_writers_roundtrip_and_replace(self, store):
+        d, c = make_doc("owned", ["written by alice"], principals=["tenant:a"])
+        assert d.writers == []  # the default: nobody but an admin may change it
+        put(store, d, c, [unit(0)])
+        assert store.document("owned").writers == []
+        d.writers = ["key:bob", "key:alice", "key:alice"]
+        put(store, d, c, [unit(1)])
+        got = store.document("owned")
+        assert got.writers == ["key:alice", "key:bob"] and got.principals == ["tenant:a"]
+        assert [x.writers for x in store.documents()] == [["key:alice", "key:bob"]]
+        assert got.to_dict()["writers"] == ["key:alice", "key:bob"]
+
     def test_hash_and_vectors_for_reuse(self, filled):
         assert filled.document_hash("alpha") == "h1" and filled.document_hash("nope") is None
         vecs = filled.chunk_vectors("beta")

@@ -172,10 +172,10 @@ class PostgresStore:
             db.execute("DELETE FROM genloom_documents WHERE kb = %s AND doc_id = %s", (self._kb, doc.doc_id))
             (row,) = db.execute(
                 "INSERT INTO genloom_documents(kb, doc_id, source, title, content_hash, text, metadata,"
-                " principals, n_chunks, updated_at) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) RETURNING id",
+                " principals, n_chunks, updated_at, writers) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) RETURNING id",
                 (self._kb, doc.doc_id, doc.source, doc.title, doc.content_hash, doc.text,
                  json.dumps(doc.metadata), sorted(set(doc.principals)), len(chunks),
-                 doc.updated_at or time.time()),
+                 doc.updated_at or time.time(), sorted(set(doc.writers))),
             ).fetchone()  # fmt: skip
             if chunks:
                 # binary COPY: the vectors go as pgvector's binary form (no float formatting: the text form
@@ -211,12 +211,14 @@ class PostgresStore:
             return bool(cur.rowcount)
 
     # --- reads ---------------------------------------------------------------------------------------------
-    _DOC = "doc_id, source, title, content_hash, principals, metadata, n_chunks, updated_at"
+    _DOC = "doc_id, source, title, content_hash, principals, metadata, n_chunks, updated_at, writers"
 
     @staticmethod
     def _make_doc(r: tuple, text: str = "") -> Document:
-        doc_id, source, title, chash, principals, meta, n, updated = r
-        return Document(doc_id, source, title, chash, text, sorted(principals), meta, n, updated)
+        doc_id, source, title, chash, principals, meta, n, updated, writers = r
+        return Document(
+            doc_id, source, title, chash, text, sorted(principals), meta, n, updated, sorted(writers)
+        )
 
     def document_hash(self, doc_id: str) -> str | None:
         rows = self._q(

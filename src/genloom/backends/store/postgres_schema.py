@@ -38,6 +38,16 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE INDEX genloom_chunks_tsv ON genloom_chunks USING gin(tsv);
         """,
     ),
+    (
+        2,
+        "writers: who may change or delete a document ('{}' = admin keys only: CLI ingests)",
+        """
+        ALTER TABLE genloom_documents ADD COLUMN writers TEXT[] NOT NULL DEFAULT '{}';
+        -- uploads made before writers existed stay the uploading key's (source 'upload:<key>/<name>')
+        UPDATE genloom_documents SET writers = ARRAY['key:' || split_part(substr(source, 8), '/', 1)]
+            WHERE source LIKE 'upload:%/%';
+        """,
+    ),
 ]
 
 LOCK_ID = 0x67656E6C  # "genl": serializes migrations between processes

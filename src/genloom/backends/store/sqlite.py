@@ -15,11 +15,14 @@ from typing import Any
 
 import numpy as np
 
+from genloom import migrate
 from genloom.backends.store.base import SearchFilter, check_kb_name, keyword_terms
 from genloom.backends.store.vector_index import VectorIndex
 from genloom.errors import BackendError, NotFound
 from genloom.types import Chunk, Document, Hit
 
+# Named migrations through genloom.migrate (the one mechanism for genloom's SQLite files). 001 is the schema
+# as it stood before migrations (IF NOT EXISTS: a file made then is adopted as it is); append, never edit.
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS documents(
@@ -37,6 +40,19 @@ CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(
     text, heading, content='chunks', content_rowid='id', tokenize='porter unicode61');
 CREATE VIRTUAL TABLE IF NOT EXISTS fts_vocab USING fts5vocab(fts, 'row');
 """
+MIGRATIONS: list[migrate.Migration] = [
+    ("001_kb", SCHEMA),
+    # who may change or delete a document (JSON list of principals; [] = admin keys only: CLI ingests)
+    (
+        "002_writers",
+        """
+        ALTER TABLE documents ADD COLUMN writers TEXT NOT NULL DEFAULT '[]';
+        -- uploads made before writers existed stay the uploading key's (source 'upload:<key>/<name>')
+        UPDATE documents SET writers = json_array('key:' || substr(source, 8, instr(substr(source, 8), '/') - 1))
+            WHERE source LIKE 'upload:%/%'
+        """,
+    ),
+]
 COMMON = 0.25  # keyword terms in more than this share of chunks are dropped (BM25 gives them ~no weight)
 
 _HIT_SQL = """SELECT c.id, d.doc_id, d.source, d.title, c.heading, c.start, c."end", c.text, d.metadata, c.ordinal
@@ -58,11 +74,11 @@ class SQLiteStore:
         self.path = path
         self._lock = threading.RLock()
         try:
-            self._db = sqlite3.connect(str(path), timeout=60, check_same_thread=False, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")  # with WAL: safe against process crashes
+            # 0600 in a 0700 folder; WAL, synchronous=NORMAL (with WAL: safe against process crashes)
+            self._db = migrate.connect(path)
+            self._db.execute("PRAGMA busy_timeout = 60000")
             self._db.execute("PRAGMA foreign_keys=ON")
-            self._db.executescript(SCHEMA)
+            migrate.apply(self._db, MIGRATIONS)
             self._db.execute("INSERT OR IGNORE INTO meta VALUES ('generation', '0')")
         except sqlite3.DatabaseError as e:
             raise BackendError(
@@ -133,19 +149,20 @@ class SQLiteStore:
                     json.dumps(doc.metadata),
                     len(chunks),
                     now,
+                    json.dumps(sorted(set(doc.writers))),
                 )
                 if old:
                     row = old[0]
                     self._delete_rows(row)
                     db.execute(
                         "UPDATE documents SET source=?, title=?, content_hash=?, text=?, metadata=?, n_chunks=?,"
-                        " updated_at=? WHERE id=?",
+                        " updated_at=?, writers=? WHERE id=?",
                         (*values, row),
                     )
                 else:
                     cur = db.execute(
                         "INSERT INTO documents(doc_id, source, title, content_hash, text, metadata, n_chunks,"
-                        " updated_at) VALUES (?,?,?,?,?,?,?,?)",
+                        " updated_at, writers) VALUES (?,?,?,?,?,?,?,?,?)",
                         (doc.doc_id, *values),
                     )
                     row = cur.lastrowid
@@ -187,13 +204,14 @@ class SQLiteStore:
 
     # --- reads -------------------------------------------------------------------------------------------
     def _make_doc(self, r: tuple, text: str = "") -> Document:
-        row, doc_id, source, title, chash, meta, n, updated = r
+        row, doc_id, source, title, chash, meta, n, updated, writers = r
         principals = [
             p for (p,) in self._q("SELECT principal FROM acl WHERE doc = ? ORDER BY principal", (row,))
         ]
-        return Document(doc_id, source, title, chash, text, principals, json.loads(meta), n, updated)
+        return Document(doc_id, source, title, chash, text, principals, json.loads(meta), n, updated,
+                        json.loads(writers))  # fmt: skip
 
-    _DOC_COLS = "id, doc_id, source, title, content_hash, metadata, n_chunks, updated_at"
+    _DOC_COLS = "id, doc_id, source, title, content_hash, metadata, n_chunks, updated_at, writers"
 
     def document(self, doc_id: str) -> Document | None:
         rows = self._q(f"SELECT {self._DOC_COLS}, text FROM documents WHERE doc_id = ?", (doc_id,))
@@ -350,7 +368,7 @@ class SQLiteProvider:
                 raise NotFound(
                     f"no knowledge base named {name!r}", hint="see `genloom kb list`, or ingest into it"
                 )
-            self.root.mkdir(parents=True, exist_ok=True)
+            self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
         return SQLiteStore(path, name)
 
     def names(self) -> list[str]:

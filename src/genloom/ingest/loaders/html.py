@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from genloom.ingest import limits
 from genloom.ingest.encoding import decode_text
 from genloom.ingest.errors import LoadError
 from genloom.ingest.extracted import Extracted, TextBuilder
@@ -48,6 +49,7 @@ _SPACES = re.compile(r"[ \t\r\f\v\n]+")
 
 class _Walker:
     def __init__(self) -> None:
+        self.budget = limits.current()
         self.out = TextBuilder()
         self.buf: list[str] = []
         self.pre = 0
@@ -62,6 +64,7 @@ class _Walker:
             self.out.block(_SPACES.sub(" ", raw))
 
     def walk(self, el: Any) -> None:
+        self.budget.elements()
         tag = el.tag if isinstance(el.tag, str) else None  # comments and PIs have a callable tag
         if tag is None or tag.lower() in _SKIP:
             return
@@ -104,6 +107,7 @@ def load_html(data: bytes, path: Path) -> Extracted:
     from lxml import etree
 
     text, enc = decode_text(data)  # our own detection; lxml then gets a str
+    limits.current().chars(len(text))
     text = re.sub(r"^\s*<\?xml[^>]*\?>", "", text)  # lxml refuses str input with an encoding declaration
     try:
         root = lxml.html.document_fromstring(text)
@@ -119,6 +123,7 @@ def load_html(data: bytes, path: Path) -> Extracted:
         raise LoadError("HTML nested too deeply to read") from None
     w.flush()
     out = w.out.text
+    w.budget.chars(len(out))
     if not out.strip():
         raise LoadError("no text in the HTML")
     return Extracted(out, title or path.name, w.out.sections, {"encoding": enc})

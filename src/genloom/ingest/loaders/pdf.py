@@ -7,6 +7,7 @@ import io
 import logging
 from pathlib import Path
 
+from genloom.ingest import limits
 from genloom.ingest.errors import LoadError
 from genloom.ingest.extracted import Extracted, TextBuilder
 
@@ -17,6 +18,7 @@ def load_pdf(data: bytes, path: Path) -> Extracted:
     logging.getLogger("pypdf").setLevel(logging.ERROR)
     if not data.strip():
         raise LoadError("empty file (no text)")
+    budget = limits.current()
     try:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted:
@@ -29,15 +31,20 @@ def load_pdf(data: bytes, path: Path) -> Extracted:
                     "encrypted PDF (a password is needed)", hint="decrypt it first, e.g. qpdf --decrypt"
                 )
         out = TextBuilder()
+        budget.pages(len(reader.pages))
+        chars = 0
         for i, page in enumerate(reader.pages, start=1):
+            budget.tick()
             page_text = page.extract_text() or ""
+            chars += len(page_text)
+            budget.chars(chars)
             if page_text.strip():
                 out.heading(1, f"page {i}")
                 out.block(page_text)
         title = ""
         if reader.metadata is not None and reader.metadata.title:
             title = str(reader.metadata.title).strip()
-    except LoadError:
+    except (LoadError, limits.IngestCancelled):
         raise
     except Exception as e:  # pypdf raises many types for broken files
         raise LoadError(f"malformed PDF: {type(e).__name__}: {e}") from None

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from genloom.ingest import limits
 from genloom.ingest.encoding import decode_text
 from genloom.ingest.extracted import Extracted, Section
 
@@ -15,11 +16,14 @@ _FENCE = re.compile(r"^ {0,3}(```|~~~)")
 
 def load_txt(data: bytes, path: Path) -> Extracted:
     text, enc = decode_text(data)
+    limits.current().chars(len(text))
     return Extracted(text, path.name, [Section(0, [])], {"encoding": enc})
 
 
 def load_markdown(data: bytes, path: Path) -> Extracted:
     text, enc = decode_text(data)
+    budget = limits.current()
+    budget.chars(len(text))
     sections: list[Section] = []
     stack: list[tuple[int, str]] = []
     in_fence = False
@@ -33,6 +37,7 @@ def load_markdown(data: bytes, path: Path) -> Extracted:
             while stack and stack[-1][0] >= level:
                 stack.pop()
             stack.append((level, heading))
+            budget.elements()
             sections.append(Section(offset, [h for _, h in stack]))
             if level == 1 and not title:
                 title = heading
