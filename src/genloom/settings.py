@@ -57,6 +57,8 @@ class Settings:
     pg_ef_search: int = 200  # HNSW candidates per query (>= 4k); higher = better recall, slower
     pg_hnsw_m: int = 16  # HNSW graph degree, fixed when the index is built (pgvector's default)
     pg_hnsw_ef_construction: int = 64  # HNSW build-time candidates, fixed when the index is built
+    # agents (genloom agent, genloom.agent): the tools a run gets when it names none (comma separated)
+    agent_tools: str = "search_kb,ask_kb,fetch_document,calculator,current_time,date_add,days_between"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "home", Path(self.home).expanduser())
