@@ -3,6 +3,7 @@
 The public API is what ``__all__`` lists; everything else is an implementation detail.
 """
 
+from genloom.agents import Tool, agent, tool
 from genloom.answer.result import Answer, Citation
 from genloom.backends.embed import Embedder, register_embedder, resolve_embedder
 from genloom.backends.llm import LLMBackend, register_llm, resolve_llm
@@ -104,10 +105,12 @@ __all__ = [
     "Stream",
     "Structured",
     "Timings",
+    "Tool",
     "UnsupportedSchemaFeature",
     "Usage",
     "UserError",
     "__version__",
+    "agent",
     "ask",
     "create_app",
     "evaluate",
@@ -122,4 +125,5 @@ __all__ = [
     "resolve_embedder",
     "resolve_llm",
     "resolve_store",
+    "tool",
 ]

@@ -11,6 +11,7 @@ Keys come from ``settings.api_keys`` (env ``GENLOOM_API_KEYS``) and a TOML keys 
     principals = ["tenant:acme", "user:alice"]
     rpm = 60                        # optional per-key overrides of rate_limit_rpm / rate_limit_tpm
     tpm = 20000
+    tools = ["search_kb", "calculator"]   # optional: the agent tools this key may use (default: any)
 
 Only SHA-256 digests are kept in memory and compared in constant time; the key id (the name) is what the
 audit log and metrics record. With no keys at all the server is for this machine only: ``genloom serve``
@@ -36,6 +37,7 @@ class Principal:
     principals: tuple[str, ...] | None  # None = the local owner: no ACL filter
     rpm: int | None = None
     tpm: int | None = None
+    tools: tuple[str, ...] | None = None  # agent tools this key may use; None = not capped
 
     @property
     def acl(self) -> list[str] | None:
@@ -64,15 +66,17 @@ class KeyStore:
         return len(self._by_digest)
 
     def add(
-        self, name: str, digest: str, principals: list[str], rpm: int | None = None, tpm: int | None = None
-    ) -> None:
+        self, name: str, digest: str, principals: list[str], rpm: int | None = None, tpm: int | None = None,
+        tools: list[str] | None = None,
+    ) -> None:  # fmt: skip
         if not _NAME.match(name):
             raise UserError(
                 f"API key name {name!r} is not valid", hint="use letters, digits, '-', '_' or '.'"
             )
         if not re.fullmatch(r"[0-9a-f]{64}", digest):
             raise UserError(f"API key {name!r}: key_sha256 must be 64 hex digits", hint="use sha256sum")
-        self._by_digest[digest] = Principal(name, tuple(principals), rpm, tpm)
+        self._by_digest[digest] = Principal(name, tuple(principals), rpm, tpm,
+                                            None if tools is None else tuple(tools))  # fmt: skip
 
     def lookup(self, secret: str | None) -> Principal | None:
         """The principal for a presented key, or None. With no keys configured everyone is LOCAL."""
@@ -133,12 +137,20 @@ class KeyStore:
                     f"{path}: [keys.{name}] principals must be a list of strings", hint="e.g. ['tenant:a']"
                 )
             rpm, tpm = spec.get("rpm"), spec.get("tpm")
+            tools = spec.get("tools")
+            if tools is not None and (
+                not isinstance(tools, list) or not all(isinstance(t, str) for t in tools)
+            ):
+                raise UserError(
+                    f"{path}: [keys.{name}] tools must be a list of tool names", hint="e.g. ['search_kb']"
+                )
             self.add(
                 name,
                 digest,
                 principals,
                 int(rpm) if rpm is not None else None,
                 int(tpm) if tpm is not None else None,
+                tools,
             )
 
 
