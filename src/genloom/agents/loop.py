@@ -186,15 +186,15 @@ class AgentRun:
                         result, step, "step_budget", f"the model called tools after {why} ended"
                     )
                     return
-                first: list[int] = [p, c]
+                first = (p, c)  # the call's tokens go on the first event it produced
                 if text:
                     yield self._emit(result, Thought(step, text, p, c, used.total_tokens))
-                    first = [0, 0]
+                    first = (0, 0)
                 messages.append(wire_message("assistant", text, tool_calls=calls))
                 for call in calls:
-                    yield self._emit(result, ToolCallEvent(step, call.id, call.name, call.arguments, *first,
-                                                          used.total_tokens))  # fmt: skip
-                    first = [0, 0]
+                    yield self._emit(result, ToolCallEvent(step, call.id, call.name, call.arguments, first[0],
+                                                          first[1], used.total_tokens))  # fmt: skip
+                    first = (0, 0)
                     res = self._execute(call)
                     result.tool_calls.append({"step": step, "id": call.id, "name": call.name,
                                               "arguments": call.arguments, "ok": res.ok, "error": res.error,
@@ -237,7 +237,7 @@ def _engine(spec: str | None, settings: Settings) -> ToolCallingModel:
     from genloom.generate import Engine
 
     engine: Any = Engine(spec, settings)  # generate(..., tools=, tool_choice=) arrives with issue 12's seam
-    return engine  # type: ignore[no-any-return]
+    return engine
 
 
 def run_agent(task: str, model: str | ToolCallingModel | None = None,

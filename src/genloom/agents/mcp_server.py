@@ -55,7 +55,7 @@ def build_server(kb: Any = "default", *, principals: Sequence[str] | None = None
     return srv
 
 
-def serve_stdio(kb: str = "default", *, principals: Sequence[str] | None = None, model: Any = None,
+def serve_stdio(kb: Any = "default", *, principals: Sequence[str] | None = None, model: Any = None,
                 settings: Settings | None = None) -> None:  # fmt: skip
     """Serve until the client closes stdin."""
     build_server(kb, principals=principals, model=model, settings=settings).run("stdio")

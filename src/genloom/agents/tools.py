@@ -104,9 +104,7 @@ class Tool:
                                 hint=f"annotate it, e.g. {p.name}: str")  # fmt: skip
             default = ... if p.default is p.empty else p.default
             fields[p.name] = (hints[p.name], Field(default, description=arg_docs.get(p.name)))
-        model = create_model(  # type: ignore[call-overload]
-            f"{tool_name}_arguments", __config__=ConfigDict(extra="forbid"), **fields
-        )
+        model = create_model(f"{tool_name}_arguments", __config__=ConfigDict(extra="forbid"), **fields)
         desc = description or summary
         if not desc:
             raise UserError(f"tool {tool_name!r} has no description", hint="give the function a docstring")

@@ -61,7 +61,7 @@ MIGRATIONS: list[tuple[str, str]] = [
         "003_tool_calls",
         """
         -- JSON list: every tool call of the request and its result (agent runs: step, id, name, arguments,
-        -- ok, error, result; refused calls included)
+        -- ok, error, result, refused calls included)
         ALTER TABLE requests ADD COLUMN tool_calls TEXT NOT NULL DEFAULT '[]';
         """,
     ),

@@ -47,7 +47,7 @@ async def run_agent(body: AgentRequest, request: Request, who: Principal = Depen
     st = get_state(request)
     t0 = time.perf_counter()
     model = body.model or st.models[0]
-    engine = st.engine(model)  # 404 naming the models on offer
+    engine: Any = st.engine(model)  # 404 naming the models on offer; generate(tools=) comes with the seam
     policy = ToolPolicy.resolve(body.tools, st.settings, who.tools, who.key_id)  # 403 for a forbidden tool
     kb = await asyncio.to_thread(st.kb_factory, body.kb, False) if body.kb else None
     run = AgentRun(body.task, engine, sorted(policy.allowed), kb=kb, principals=who.acl, policy=policy,
