@@ -109,3 +109,22 @@ def test_keys_file_tools_must_be_a_list(tmp_path):
 
     with pytest.raises(UserError, match="tools must be a list"):
         KeyStore.from_settings(Settings(home=tmp_path))
+
+
+def test_an_existing_audit_log_gains_the_tool_calls_column_and_keeps_its_rows(tmp_path):
+    from genloom import migrate
+    from genloom.serve.audit import MIGRATIONS, AuditLog, AuditRecord
+
+    path = tmp_path / "audit.db"
+    db = migrate.connect(path)
+    migrate.apply(db, MIGRATIONS[:2])  # a log written before agents existed
+    db.execute(
+        "INSERT INTO requests (ts, request_id, key_id, endpoint, status) VALUES (1, 'old', 'k', '/x', 200)"
+    )
+    db.close()
+    log = AuditLog(path)
+    log.write(AuditRecord("new", "k", "/v1/agent", tool_calls=[{"name": "calculator", "ok": True}]))
+    rows = {r["request_id"]: r for r in log.rows()}
+    log.close()
+    assert rows["old"]["tool_calls"] == "[]" and rows["old"]["endpoint"] == "/x"
+    assert json.loads(rows["new"]["tool_calls"]) == [{"name": "calculator", "ok": True}]
