@@ -225,3 +225,17 @@ def test_genloom_agent_is_public_and_json_round_trips():
                       tools=["calculator"])  # fmt: skip
     d = json.loads(json.dumps(r.to_dict(with_events=True)))
     assert d["answer"] == "2" and [e["type"] for e in d["events"]] == ["tool_call", "observation", "answer"]
+
+
+def test_the_default_tool_list_offers_the_kb_tools_only_with_a_kb(kb, monkeypatch):
+    model = ScriptedModel(Turn("4"))
+    r = agent("2+2?", model)  # the agent_tools setting: every built-in
+    assert r.tools == ["calculator", "current_time", "date_add", "days_between"]
+    model = ScriptedModel(Turn("4"))
+    assert "search_kb" in agent("2+2?", model, kb=kb).tools
+    monkeypatch.setenv("GENLOOM_AGENT_TOOLS", "calculator,calculater")
+    from genloom.settings import set_settings
+
+    set_settings(None)
+    with pytest.raises(UserError, match=r"agent_tools setting names unknown tool.*calculater"):
+        run_agent("x", ScriptedModel())

@@ -111,10 +111,15 @@ class AgentRun:
         names = [t if isinstance(t, str) else t.name for t in tools or []]
         # a tool handed in as an object is asked for by the call; the policy may still cap it
         self.policy = policy or ToolPolicy.resolve(names or None, self.settings)
-        unknown = sorted(n for n in (names or self.policy.allowed) if n not in self.available)
+        unknown = sorted(n for n in names if n not in self.available)
         if unknown:
             raise UserError(f"unknown tool(s) {', '.join(unknown)}" + self._kb_note(unknown),
                             hint=f"available: {', '.join(sorted(self.available))}")  # fmt: skip
+        # the default list (no tools named): the KB tools are offered only with a KB; a typo is an error
+        typos = sorted(n for n in self.policy.allowed - set(self.available) if n not in KB_TOOLS)
+        if not names and typos:
+            raise UserError(f"the agent_tools setting names unknown tool(s) {', '.join(typos)}",
+                            hint=f"fix GENLOOM_AGENT_TOOLS; available: {', '.join(sorted(self.available))}")  # fmt: skip
         self.offered = [self.available[n] for n in sorted(self.policy.allowed) if n in self.available]
         self.model = (
             model if model is not None and not isinstance(model, str) else _engine(model, self.settings)

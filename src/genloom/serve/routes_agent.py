@@ -50,7 +50,7 @@ async def run_agent(body: AgentRequest, request: Request, who: Principal = Depen
     engine: Any = st.engine(model)  # 404 naming the models on offer; generate(tools=) comes with the seam
     policy = ToolPolicy.resolve(body.tools, st.settings, who.tools, who.key_id)  # 403 for a forbidden tool
     kb = await asyncio.to_thread(st.kb_factory, body.kb, False) if body.kb else None
-    run = AgentRun(body.task, engine, sorted(policy.allowed), kb=kb, principals=who.acl, policy=policy,
+    run = AgentRun(body.task, engine, body.tools, kb=kb, principals=who.acl, policy=policy,
                    max_steps=body.max_steps, max_tokens=body.max_tokens, settings=st.settings)  # fmt: skip
     try:
         ticket = st.queue.admit()
