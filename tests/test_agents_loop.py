@@ -162,6 +162,15 @@ def test_bad_options_are_user_errors_with_hints(kb):
 
         run_agent("x", ScriptedModel(), ["calculator"], toolbox=[Tool.from_function(calculator)])
 
+    def lookup(term: str) -> str:
+        """Look a term up."""
+        return term
+
+    with pytest.raises(UserError, match="clashes with another tool"):
+        run_agent(
+            "x", ScriptedModel(), ["lookup"], toolbox=[Tool.from_function(lookup), Tool.from_function(lookup)]
+        )
+
 
 def test_kb_tools_number_sources_across_the_run_and_the_answer_cites_exact_spans(kb):
     model = ScriptedModel(

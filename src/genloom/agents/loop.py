@@ -132,8 +132,9 @@ class AgentRun:
         if self._access is not None:
             out.update(kb_tools(self._access))
         for t in [*toolbox, *as_tools(given)]:
-            if t.name in out and out[t.name] is not t and t.name in BUILTIN_NAMES:
-                raise UserError(f"tool {t.name!r} clashes with a built-in tool", hint="rename it")
+            if t.name in out and out[t.name] is not t:
+                what = "a built-in tool" if t.name in BUILTIN_NAMES else "another tool given to the run"
+                raise UserError(f"tool {t.name!r} clashes with {what}", hint="rename one of them")
             out[t.name] = t
         return out
 

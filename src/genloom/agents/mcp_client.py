@@ -52,7 +52,11 @@ class MCPTools:
             self.__exit__(None, None, None)
             raise BackendError(f"could not start the MCP server {self.command!r}: {_message(e)}",
                                hint="check the command runs on its own and speaks MCP over stdio") from None  # fmt: skip
-        self._tools = [self._tool(t) for t in listing.tools]
+        try:
+            self._tools = [self._tool(t) for t in listing.tools]
+        except Exception:
+            self.__exit__(None, None, None)
+            raise
         return self
 
     def __exit__(self, *exc: object) -> None:
