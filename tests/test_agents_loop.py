@@ -248,3 +248,12 @@ def test_the_default_tool_list_offers_the_kb_tools_only_with_a_kb(kb, monkeypatc
     set_settings(None)
     with pytest.raises(UserError, match=r"agent_tools setting names unknown tool.*calculater"):
         run_agent("x", ScriptedModel())
+
+
+def test_a_model_that_cannot_call_tools_is_a_clear_error():
+    class TextOnly:
+        def generate(self, prompt, params=None, *, system=None):
+            raise AssertionError("never called")
+
+    with pytest.raises(UserError, match="cannot call tools"):
+        run_agent("x", TextOnly(), ["calculator"])

@@ -14,6 +14,7 @@ the KB passages the run saw and cited to exact spans (genloom.agents.cite), as `
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from typing import Any, Protocol
@@ -124,6 +125,7 @@ class AgentRun:
         self.model = (
             model if model is not None and not isinstance(model, str) else _engine(model, self.settings)
         )
+        _check_tool_calling(self.model)
         self.book = SourceBook()
         self.result: AgentResult | None = None
 
@@ -237,6 +239,19 @@ class AgentRun:
     def _stop(self, result: AgentResult, step: int, kind: StopReason, message: str) -> Iterator[Event]:
         result.stopped, result.error = kind, message
         yield self._emit(result, ErrorEvent(step, kind, message, result.usage.total_tokens))
+
+
+def _check_tool_calling(model: Any) -> None:
+    """A model whose generate() takes no ``tools`` cannot run an agent: say so before the first step."""
+    try:
+        params = inspect.signature(model.generate).parameters
+    except (AttributeError, TypeError, ValueError):
+        raise UserError(
+            f"{type(model).__name__} has no generate() to call", hint="pass a model spec"
+        ) from None
+    if "tools" not in params and not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        raise UserError("this model cannot call tools: its generate() takes no tools",
+                        hint="use a model (and a genloom) with tool calling, e.g. --model llamacpp:")  # fmt: skip
 
 
 def _engine(spec: str | None, settings: Settings) -> ToolCallingModel:
