@@ -189,11 +189,16 @@ def main() -> int:
     oracle = run("oracle", tasks, lambda task, ids: Oracle(task, ids), answer_model, args.max_steps)
     results["oracle"] = {"summary": summary(oracle), "rows": oracle}
     if not args.oracle_only:
+        from genloom.errors import GenloomError
         from genloom.generate import Engine
 
         engine = Engine(args.model)  # one engine (one loaded model) for every task
-        model_rows = run("model", tasks, lambda task, ids: engine, answer_model, args.max_steps)
-        results["model"] = {"spec": args.model, "summary": summary(model_rows), "rows": model_rows}
+        try:
+            model_rows = run("model", tasks, lambda task, ids: engine, answer_model, args.max_steps)
+        except GenloomError as e:  # e.g. an Engine without tool calling: report the oracle, say why not more
+            print(f"\nthe model run stopped: {e}")
+        else:
+            results["model"] = {"spec": args.model, "summary": summary(model_rows), "rows": model_rows}
     print()
     for name in ("oracle", "model"):
         if name in results:
