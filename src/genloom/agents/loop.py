@@ -170,7 +170,7 @@ class AgentRun:
                 p, c = int(out.usage.prompt_tokens), int(out.usage.completion_tokens)
                 used = Usage(used.prompt_tokens + p, used.completion_tokens + c)
                 result.usage = used
-                text, calls = (out.text or "").strip(), list(getattr(out, "tool_calls", None) or [])
+                text, calls = (out.text or "").strip(), list(out.tool_calls or [])
                 if not calls:
                     if not text:
                         yield from self._stop(
@@ -189,10 +189,8 @@ class AgentRun:
                     )
                     return
                 if last:
-                    why = "the step budget" if step == self.max_steps else "a run without tools"
-                    yield from self._stop(
-                        result, step, "step_budget", f"the model called tools after {why} ended"
-                    )
+                    why = "after the step budget ended" if specs else "although none were offered"
+                    yield from self._stop(result, step, "step_budget", f"the model called tools {why}")
                     return
                 first = (p, c)  # the call's tokens go on the first event it produced
                 if text:
