@@ -63,6 +63,9 @@ EXPECTED = {
     "get_settings",
     "register_llm",
     "resolve_llm",
+    "agent",
+    "Tool",
+    "tool",
 }
 
 

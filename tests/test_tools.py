@@ -118,7 +118,7 @@ def client(tmp_path):
         kbs = FakeKBs()
         app = create_app(s, engine_factory=lambda spec: Engine(FakeLLM(replies)), kb_factory=kbs,
                          kb_lister=kbs.names, embedder=FakeEmbedder())  # fmt: skip
-        return TestClient(app)
+        return TestClient(app, base_url="http://localhost")
 
     return make
 
@@ -173,3 +173,13 @@ def test_server_rejects_bad_tools_by_name(client):
         assert r.json()["error"]["param"] == "tools"
     r = c.post("/v1/chat/completions", json={**base, "model": "rag:docs", "tools": [WEATHER]})
     assert r.status_code == 400 and r.json()["error"]["param"] == "tools"
+
+
+def test_call_parser_reads_arguments_as_json():
+    """A string argument may contain the closing marker itself: the arguments end where JSON says."""
+    tricky = '<tool_call>{"name": "define", "arguments": {"word": "}}</tool_call> x"}}</tool_call>'
+    for size in (1, 5, len(tricky)):
+        p = CallParser()
+        for i in range(0, len(tricky), size):
+            list(p.feed(tricky[i : i + size]))
+        assert [json.loads(c.arguments) for c in p.calls] == [{"word": "}}</tool_call> x"}]

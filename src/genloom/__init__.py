@@ -3,6 +3,7 @@
 The public API is what ``__all__`` lists; everything else is an implementation detail.
 """
 
+from genloom.agents import Tool, agent, tool
 from genloom.answer.result import Answer, Citation
 from genloom.backends.embed import Embedder, register_embedder, resolve_embedder
 from genloom.backends.llm import LLMBackend, register_llm, resolve_llm
@@ -105,6 +106,7 @@ __all__ = [
     "Stream",
     "Structured",
     "Timings",
+    "Tool",
     "ToolCall",
     "ToolCallDelta",
     "Tools",
@@ -112,6 +114,7 @@ __all__ = [
     "Usage",
     "UserError",
     "__version__",
+    "agent",
     "ask",
     "create_app",
     "evaluate",
@@ -126,4 +129,5 @@ __all__ = [
     "resolve_embedder",
     "resolve_llm",
     "resolve_store",
+    "tool",
 ]

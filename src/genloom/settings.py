@@ -73,6 +73,8 @@ class Settings:
     ingest_max_chars: int = 20_000_000  # extracted text
     ingest_max_chunks: int = 20_000  # chunks of one document
     ingest_file_seconds: int = 120  # wall time to read and split one file
+    # agents (genloom agent, genloom.agent): the tools a run gets when it names none (comma separated)
+    agent_tools: str = "search_kb,ask_kb,fetch_document,calculator,current_time,date_add,days_between"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "home", Path(self.home).expanduser())

@@ -10,6 +10,7 @@ import typer
 
 from genloom import __version__
 from genloom.cli import (
+    agent,
     ask,
     chat,
     docs,
@@ -18,6 +19,7 @@ from genloom.cli import (
     ingest,
     kb,
     kb_migrate,
+    mcp,
     models,
     search,
     serve,
@@ -48,6 +50,8 @@ for module in (
     extract,
     serve,
     eval_cmd,
+    agent,
+    mcp,
 ):
     module.register(app)
 

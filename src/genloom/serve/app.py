@@ -211,11 +211,12 @@ def create_app(
                            allow_headers=["Authorization", "Content-Type", "Cache-Control"],
                            expose_headers=["x-genloom-cache", "Retry-After"])  # fmt: skip
 
-    from genloom.serve import routes_embed, routes_kb, routes_openai
+    from genloom.serve import routes_agent, routes_embed, routes_kb, routes_openai
 
     app.include_router(routes_openai.router)
     app.include_router(routes_embed.router)
     app.include_router(routes_kb.router)
+    app.include_router(routes_agent.router)
 
     # Without a key only these answer: /healthz (status only), / and /static (the UI shell), /v1/config
     # (whether a key is needed). With a key (or without keys configured) the rest, including the details.

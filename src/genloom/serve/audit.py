@@ -57,6 +57,14 @@ MIGRATIONS: list[tuple[str, str]] = [
         ALTER TABLE requests ADD COLUMN cache_hit INTEGER NOT NULL DEFAULT 0;
         """,
     ),
+    (
+        "003_tool_calls",
+        """
+        -- JSON list: every tool call of the request and its result (agent runs: step, id, name, arguments,
+        -- ok, error, result, refused calls included)
+        ALTER TABLE requests ADD COLUMN tool_calls TEXT NOT NULL DEFAULT '[]';
+        """,
+    ),
 ]
 
 
@@ -80,6 +88,7 @@ class AuditRecord:
     finish_reason: str | None = None
     # answered from the cache: the token counts are the cached response's, and none were charged
     cache_hit: bool = False
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
 
 
 class AuditLog:
@@ -93,6 +102,7 @@ class AuditLog:
     def write(self, rec: AuditRecord) -> None:
         row = asdict(rec)
         row["chunk_ids"] = json.dumps(rec.chunk_ids)
+        row["tool_calls"] = json.dumps(rec.tool_calls, ensure_ascii=False, default=str)
         if not isinstance(rec.prompt, str):
             row["prompt"] = json.dumps(rec.prompt, ensure_ascii=False)
         cols = ", ".join(row)

@@ -12,6 +12,7 @@ Keys come from ``settings.api_keys`` (env ``GENLOOM_API_KEYS``) and a TOML keys 
     rpm = 60                        # optional per-key overrides of rate_limit_rpm / rate_limit_tpm
     tpm = 20000
     admin = true                    # optional: may change and delete any document (also GENLOOM_ADMIN_KEYS)
+    tools = ["search_kb", "calculator"]   # optional: the agent tools this key may use (default: any)
 
 Only SHA-256 digests are kept in memory and compared in constant time; the key id (the name) is what the
 audit log and metrics record, so names are unique across both sources (a duplicate is a start-up error
@@ -23,6 +24,7 @@ is the local owner (key id ``local``, no principal filter, may write everything)
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import logging
@@ -46,6 +48,7 @@ class Principal:
     rpm: int | None = None
     tpm: int | None = None
     admin: bool = False  # reads everything; may change and delete any document
+    tools: tuple[str, ...] | None = None  # agent tools this key may use; None = not capped
 
     @property
     def own(self) -> str:
@@ -110,7 +113,7 @@ class KeyStore:
 
     def add(
         self, name: str, digest: str, principals: list[str], rpm: int | None = None, tpm: int | None = None,
-        admin: bool = False, where: str = "code",
+        admin: bool = False, where: str = "code", tools: list[str] | None = None,
     ) -> None:  # fmt: skip
         if not _NAME.match(name):
             raise UserError(
@@ -136,7 +139,8 @@ class KeyStore:
                 hint="use another prefix, e.g. user: or tenant:",
             )
         self._where[name] = where
-        self._by_digest[digest] = Principal(name, tuple(principals), rpm, tpm, admin)
+        self._by_digest[digest] = Principal(name, tuple(principals), rpm, tpm, admin,
+                                            None if tools is None else tuple(tools))  # fmt: skip
 
     def names(self) -> list[str]:
         return sorted(self._where)
@@ -154,7 +158,7 @@ class KeyStore:
             )
         for d, p in list(self._by_digest.items()):
             if p.key_id in names:
-                self._by_digest[d] = Principal(p.key_id, p.principals, p.rpm, p.tpm, True)
+                self._by_digest[d] = dataclasses.replace(p, admin=True)
 
     def lookup(self, secret: str | None) -> Principal | None:
         """The principal for a presented key, or None. With no keys configured everyone is LOCAL."""
@@ -222,6 +226,13 @@ class KeyStore:
             rpm, tpm, admin = spec.get("rpm"), spec.get("tpm"), spec.get("admin", False)
             if not isinstance(admin, bool):
                 raise UserError(f"{path}: [keys.{name}] admin must be true or false", hint="admin = true")
+            tools = spec.get("tools")
+            if tools is not None and (
+                not isinstance(tools, list) or not all(isinstance(t, str) for t in tools)
+            ):
+                raise UserError(
+                    f"{path}: [keys.{name}] tools must be a list of tool names", hint="e.g. ['search_kb']"
+                )
             self.add(
                 name,
                 digest,
@@ -230,6 +241,7 @@ class KeyStore:
                 int(tpm) if tpm is not None else None,
                 admin,
                 where=str(path),
+                tools=tools,
             )
 
 

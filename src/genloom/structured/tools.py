@@ -247,7 +247,7 @@ class CallParser:
                     return
                 self._name, self.buf, self.mode = m.group(1), self.buf[m.end() :], "args"
                 continue
-            end = self.buf.find("}" + CLOSE)  # mode "args"
+            end = _args_end(self.buf)  # mode "args"
             if end < 0:
                 return
             args, self.buf, self.mode = self.buf[:end], self.buf[end + len(CLOSE) + 1 :], "between"
@@ -268,6 +268,33 @@ class CallParser:
 
 
 _HEAD = re.compile(r'<tool_call>\s*\{\s*"name"\s*:\s*"([^"]+)"\s*,\s*"arguments"\s*:\s*')
+
+
+_DECODER = json.JSONDecoder()
+
+
+def _args_end(buf: str) -> int:
+    """Where the arguments end in ``buf`` (the index of the ``}</tool_call>`` after them), or -1 if not yet.
+
+    The arguments are a JSON value, so they end where a JSON parser says -- a string inside them may well
+    contain ``}</tool_call>``. Text that is not JSON ends at the first ``}</tool_call>`` (validation reports it).
+    """
+    start = len(buf) - len(buf.lstrip())
+    if start == len(buf):
+        return -1
+    try:
+        _, end = _DECODER.raw_decode(buf, start)
+    except json.JSONDecodeError:
+        if buf[start] in '{["-' or buf[start].isdigit() or buf[start] in "tfn":
+            return -1 if len(buf) < 20_000 else buf.find("}" + CLOSE)
+        return buf.find("}" + CLOSE)
+    rest = buf[end:]
+    stripped = rest.lstrip()
+    if stripped.startswith("}" + CLOSE):
+        return end + (len(rest) - len(stripped))
+    if ("}" + CLOSE).startswith(stripped):
+        return -1  # the closing marker is still coming
+    return buf.find("}" + CLOSE, end)
 
 
 def _same_json(a: str, b: str) -> bool:
