@@ -14,6 +14,7 @@ from genloom.cli import (
     chat,
     docs,
     extract,
+    feedback,
     generate,
     ingest,
     kb,
@@ -48,6 +49,7 @@ for module in (
     extract,
     serve,
     eval_cmd,
+    feedback,
 ):
     module.register(app)
 

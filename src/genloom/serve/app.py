@@ -193,6 +193,15 @@ def create_app(
     app.include_router(routes_embed.router)
     app.include_router(routes_kb.router)
 
+    # conversations + UI preferences (per key) and feedback on answers (in the audit database)
+    from genloom.conversations import ConversationStore
+    from genloom.serve import routes_conversations, routes_feedback
+
+    app.state.conversations = ConversationStore(s.ensure_home() / "conversations.db")
+    app.router.on_shutdown.append(app.state.conversations.close)
+    app.include_router(routes_conversations.router)
+    app.include_router(routes_feedback.router)
+
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, Any]:
         return {"status": "ok", "version": __version__, "models": state.models, "queue_depth": state.queue.depth,

@@ -3,6 +3,7 @@
     GET    /v1/kb                              the knowledge bases
     GET    /v1/kb/{kb}/documents               its documents (those the caller may read)
     POST   /v1/kb/{kb}/documents               upload files (multipart field ``files``), ingest them
+    GET    /v1/kb/{kb}/documents/{doc_id}      one, with its extracted text (what citation offsets point into)
     DELETE /v1/kb/{kb}/documents/{doc_id}      remove one
     POST   /v1/kb/{kb}/search                  {"query", "k", "mode"} → hits
     POST   /v1/kb/{kb}/ask                     {"question", "k", "mode"} → the Answer, as ``genloom ask --json``
@@ -109,6 +110,25 @@ async def upload(
                       prompt=[p.name for p in paths])  # fmt: skip
     st.finish(who, rec, t0)
     return {"object": "kb.ingest", "kb": kb, "report": _plain(report)}
+
+
+@router.get("/{kb}/documents/{doc_id}")
+async def get_document(
+    kb: str, doc_id: str, request: Request, who: Principal = Depends(caller)
+) -> dict[str, Any]:
+    st = get_state(request)
+
+    def work() -> dict[str, Any]:
+        doc = st.kb_factory(kb, False).document(doc_id)
+        if doc is None or not _readable(doc, who):  # unreadable reads as absent, as for delete
+            raise NotFound(
+                f"document {doc_id!r} is not in knowledge base {kb!r}",
+                hint="list them: GET /v1/kb/{kb}/documents",
+            )
+        d: dict[str, Any] = doc.to_dict(with_text=True) if hasattr(doc, "to_dict") else dict(doc)
+        return d
+
+    return await asyncio.to_thread(work)
 
 
 @router.delete("/{kb}/documents/{doc_id}")
