@@ -33,7 +33,7 @@ MIGRATIONS: list[tuple[str, str]] = [
         """
         CREATE TABLE conversations (
             id TEXT PRIMARY KEY,
-            owner TEXT NOT NULL,              -- the key id that created it; nobody else sees it
+            owner TEXT NOT NULL,              -- the key id that created it, nobody else sees it
             title TEXT NOT NULL,
             model TEXT,                       -- the model (or rag:<kb>) last used in it
             created REAL NOT NULL,

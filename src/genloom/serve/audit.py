@@ -61,7 +61,7 @@ MIGRATIONS: list[tuple[str, str]] = [
         "003_feedback",
         """
         -- a person's rating of one response (thumbs up/down, optional comment): what a later fine-tuning or
-        -- evaluation loop reads (genloom feedback export). One per request; rating again replaces it.
+        -- evaluation loop reads (genloom feedback export). One per request, rating again replaces it.
         CREATE TABLE feedback (
             request_id TEXT PRIMARY KEY,      -- requests.request_id (the chat completion id)
             key_id TEXT NOT NULL,             -- who rated it: the key that made the request

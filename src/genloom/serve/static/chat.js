@@ -4,8 +4,9 @@
 import { $, api, json, streamChat, showBanner, ApiError } from "./api.js";
 import { Markdown, copyText } from "./render.js";
 import { settings } from "./settings.js";
-import { showSource, getDocument, displayName } from "./sources.js";
+import { showSource, getDocument, displayName, headingPath } from "./sources.js";
 import { openPanel } from "./panels.js";
+import { icon } from "./icons.js";
 
 export const conv = { id: null, messages: [] }; // messages: {role, content, meta}
 let running = null; // {controller} while an answer is being generated
@@ -120,6 +121,7 @@ function finishTurn(t, m) {
   const meta = m.meta || {};
   t.status.textContent = "";
   t.status.hidden = true;
+  t.node.dataset.done = "1"; // finished (tests and assistive tools can tell a live answer from a done one)
   t.node.classList.toggle("refusal", !!meta.refused);
   t.md.finish(m.content, meta.citations || [], (c, chip) => showSource(meta.kb, c, chip));
   fillSources(t, meta);
@@ -166,13 +168,15 @@ async function fillSources(t, meta) {
   t.sources.hidden = !cites.length;
   for (const c of cites) {
     const label = el("span", {}, displayName(null, c));
-    const where = (c.heading_path || []).join(" › ");
-    const btn = el("button", { type: "button", class: "source-item" }, el("span", { class: "n" }, `[${c.n}]`), label,
-      where ? el("span", { class: "muted" }, ` › ${where}`) : null);
+    const where = el("span", { class: "muted" });
+    const setWhere = (title) => { const p = headingPath(c, title); where.textContent = p.length ? ` › ${p.join(" › ")}` : ""; };
+    setWhere(null);
+    const btn = el("button", { type: "button", class: "source-item" }, el("span", { class: "n" }, `[${c.n}]`), label, where);
     btn.addEventListener("click", () => showSource(meta.kb, c, btn));
     t.sources.appendChild(el("li", {}, btn));
     getDocument(meta.kb, c.doc_id).then((d) => {
       label.textContent = displayName(d, c);
+      setWhere(label.textContent);
       const chip = t.body.querySelector(`.chip[data-n="${c.n}"]`);
       if (chip) chip.setAttribute("aria-label", `Source ${c.n}: ${label.textContent}`);
     }).catch(() => {});
@@ -182,8 +186,8 @@ async function fillSources(t, meta) {
 function feedback(m) {
   const meta = m.meta;
   const box = el("span", { class: "feedback" });
-  const up = el("button", { type: "button", class: "small-btn thumb", "aria-label": "Good answer", "aria-pressed": String(meta.rating === "up") }, "👍");
-  const down = el("button", { type: "button", class: "small-btn thumb", "aria-label": "Bad answer", "aria-pressed": String(meta.rating === "down") }, "👎");
+  const up = el("button", { type: "button", class: "small-btn thumb", "aria-label": "Good answer", "aria-pressed": String(meta.rating === "up") }, icon("up"));
+  const down = el("button", { type: "button", class: "small-btn thumb", "aria-label": "Bad answer", "aria-pressed": String(meta.rating === "down") }, icon("down"));
   const form = el("form", { class: "comment", hidden: "" });
   const input = el("input", { type: "text", "aria-label": "What was good or bad about it? (optional)", placeholder: "What was good or bad? (optional)" });
   const sendC = el("button", { type: "submit", class: "small-btn" }, "Send");
@@ -224,8 +228,20 @@ async function save(messages, replaceFrom = null) {
         json("POST", { messages, model, replace_from: replaceFrom === null ? undefined : replaceFrom }));
     }
     onSaved();
+    return true;
   } catch (e) {
     showBanner(`This conversation could not be saved: ${e.message}`);
+    return false;
+  }
+}
+
+// Questions that could not be saved (the server was unreachable) are saved before the next answer.
+async function saveUnsaved() {
+  const first = conv.messages.findIndex((m) => m.unsaved);
+  if (first < 0) return;
+  const rest = conv.messages.slice(first);
+  if (await save(rest.map(({ role, content, meta }) => ({ role, content, meta })), conv.id ? first : null)) {
+    for (const m of rest) delete m.unsaved;
   }
 }
 
@@ -249,7 +265,7 @@ export async function send(text, replaceFrom = null) {
   if (replaceFrom !== null) conv.messages.splice(replaceFrom);
   conv.messages.push(msg);
   render();
-  await save([msg], replaceFrom);
+  if (!(await save([msg], replaceFrom))) msg.unsaved = true;
   await generate(conv.messages.length);
 }
 
@@ -273,6 +289,7 @@ function requestBody(s) {
 }
 
 async function generate(at, replaceFrom = null) {
+  if (conv.messages.some((m) => m.unsaved)) await saveUnsaved();
   const s = settings();
   if (!s.model) { showBanner("No model is available: check the server."); return; }
   const { kb, body } = requestBody(s);

@@ -44,7 +44,7 @@ export async function loadModels(select = null) {
   for (const m of data) {
     const o = document.createElement("option");
     o.value = m.id;
-    o.textContent = m.id.startsWith("rag:") ? `📚 ${m.id.slice(4)}` : m.id;
+    o.textContent = m.id.startsWith("rag:") ? `${m.id.slice(4)} (documents)` : m.id;
     (m.id.startsWith("rag:") ? kbs : plain).appendChild(o);
   }
   if (kbs.children.length) sel.appendChild(kbs);

@@ -3,6 +3,7 @@
 import { $, api, json } from "./api.js";
 import { conv, openConversation, newConversation } from "./chat.js";
 import { setSidebar } from "./panels.js";
+import { icon } from "./icons.js";
 
 let searchTimer = null;
 
@@ -21,13 +22,13 @@ function item(c) {
   const rename = document.createElement("button");
   rename.type = "button";
   rename.className = "icon small-btn";
-  rename.textContent = "✎";
+  rename.appendChild(icon("pencil"));
   rename.setAttribute("aria-label", `Rename “${c.title}”`);
   rename.addEventListener("click", () => startRename(li, c));
   const del = document.createElement("button");
   del.type = "button";
   del.className = "icon small-btn";
-  del.textContent = "🗑";
+  del.appendChild(icon("trash"));
   del.setAttribute("aria-label", `Delete “${c.title}”`);
   del.addEventListener("click", () => confirmDelete(li, c));
   li.append(open, rename, del);

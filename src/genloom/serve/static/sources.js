@@ -22,7 +22,18 @@ export function forgetDocuments() { docs.clear(); }
 // A source's display name: its title, else the file name (never a server path or an upload: id).
 export function displayName(doc, citation) {
   if (doc && doc.title) return doc.title;
-  const src = (doc && doc.source) || (citation && citation.source) || "document";
+  return fileName(doc, citation) || "document";
+}
+
+// The heading path as a reader sees it: no markdown backticks, without a first heading that repeats the title.
+export function headingPath(c, title = null) {
+  const path = (c.heading_path || []).map((h) => h.replace(/[`*_]/g, "").trim()).filter(Boolean);
+  if (title && path.length && path[0] === title) path.shift();
+  return path;
+}
+
+export function fileName(doc, citation) {
+  const src = (doc && doc.source) || (citation && citation.source) || "";
   return src.replace(/^upload:[^/]*\//, "").split(/[\\/]/).pop();
 }
 
@@ -31,7 +42,7 @@ export async function showSource(kb, c, chip) {
   if (chip) chip.classList.add("active");
   openPanel("source", chip);
   $("source-title").textContent = `Source [${c.n}]`;
-  $("source-where").textContent = (c.heading_path || []).join(" › ");
+  $("source-where").textContent = headingPath(c).join(" › ");
   $("source-passage").textContent = c.quote;
   $("doc-view").hidden = true;
   $("doc-view").textContent = "";
@@ -40,12 +51,13 @@ export async function showSource(kb, c, chip) {
   try {
     doc = await getDocument(kb, c.doc_id);
   } catch (e) {
-    $("source-where").textContent = `${(c.heading_path || []).join(" › ")} (the document could not be opened: ${e.message})`;
+    $("source-where").textContent = `${headingPath(c).join(" › ")} (the document could not be opened: ${e.message})`;
     return;
   }
   const name = displayName(doc, c);
   $("source-title").textContent = `[${c.n}] ${name}`;
-  const where = [...(c.heading_path || [])];
+  const file = fileName(doc, c);
+  const where = [...(file && file !== name ? [file] : []), ...headingPath(c, name)];
   if (doc.metadata && doc.metadata.page) where.push(`page ${doc.metadata.page}`);
   $("source-where").textContent = where.join(" › ");
   const text = doc.text || "";
