@@ -71,7 +71,10 @@ class FakeKB:
             self.docs[doc_id] = {"doc_id": doc_id, "source": Path(p).name, "title": Path(p).stem, "text": text,
                                  "principals": list(principals or [])}  # fmt: skip
             files.append({"source": source, "status": status, "reason": "", "chunks": 1, "doc_id": doc_id})
-        counts = {k: sum(f["status"] == k for f in files) for k in ("added", "updated", "unchanged", "failed", "skipped")}
+        counts = {
+            k: sum(f["status"] == k for f in files)
+            for k in ("added", "updated", "unchanged", "failed", "skipped")
+        }
         return {"kb": self.name, **counts, "files": files}
 
     def documents(self) -> list[dict[str, Any]]:

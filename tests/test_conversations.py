@@ -27,7 +27,9 @@ def test_store_keeps_conversations_per_owner(tmp_path):
     st = ConversationStore(path)
     c = st.create("alice", messages=[{"role": "user", "content": "How do   kettles\nwork?"}], model="rag:kb")
     assert c["title"] == "How do kettles work?" and c["messages_count"] == 1 and c["model"] == "rag:kb"
-    st.append("alice", c["id"], [{"role": "assistant", "content": "They boil [1].", "meta": {"id": "chatcmpl-1"}}])
+    st.append(
+        "alice", c["id"], [{"role": "assistant", "content": "They boil [1].", "meta": {"id": "chatcmpl-1"}}]
+    )
     other = st.create("alice", title="Tea notes")
     assert [x["id"] for x in st.list("alice")] == [other["id"], c["id"]]  # newest first
     assert [x["id"] for x in st.list("alice", query="boil")] == [c["id"]]  # message text is searched
@@ -41,7 +43,9 @@ def test_store_keeps_conversations_per_owner(tmp_path):
         with pytest.raises(NotFound):
             call()
     # an edited question replaces what followed it
-    got = st.append("alice", c["id"], [{"role": "user", "content": "How do kettles switch off?"}], replace_from=0)
+    got = st.append(
+        "alice", c["id"], [{"role": "user", "content": "How do kettles switch off?"}], replace_from=0
+    )
     assert [m["content"] for m in got["messages"]] == ["How do kettles switch off?"]
     with pytest.raises(UserError, match="replace_from is 5"):
         st.append("alice", c["id"], [{"role": "user", "content": "x"}], replace_from=5)
@@ -64,7 +68,9 @@ def test_store_keeps_conversations_per_owner(tmp_path):
 
 def test_title_from_the_first_question():
     assert title_from("") == "New conversation"
-    long = "What is the best way to descale an electric kettle that has been used for many years in hard water?"
+    long = (
+        "What is the best way to descale an electric kettle that has been used for many years in hard water?"
+    )
     t = title_from(long)
     assert t.endswith("…") and len(t) <= 61 and long.startswith(t[:-1])
 
@@ -129,15 +135,24 @@ def chat(client, headers, content="rate me"):
 
 def test_feedback_is_stored_with_the_audit_record_and_exported_as_jsonl(client, tmp_path, capsys):
     rid = chat(client, A)
-    r = client.post("/v1/feedback", json={"request_id": rid, "rating": "down", "comment": "  too short "}, headers=A)
+    r = client.post(
+        "/v1/feedback", json={"request_id": rid, "rating": "down", "comment": "  too short "}, headers=A
+    )
     assert r.status_code == 200, r.text
     assert r.json()["comment"] == "too short"
     # rating again replaces the first rating
-    client.post("/v1/feedback", json={"request_id": rid, "rating": "up", "comment": "fine after all"}, headers=A)
+    client.post(
+        "/v1/feedback", json={"request_id": rid, "rating": "up", "comment": "fine after all"}, headers=A
+    )
     # bob can neither rate alice's answer nor learn it exists; nonsense ids and ratings are rejected
     r = client.post("/v1/feedback", json={"request_id": rid, "rating": "down"}, headers=B)
     assert r.status_code == 404
-    assert client.post("/v1/feedback", json={"request_id": "chatcmpl-nope", "rating": "up"}, headers=A).status_code == 404
+    assert (
+        client.post(
+            "/v1/feedback", json={"request_id": "chatcmpl-nope", "rating": "up"}, headers=A
+        ).status_code
+        == 404
+    )
     r = client.post("/v1/feedback", json={"request_id": rid, "rating": "meh"}, headers=A)
     assert r.status_code == 400 and "rating" in r.text
     bob_rid = chat(client, B, "bob asks")
@@ -186,7 +201,11 @@ def test_feedback_export_cli_without_an_audit_log(tmp_path, capsys):
 def test_rag_answers_carry_claims_and_the_searched_query(client):
     client.post("/v1/kb/docs/documents", files=[("files", ("k.txt", b"Kettles boil water quickly. They whistle."))],
                 headers=A)  # fmt: skip
-    body = {"model": "rag:docs", "messages": [{"role": "user", "content": "Do kettles boil water?"}], "stream": True}
+    body = {
+        "model": "rag:docs",
+        "messages": [{"role": "user", "content": "Do kettles boil water?"}],
+        "stream": True,
+    }
     text = client.post("/v1/chat/completions", json=body, headers=A).text
     final = [json.loads(e[6:]) for e in text.split("\n\n") if e.startswith("data: {")][-1]
     delta = final["choices"][0]["delta"]

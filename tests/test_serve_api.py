@@ -214,7 +214,11 @@ def test_audit_rows_are_written(client, tmp_path):
     )
     assert first["latency_ms"] > 0 and first["finish_reason"] == "stop"
     assert rows[1]["output"] == "You said: audit me too"
-    assert [r[0] for r in db.execute("SELECT name FROM migrations")] == ["001_requests", "002_cache_hit", "003_feedback"]
+    assert [r[0] for r in db.execute("SELECT name FROM migrations")] == [
+        "001_requests",
+        "002_cache_hit",
+        "003_feedback",
+    ]
 
 
 def test_metrics_exposes_the_series(client):

@@ -137,14 +137,16 @@ def ask(page, text: str):
 def test_the_whole_walk_at_desktop_size(browser, tmp_path):
     from playwright.sync_api import expect
 
-    app, kbs, slow = make_app(tmp_path, keys=f"alice={ALICE}@tenant:a bob={BOB}@tenant:b")
+    app, _, slow = make_app(tmp_path, keys=f"alice={ALICE}@tenant:a bob={BOB}@tenant:b")
     kettles, table = tmp_path / "kettles.md", tmp_path / "prices.csv"
     kettles.write_text(KETTLES)
     table.write_text("item,price\nkettle,20\n")
     with live_server(app) as url:
         page, errors = page_for(browser, url, ALICE, viewport=DESKTOP)
         expect(page.locator("#welcome")).to_be_visible()
-        expect(page.locator("#welcome")).not_to_contain_text("genloom ingest")  # no CLI homework on first load
+        expect(page.locator("#welcome")).not_to_contain_text(
+            "genloom ingest"
+        )  # no CLI homework on first load
         shot(page, tmp_path, "desktop-welcome")
         axe(page, "welcome")
 
@@ -172,14 +174,18 @@ def test_the_whole_walk_at_desktop_size(browser, tmp_path):
         expect(answer.locator(".sources")).to_contain_text("kettles")
         expect(answer.locator(".sources")).not_to_contain_text("upload:")  # a title, not a server path
         answer.locator("summary").click()
-        expect(answer.locator(".dropped")).to_contain_text("1 statement was removed: not supported by your documents")
+        expect(answer.locator(".dropped")).to_contain_text(
+            "1 statement was removed: not supported by your documents"
+        )
         expect(answer.locator(".dropped li")).to_have_text("Kettles are made of cheese.")
         chip = answer.locator("button.chip")
         expect(chip).to_have_text("1")
         chip.click()
         expect(page.locator("#panel-source")).to_be_visible()
         expect(page.locator("#source-title")).to_have_text("[1] kettles")
-        expect(page.locator("#source-passage mark")).to_have_text("Electric kettles switch off when the water boils.")
+        expect(page.locator("#source-passage mark")).to_have_text(
+            "Electric kettles switch off when the water boils."
+        )
         expect(page.locator("#source-passage")).to_contain_text("bimetallic strip")  # the surrounding passage
         page.get_by_role("button", name="Show the whole document").click()
         expect(page.locator("#doc-view")).to_contain_text("Descale them monthly")
@@ -193,14 +199,16 @@ def test_the_whole_walk_at_desktop_size(browser, tmp_path):
         # -- feedback, stored with the audit record of that answer ----------------------------------------------
         answer.get_by_role("button", name="Good answer").click()
         expect(answer.get_by_role("button", name="Good answer")).to_have_attribute("aria-pressed", "true")
-        answer.get_by_role("textbox", name="What was good or bad about it? (optional)").fill("cites the manual")
+        answer.get_by_role("textbox", name="What was good or bad about it? (optional)").fill(
+            "cites the manual"
+        )
         answer.get_by_role("textbox", name="What was good or bad about it? (optional)").press("Enter")
         expect(answer.locator(".feedback")).to_contain_text("Thanks for the comment.")
         rid = next(r["request_id"] for r in audit_rows(tmp_path) if r["endpoint"] == "/v1/chat/completions")
         db = sqlite3.connect(tmp_path / "home" / "audit.db")
-        assert db.execute("SELECT key_id, rating, comment FROM feedback WHERE request_id = ?", (rid,)).fetchall() == [
-            ("alice", "up", "cites the manual")
-        ]
+        assert db.execute(
+            "SELECT key_id, rating, comment FROM feedback WHERE request_id = ?", (rid,)
+        ).fetchall() == [("alice", "up", "cites the manual")]
         db.close()
 
         # -- a refusal says what was searched and what to do ----------------------------------------------------
@@ -221,7 +229,9 @@ def test_the_whole_walk_at_desktop_size(browser, tmp_path):
         first = page.get_by_role("article", name="Assistant").first
         expect(first.get_by_role("button", name="Good answer")).to_have_attribute("aria-pressed", "true")
         first.locator("button.chip").click()
-        expect(page.locator("#source-passage mark")).to_have_text("Electric kettles switch off when the water boils.")
+        expect(page.locator("#source-passage mark")).to_have_text(
+            "Electric kettles switch off when the water boils."
+        )
         page.keyboard.press("Escape")
         conv_id = page.evaluate("() => location.hash.slice(1)")
         assert conv_id.startswith("conv-")
@@ -235,7 +245,10 @@ def test_the_whole_walk_at_desktop_size(browser, tmp_path):
         page.keyboard.press("Escape")
 
         # -- markdown and code render, safely -------------------------------------------------------------------
-        md = ask(page, "Here is **bold** and `x = 1` <img src=x onerror=\"window.pwned=1\">\n\n```python\nprint('hi')\n```")
+        md = ask(
+            page,
+            "Here is **bold** and `x = 1` <img src=x onerror=\"window.pwned=1\">\n\n```python\nprint('hi')\n```",
+        )
         expect(md.locator("strong")).to_have_text("bold")
         expect(md.locator(":not(pre) > code")).to_have_text("x = 1")
         expect(md.locator("pre code.hljs")).to_contain_text("print('hi')")
@@ -269,10 +282,15 @@ def test_the_whole_walk_at_desktop_size(browser, tmp_path):
 
         edited = wait_for(answer_id, "the edited question and its answer saved")
         page.get_by_role("article", name="Assistant").last.get_by_role("button", name="Regenerate").click()
-        regenerated = wait_for(lambda: (answer_id() or edited) != edited and answer_id(), "the regenerated answer")
+        regenerated = wait_for(
+            lambda: (answer_id() or edited) != edited and answer_id(), "the regenerated answer"
+        )
         assert regenerated.startswith("chatcmpl-") and regenerated != edited
         msgs = stored.get("alice", cid)["messages"]
-        assert [(m["role"], m["content"]) for m in msgs][2:] == [("user", "six seven"), ("assistant", "You said: six ")]
+        assert [(m["role"], m["content"]) for m in msgs][2:] == [
+            ("user", "six seven"),
+            ("assistant", "You said: six "),
+        ]
         assert len(msgs) == 4  # edited and regenerated turns replaced what they followed, nothing piled up
 
         # -- Stop cancels the generation on the server ----------------------------------------------------------
@@ -288,7 +306,9 @@ def test_the_whole_walk_at_desktop_size(browser, tmp_path):
         shot(page, tmp_path, "desktop-writing")
         page.get_by_role("button", name="Stop", exact=True).click()
         expect(live).to_contain_text("You stopped this answer.")
-        row = wait_for(lambda: next((r for r in audit_rows(tmp_path) if r["model"] == "slow:"), None), "audit row")
+        row = wait_for(
+            lambda: next((r for r in audit_rows(tmp_path) if r["model"] == "slow:"), None), "audit row"
+        )
         assert (row["status"], row["finish_reason"]) == (499, "cancelled")
         wait_for(lambda: slow.closed_early, "the model to stop")
         assert slow.closed_early == [True] and slow.produced[0] < 400
@@ -319,7 +339,9 @@ def test_the_whole_walk_at_desktop_size(browser, tmp_path):
         failed_turn.get_by_role("button", name="Retry", exact=True).click()
         expect(page.get_by_role("article", name="Assistant").last).to_contain_text("You said: are you there?")
         # the question asked while the server was away was saved once it was back
-        wait_for(lambda: stored.get("alice", cid)["messages"][-1]["content"] == "You said: are you there?", "saved")
+        wait_for(
+            lambda: stored.get("alice", cid)["messages"][-1]["content"] == "You said: are you there?", "saved"
+        )
         assert [m["content"] for m in stored.get("alice", cid)["messages"]][-2:] == ["are you there?",
                                                                                    "You said: are you there?"]  # fmt: skip
 
@@ -343,11 +365,13 @@ def test_the_whole_walk_at_desktop_size(browser, tmp_path):
 def test_phone_layout_dark_scheme_and_upload_from_the_chat_box(browser, tmp_path):
     from playwright.sync_api import expect
 
-    app, kbs, _ = make_app(tmp_path)
+    app, _, _ = make_app(tmp_path)
     kettles = tmp_path / "kettles.md"
     kettles.write_text(KETTLES)
     with live_server(app) as url:
-        page, errors = page_for(browser, url, viewport=PHONE, color_scheme="dark", has_touch=True, is_mobile=True)
+        page, errors = page_for(
+            browser, url, viewport=PHONE, color_scheme="dark", has_touch=True, is_mobile=True
+        )
         bg = page.evaluate("() => getComputedStyle(document.body).backgroundColor")
         assert bg == "rgb(15, 19, 24)", bg  # the dark palette
         expect(page.locator("#sidebar")).not_to_be_in_viewport()  # collapsed on a phone

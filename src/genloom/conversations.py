@@ -16,6 +16,7 @@ migrations (genloom.migrate, the one mechanism for genloom's SQLite files).
 
 from __future__ import annotations
 
+import builtins
 import json
 import threading
 import time
@@ -77,7 +78,9 @@ def _check_messages(messages: Sequence[dict[str, Any]]) -> list[tuple[str, str, 
     for i, m in enumerate(messages):
         role, content, meta = m.get("role"), m.get("content"), m.get("meta") or {}
         if role not in ROLES:
-            raise UserError(f"message {i}: role {role!r} is not one of {', '.join(ROLES)}", hint="fix the role")
+            raise UserError(
+                f"message {i}: role {role!r} is not one of {', '.join(ROLES)}", hint="fix the role"
+            )
         if not isinstance(content, str):
             raise UserError(f"message {i}: content must be a string", hint="send the text as 'content'")
         if len(content) > MAX_CONTENT:
@@ -166,7 +169,8 @@ class ConversationStore:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 self._db.execute(
-                    "INSERT INTO conversations VALUES (?, ?, ?, ?, ?, ?)", (cid, owner, title, model, now, now)
+                    "INSERT INTO conversations VALUES (?, ?, ?, ?, ?, ?)",
+                    (cid, owner, title, model, now, now),
                 )
                 self._insert(cid, 0, rows, now)
                 self._db.execute("COMMIT")
@@ -175,7 +179,7 @@ class ConversationStore:
                 raise
         return self.get(owner, cid)
 
-    def _insert(self, cid: str, start: int, rows: list[tuple[str, str, str]], now: float) -> None:
+    def _insert(self, cid: str, start: int, rows: builtins.list[tuple[str, str, str]], now: float) -> None:
         self._db.executemany(
             "INSERT INTO messages VALUES (?, ?, ?, ?, ?, ?)",
             [(cid, start + i, r, c, m, now) for i, (r, c, m) in enumerate(rows)],

@@ -25,7 +25,9 @@ def export(
 
     path = get_settings().home / "audit.db"
     if not path.is_file():
-        raise NotFound(f"there is no audit log at {path}", hint="ratings are kept by `genloom serve`; set GENLOOM_HOME")
+        raise NotFound(
+            f"there is no audit log at {path}", hint="ratings are kept by `genloom serve`; set GENLOOM_HOME"
+        )
     audit = AuditLog(path)
     try:
         lines = list(export_lines(audit, key))

@@ -70,6 +70,8 @@ async def unrate(request_id: str, request: Request, who: Principal = Depends(cal
 @router.get("/export")
 async def export(request: Request, who: Principal = Depends(caller)) -> StreamingResponse:
     audit = get_state(request).audit
-    lines = await asyncio.to_thread(lambda: list(export_lines(audit, None if who.principals is None else who.key_id)))
+    lines = await asyncio.to_thread(
+        lambda: list(export_lines(audit, None if who.principals is None else who.key_id))
+    )
     return StreamingResponse(iter(lines), media_type="application/x-ndjson",
                              headers={"Content-Disposition": 'attachment; filename="feedback.jsonl"'})  # fmt: skip

@@ -290,7 +290,8 @@ async def _respond(
                 extra = _fill_from_answer(rep.rec, gen, text)
                 if extra["refused"]:
                     yield rep.chunk({"content": extra["refusal"]})
-                final = {k: extra[k] for k in ("citations", "refused", "claims", "query")}  # issue 13: +claims, query
+                # issue 13 (web UI): claims and the searched query ride along with citations and refused
+                final = {k: extra[k] for k in ("citations", "refused", "claims", "query")}
                 yield rep.chunk(final, "stop")
             else:
                 finish = _fill_from_completion(rep.rec, gen, text)

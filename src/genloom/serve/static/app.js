@@ -29,7 +29,7 @@ async function loadAll() {
   const ids = await refreshModels();
   const s = settings();
   if (s.model && s.model.startsWith("rag:")) setKb(s.model.slice(4));
-  await Promise.all([loadList(), loadDocs(), loadKbNames(), openFromHash(), probeImages(ids)]);
+  await Promise.all([loadDocs(), loadKbNames(), openFromHash(), probeImages(ids)]); // openFromHash lists them
   updateWelcome();
 }
 
@@ -60,10 +60,14 @@ async function init() {
   onConversationSaved(() => loadList());
   onDocumentsChanged(async (kb, results) => {
     loadKbNames();
-    const fromChat = results && results.some((r) => r === "added" || r === "updated" || r === "unchanged");
-    // documents added from the chat box: answer from them
-    await refreshModels(fromChat && window.attachedFromChat ? `rag:${kb}` : null);
-    window.attachedFromChat = false;
+    // documents were just added: answer from them (the user can pick another source at any time)
+    const added = results && results.some((r) => r === "added" || r === "updated");
+    const before = settings().model;
+    await refreshModels(added ? `rag:${kb}` : null);
+    if (added && settings().model !== before) {
+      $("docs-status").textContent += ` Answers now come from “${kb}”.`;
+      $("model").dispatchEvent(new Event("change"));
+    }
   });
   document.addEventListener("genloom:online", () => loadAll());
 
@@ -85,7 +89,6 @@ async function init() {
     const files = [...$("attach-files").files];
     $("attach-files").value = "";
     if (!files.length) return;
-    window.attachedFromChat = true;
     const s = settings();
     upload(files, s.model && s.model.startsWith("rag:") ? s.model.slice(4) : currentKb());
   });

@@ -97,15 +97,19 @@ export async function loadList() {
 
 export async function openFromHash() {
   const id = decodeURIComponent(location.hash.slice(1));
-  if (!id) { if (conv.id) newConversation(); return; }
-  if (id === conv.id) return;
-  try {
-    await openConversation(id);
-  } catch (e) {
-    $("conv-status").textContent = e.status === 404 ? "That conversation is not available (deleted, or another key's)." : e.message;
-    newConversation();
+  let note = "";
+  if (!id) {
+    if (conv.id) newConversation();
+  } else if (id !== conv.id) {
+    try {
+      await openConversation(id);
+    } catch (e) {
+      note = e.status === 404 ? "That conversation is not available (deleted, or another key's)." : e.message;
+      newConversation();
+    }
   }
-  loadList();
+  await loadList();
+  if (note) $("conv-status").textContent = note;
 }
 
 export function initSidebar() {
