@@ -123,8 +123,12 @@ class ConversationStore:
 
     def list(self, owner: str, query: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
         """The owner's conversations, most recently updated first; ``query`` matches titles and message text."""
-        sql = "SELECT id FROM conversations c WHERE owner = ?"
-        args: list[Any] = [owner]
+        sql = (
+            "SELECT c.id, c.title, c.model, c.created, c.updated,"
+            " (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id)"
+            " FROM conversations c WHERE owner = ?"
+        )
+        args: builtins.list[Any] = [owner]
         if query and query.strip():
             like = "%" + query.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
             sql += (
@@ -135,8 +139,9 @@ class ConversationStore:
         sql += " ORDER BY updated DESC, id LIMIT ?"
         args.append(max(1, min(limit, 1000)))
         with self._lock:
-            ids = [r[0] for r in self._db.execute(sql, args)]
-            return [self._row(owner, cid) for cid in ids]
+            rows = self._db.execute(sql, args).fetchall()
+        return [{"id": r[0], "object": "conversation", "title": r[1], "model": r[2], "created": r[3],
+                 "updated": r[4], "messages_count": r[5]} for r in rows]  # fmt: skip
 
     def get(self, owner: str, cid: str) -> dict[str, Any]:
         """One conversation with its messages."""

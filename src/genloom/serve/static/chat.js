@@ -24,10 +24,12 @@ function el(tag, attrs = {}, ...children) {
   return e;
 }
 
+// Keep the newest text in view unless the reader scrolled up to read something else; returns whether it did.
 function scrollDown(force = false) {
   const log = $("log");
   const near = log.scrollHeight - log.scrollTop - log.clientHeight < 120;
   if (force || near) log.scrollTop = log.scrollHeight;
+  return force || near;
 }
 
 export function updateWelcome() {
@@ -308,7 +310,8 @@ async function generate(at, replaceFrom = null) {
   running = { controller };
   setBusy(true);
   let frame = 0;
-  const paint = () => { frame = 0; t.md.update(m.content); scrollDown(); };
+  let follow = true;
+  const paint = () => { frame = 0; t.md.update(m.content); follow = scrollDown(); };
   try {
     meta.finish_reason = await streamChat(body, controller.signal, (delta, chunk) => {
       if (chunk.id) meta.id = chunk.id;
@@ -332,9 +335,10 @@ async function generate(at, replaceFrom = null) {
     t.node.classList.remove("live");
   }
   conv.messages.splice(at, 0, m);
+  follow = scrollDown() || follow;
   finishTurn(t, m);
   setBusy(false);
-  scrollDown();
+  scrollDown(follow);
   if (!meta.error || m.content) await save([m], replaceFrom);
 }
 
