@@ -269,7 +269,7 @@ def test_the_whole_walk_at_desktop_size(browser, tmp_path):
         expect(md.locator(":not(pre) > code")).to_have_text("x = 1")
         expect(md.locator("pre code.hljs")).to_contain_text("print('hi')")
         expect(md.get_by_role("button", name="Copy code")).to_be_visible()
-        assert md.locator("[onerror]").count() == 0 and not page.evaluate("() => window.pwned")
+        assert md.locator(".body [onerror], .body img").count() == 0 and not page.evaluate("() => window.pwned")
         assert "**" not in md.locator(".body").inner_text()
 
         # -- the token limit: a notice, not an answer that silently ends mid-sentence ----------------------------

@@ -6,9 +6,19 @@
 
 marked.setOptions({ gfm: true, breaks: false });
 
+// Links open in a new tab without giving it this window; images and form controls are dropped (an answer
+// must not make the browser fetch remote images, a tracking vector, or show controls that do nothing).
+DOMPurify.addHook("afterSanitizeAttributes", (node) => {
+  if (node.tagName === "A" && node.getAttribute("href")) {
+    node.setAttribute("target", "_blank");
+    node.setAttribute("rel", "noopener noreferrer");
+  }
+});
+const PURIFY = { USE_PROFILES: { html: true }, FORBID_TAGS: ["img", "style", "form", "input", "button", "textarea", "select"] };
+
 function toHtml(tokens, links) {
   tokens.links = links;
-  return DOMPurify.sanitize(marked.parser(tokens), { USE_PROFILES: { html: true } });
+  return DOMPurify.sanitize(marked.parser(tokens), PURIFY);
 }
 
 export async function copyText(text, button) {
