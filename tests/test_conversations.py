@@ -223,3 +223,18 @@ def test_document_text_endpoint_and_honest_upload_report(client):
     assert d["text"] == "Kettles boil water quickly." and d["title"] == "k"
     # tenant b may not read tenant a's document: it reads as absent
     assert client.get(f"/v1/kb/docs/documents/{doc_id}", headers=B).status_code == 404
+
+
+def test_an_audit_db_from_before_feedback_gains_the_table_and_keeps_its_rows(tmp_path, monkeypatch):
+    from genloom.serve import audit
+
+    monkeypatch.setattr(audit, "MIGRATIONS", audit.MIGRATIONS[:2])  # written by the server before feedback
+    old = audit.AuditLog(tmp_path / "audit.db")
+    old.write(audit.AuditRecord("chatcmpl-old", "alice", "/v1/chat/completions", prompt="hi", output="yo"))
+    old.close()
+    monkeypatch.undo()
+    log = audit.AuditLog(tmp_path / "audit.db")
+    log.put_feedback("chatcmpl-old", "alice", "down", None)
+    (row,) = log.feedback_rows()
+    assert (row["request_id"], row["rating"], row["output"]) == ("chatcmpl-old", "down", "yo")
+    log.close()

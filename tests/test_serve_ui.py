@@ -269,7 +269,9 @@ def test_the_whole_walk_at_desktop_size(browser, tmp_path):
         expect(md.locator(":not(pre) > code")).to_have_text("x = 1")
         expect(md.locator("pre code.hljs")).to_contain_text("print('hi')")
         expect(md.get_by_role("button", name="Copy code")).to_be_visible()
-        assert md.locator(".body [onerror], .body img").count() == 0 and not page.evaluate("() => window.pwned")
+        assert md.locator(".body [onerror], .body img").count() == 0 and not page.evaluate(
+            "() => window.pwned"
+        )
         assert "**" not in md.locator(".body").inner_text()
 
         # -- the token limit: a notice, not an answer that silently ends mid-sentence ----------------------------
@@ -392,7 +394,13 @@ def test_phone_layout_dark_scheme_and_upload_from_the_chat_box(browser, tmp_path
     kettles.write_text(KETTLES)
     with live_server(app) as url:
         page, errors = page_for(
-            browser, url, viewport=PHONE, color_scheme="dark", has_touch=True, is_mobile=True
+            browser,
+            url,
+            viewport=PHONE,
+            color_scheme="dark",
+            reduced_motion="reduce",
+            has_touch=True,
+            is_mobile=True,
         )
         bg = page.evaluate("() => getComputedStyle(document.body).backgroundColor")
         assert bg == "rgb(15, 19, 24)", bg  # the dark palette
