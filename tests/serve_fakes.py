@@ -57,15 +57,28 @@ class FakeKB:
         writers: Sequence[str] | None = None,
         cancel: Any = None,
     ) -> dict:
+        """Like KnowledgeBase.ingest: a report with a result per file (the real IngestReport's dict shape);
+        files that are not .txt/.md are skipped as an unsupported type, as the real loaders do."""
         self.calls.append(("ingest", list(principals) if principals is not None else None))
-        added = []
+        files = []
         for p in paths:
+            source = (sources or {}).get(p, Path(p).name)
+            if Path(p).suffix.lower() not in (".txt", ".md"):
+                files.append({"source": source, "status": "skipped", "chunks": 0, "doc_id": "",
+                              "reason": f"unsupported file type {Path(p).suffix or '(none)'!r}"})  # fmt: skip
+                continue
             text = Path(p).read_text(encoding="utf-8")
-            doc_id = f"d{zlib.crc32(text.encode()):08x}"
+            doc_id = f"d{zlib.crc32(str(source).encode()):08x}"
+            old = self.docs.get(doc_id)
+            status = "added" if old is None else "unchanged" if old["text"] == text else "updated"
             self.docs[doc_id] = {"doc_id": doc_id, "source": Path(p).name, "title": Path(p).stem, "text": text,
                                  "principals": list(principals or ["*"]), "writers": list(writers or [])}  # fmt: skip
-            added.append(doc_id)
-        return {"added": added, "skipped": []}
+            files.append({"source": source, "status": status, "reason": "", "chunks": 1, "doc_id": doc_id})
+        counts = {
+            k: sum(f["status"] == k for f in files)
+            for k in ("added", "updated", "unchanged", "failed", "skipped")
+        }
+        return {"kb": self.name, **counts, "files": files}
 
     def claim(self, principal: str) -> None:
         if self.creator is None and not self.docs:

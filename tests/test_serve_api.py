@@ -220,6 +220,7 @@ def test_audit_rows_are_written(client, tmp_path):
         "001_requests",
         "002_cache_hit",
         "003_tool_calls",
+        "004_feedback",
     ]
 
 
@@ -269,7 +270,7 @@ def upload(
 def test_kb_upload_list_search_delete(client):
     r = upload(client)
     assert r.status_code == 200, r.text
-    doc_id = r.json()["report"]["added"][0]
+    doc_id = r.json()["report"]["files"][0]["doc_id"]
     assert [d["doc_id"] for d in client.get("/v1/kb/docs/documents").json()["data"]] == [doc_id]
     hits = client.post("/v1/kb/docs/search", json={"query": "how do kettles work"}).json()["data"]
     assert hits[0]["doc_id"] == doc_id and hits[0]["text"].startswith("Kettles")
@@ -324,7 +325,7 @@ def test_rag_chat_refusal_and_history(client, kbs):
 def test_principals_from_the_key_reach_every_kb_call(make, kbs):
     client = make(api_keys=f"alice={ALICE}@tenant:a bob={BOB}@tenant:b")
     alice, bob = {"Authorization": f"Bearer {ALICE}"}, {"Authorization": f"Bearer {BOB}"}
-    doc_id = upload(client, headers=alice).json()["report"]["added"][0]
+    doc_id = upload(client, headers=alice).json()["report"]["files"][0]["doc_id"]
     assert kbs.kbs["docs"].calls[0] == ("ingest", ["tenant:a"])
     q = {"query": "kettles water"}
     assert len(client.post("/v1/kb/docs/search", json=q, headers=alice).json()["data"]) == 1

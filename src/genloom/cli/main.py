@@ -15,6 +15,7 @@ from genloom.cli import (
     chat,
     docs,
     extract,
+    feedback,
     generate,
     ingest,
     kb,
@@ -52,6 +53,7 @@ for module in (
     eval_cmd,
     agent,
     mcp,
+    feedback,
 ):
     module.register(app)
 

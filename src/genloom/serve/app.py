@@ -218,6 +218,15 @@ def create_app(
     app.include_router(routes_kb.router)
     app.include_router(routes_agent.router)
 
+    # conversations + UI preferences (per key) and feedback on answers (in the audit database)
+    from genloom.conversations import ConversationStore
+    from genloom.serve import routes_conversations, routes_feedback
+
+    app.state.conversations = ConversationStore(s.ensure_home() / "conversations.db")
+    app.router.on_shutdown.append(app.state.conversations.close)
+    app.include_router(routes_conversations.router)
+    app.include_router(routes_feedback.router)
+
     # Without a key only these answer: /healthz (status only), / and /static (the UI shell), /v1/config
     # (whether a key is needed). With a key (or without keys configured) the rest, including the details.
     @app.get("/healthz", tags=["ops"])

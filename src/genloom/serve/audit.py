@@ -65,6 +65,22 @@ MIGRATIONS: list[tuple[str, str]] = [
         ALTER TABLE requests ADD COLUMN tool_calls TEXT NOT NULL DEFAULT '[]';
         """,
     ),
+    (
+        "004_feedback",
+        """
+        -- a person's rating of one response (thumbs up/down, optional comment): what a later fine-tuning or
+        -- evaluation loop reads (genloom feedback export). One per request, rating again replaces it.
+        CREATE TABLE feedback (
+            request_id TEXT PRIMARY KEY,      -- requests.request_id (the chat completion id)
+            key_id TEXT NOT NULL,             -- who rated it: the key that made the request
+            ts REAL NOT NULL,                 -- unix time of the (latest) rating
+            rating TEXT NOT NULL CHECK (rating IN ('up', 'down')),
+            comment TEXT
+        );
+        CREATE INDEX requests_request_id ON requests(request_id);
+        CREATE INDEX feedback_ts ON feedback(ts)
+        """,
+    ),
 ]
 
 
@@ -114,6 +130,48 @@ class AuditLog:
     def rows(self, limit: int = 100) -> list[dict[str, Any]]:
         with self._lock:
             cur = self._db.execute("SELECT * FROM requests ORDER BY id DESC LIMIT ?", (limit,))
+            names = [d[0] for d in cur.description]
+            return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+    def request(self, request_id: str) -> dict[str, Any] | None:
+        """The audit row of one response (by the id returned to the client), or None."""
+        with self._lock:
+            cur = self._db.execute(
+                "SELECT * FROM requests WHERE request_id = ? ORDER BY id DESC LIMIT 1", (request_id,)
+            )
+            names = [d[0] for d in cur.description]
+            r = cur.fetchone()
+        return None if r is None else dict(zip(names, r, strict=True))
+
+    def put_feedback(self, request_id: str, key_id: str, rating: str, comment: str | None) -> float:
+        ts = time.time()
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO feedback VALUES (?, ?, ?, ?, ?) ON CONFLICT(request_id) DO UPDATE SET"
+                " key_id = excluded.key_id, ts = excluded.ts, rating = excluded.rating, comment = excluded.comment",
+                (request_id, key_id, ts, rating, comment),
+            )
+        return ts
+
+    def delete_feedback(self, request_id: str, key_id: str) -> bool:
+        with self._lock:
+            cur = self._db.execute(
+                "DELETE FROM feedback WHERE request_id = ? AND key_id = ?", (request_id, key_id)
+            )
+        return cur.rowcount > 0
+
+    def feedback_rows(self, key_id: str | None = None) -> list[dict[str, Any]]:
+        """Each rating joined with its response's audit row (oldest first); ``key_id`` = only that key's."""
+        sql = (
+            "SELECT f.request_id, f.ts, f.key_id, f.rating, f.comment, r.endpoint, r.model, r.kb, r.template,"
+            " r.prompt, r.output FROM feedback f JOIN requests r ON r.id = (SELECT MAX(id) FROM requests"
+            " WHERE request_id = f.request_id)"
+        )
+        args: tuple[Any, ...] = ()
+        if key_id is not None:
+            sql, args = sql + " WHERE f.key_id = ?", (key_id,)
+        with self._lock:
+            cur = self._db.execute(sql + " ORDER BY f.ts, f.request_id", args)
             names = [d[0] for d in cur.description]
             return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
 

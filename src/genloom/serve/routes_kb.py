@@ -3,6 +3,7 @@
     GET    /v1/kb                              the knowledge bases this key can see
     GET    /v1/kb/{kb}/documents               its documents (those the caller may read)
     POST   /v1/kb/{kb}/documents               upload files (multipart field ``files``), ingest them
+    GET    /v1/kb/{kb}/documents/{doc_id}      one, with its extracted text (what citation offsets point into)
     DELETE /v1/kb/{kb}/documents/{doc_id}      remove one (its writers or an admin key)
     POST   /v1/kb/{kb}/search                  {"query", "k", "mode"} → hits
     POST   /v1/kb/{kb}/ask                     {"question", "k", "mode"} → the Answer, as ``genloom ask --json``
@@ -121,6 +122,24 @@ async def upload(
     _audit(st, who, t0, "/v1/kb/documents/upload", kb, names,
            [{k: f.get(k) for k in ("source", "status", "doc_id", "reason")} for f in report.get("files", [])])  # fmt: skip
     return {"object": "kb.ingest", "kb": kb, "report": report}
+
+
+@router.get("/{kb}/documents/{doc_id}")
+async def get_document(
+    kb: str, doc_id: str, request: Request, who: Principal = Depends(caller)
+) -> dict[str, Any]:
+    st = get_state(request)
+
+    def work() -> dict[str, Any]:
+        base = open_visible(st.kb_factory, kb, who.scope)
+        doc = base.find(doc_id)
+        if doc is None or not readable(doc, who.scope):  # one answer: a key cannot learn what it may not read
+            raise no_doc(kb, doc_id)
+        doc = base.document(doc_id)
+        d: dict[str, Any] = doc.to_dict(with_text=True) if hasattr(doc, "to_dict") else dict(doc)
+        return d
+
+    return await asyncio.to_thread(work)
 
 
 @router.delete("/{kb}/documents/{doc_id}")

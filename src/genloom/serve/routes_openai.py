@@ -233,7 +233,7 @@ def _fill_from_answer(rec: AuditRecord, gen: Generation, text: str) -> dict[str,
     a = getattr(gen.source, "answer", None)
     rec.output = text
     if a is None:
-        return {"citations": [], "refused": False, "refusal": None}
+        return {"citations": [], "refused": False, "refusal": None, "claims": [], "query": None}
     rec.prompt_tokens, rec.completion_tokens = a.usage.prompt_tokens, a.usage.completion_tokens
     rec.template, rec.finish_reason = a.template, "stop"
     rec.chunk_ids = list(
@@ -242,7 +242,9 @@ def _fill_from_answer(rec: AuditRecord, gen: Generation, text: str) -> dict[str,
     if a.model:
         rec.model = f"{rec.model} ({a.model})"
     cites = [asdict(c) for c in a.citations]
-    return {"citations": cites, "refused": a.refused, "refusal": a.refusal_reason if a.refused else None}
+    # claims (the verifier's dropped ones included) and the searched query: the web UI shows them (issue 13)
+    return {"citations": cites, "refused": a.refused, "refusal": a.refusal_reason if a.refused else None,
+            "claims": [asdict(c) for c in a.claims], "query": a.query}  # fmt: skip
 
 
 async def _respond(
@@ -331,7 +333,9 @@ async def _respond(
                 extra = _fill_from_answer(rep.rec, gen, text)
                 if extra["refused"]:
                     yield rep.chunk({"content": extra["refusal"]})
-                yield rep.chunk({"citations": extra["citations"], "refused": extra["refused"]}, "stop")
+                # issue 13 (web UI): claims and the searched query ride along with citations and refused
+                final = {k: extra[k] for k in ("citations", "refused", "claims", "query")}
+                yield rep.chunk(final, "stop")
             else:
                 finish = _fill_from_completion(rep.rec, gen, text)
                 if text_completion:

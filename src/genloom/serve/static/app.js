@@ -1,216 +1,103 @@
-// genloom web UI: chat (streamed over SSE from /v1/chat/completions), citations as chips, KB upload + documents.
+// genloom web UI: wires the parts together. Conversations (sidebar.js, chat.js) are kept on the server;
+// answers render as sanitized markdown with citations (render.js, sources.js); documents.js uploads;
+// settings.js remembers choices per user; images.js appears when the server generates images.
 "use strict";
-const $ = (id) => document.getElementById(id);
-let history = [];  // the conversation, as OpenAI messages
+import { $, apiKey, initBanner, clearBanner } from "./api.js";
+import { initPanels, openPanel } from "./panels.js";
+import { initSettings, loadModels, loadPreferences, onModelChange, settings } from "./settings.js";
+import { send, stop, busy, onConversationSaved, updateWelcome } from "./chat.js";
+import { initSidebar, loadList, openFromHash } from "./sidebar.js";
+import { initDocs, loadDocs, loadKbNames, onDocumentsChanged, setKb, upload, currentKb } from "./docs.js";
+import { initImages, probeImages } from "./images.js";
 
-function headers(extra = {}) {
-  const key = $("key").value.trim() || localStorage.getItem("genloom-key") || "";
-  return key ? { ...extra, Authorization: `Bearer ${key}` } : extra;
-}
-
-async function api(path, options = {}) {
-  const res = await fetch(path, { ...options, headers: headers(options.headers || {}) });
-  const body = await res.json().catch(() => ({}));
-  if (!res.ok) throw new Error(body.error ? body.error.message : `HTTP ${res.status}`);
-  return body;
-}
-
-async function loadModels() {
-  const sel = $("model");
-  const keep = sel.value;
+async function refreshModels(select = null) {
   try {
-    const { data } = await api("/v1/models");
-    sel.innerHTML = "";
-    for (const m of data) {
-      const o = document.createElement("option");
-      o.value = m.id;
-      o.textContent = m.id.startsWith("rag:") ? `${m.id} (grounded answers)` : m.id;
-      sel.appendChild(o);
-    }
-    if ([...sel.options].some((o) => o.value === keep)) sel.value = keep;
-  } catch (e) { status(e.message); }
-}
-
-function addMessage(role, text = "") {
-  const div = document.createElement("div");
-  div.className = `msg ${role}`;
-  div.textContent = text;
-  $("log").appendChild(div);
-  $("log").scrollTop = $("log").scrollHeight;
-  return div;
-}
-
-// Replace [n] markers with chips that open the cited span.
-function renderCited(div, text, citations) {
-  const byN = new Map(citations.map((c) => [c.n, c]));
-  div.textContent = "";
-  let last = 0;
-  for (const m of text.matchAll(/\[(\d+)\]/g)) {
-    div.appendChild(document.createTextNode(text.slice(last, m.index)));
-    const c = byN.get(Number(m[1]));
-    if (c) {
-      const chip = document.createElement("button");
-      chip.type = "button";
-      chip.className = "chip";
-      chip.textContent = m[1];
-      chip.title = c.source;
-      chip.addEventListener("click", () => showSource(c, chip));
-      div.appendChild(chip);
-    } else {
-      div.appendChild(document.createTextNode(m[0]));
-    }
-    last = m.index + m[0].length;
-  }
-  div.appendChild(document.createTextNode(text.slice(last)));
-}
-
-function showSource(c, chip) {
-  document.querySelectorAll(".chip.active").forEach((x) => x.classList.remove("active"));
-  chip.classList.add("active");
-  $("source-n").textContent = `[${c.n}]`;
-  const where = (c.heading_path || []).join(" › ");
-  $("source-where").textContent = `${c.source}${where ? " › " + where : ""} (chars ${c.start}–${c.end})`;
-  $("source-quote").textContent = c.quote;
-  $("source").hidden = false;
-}
-
-async function send(text) {
-  history.push({ role: "user", content: text });
-  addMessage("user", text);
-  const div = addMessage("assistant");
-  $("send").disabled = true;
-  let content = "", citations = [], refused = false;
-  try {
-    const res = await fetch("/v1/chat/completions", {
-      method: "POST",
-      headers: headers({ "Content-Type": "application/json" }),
-      body: JSON.stringify({ model: $("model").value, messages: history, stream: true }),
-    });
-    if (!res.ok) {
-      const body = await res.json().catch(() => ({}));
-      throw new Error(body.error ? body.error.message : `HTTP ${res.status}`);
-    }
-    const reader = res.body.getReader();
-    const decoder = new TextDecoder();
-    let buf = "";
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      buf += decoder.decode(value, { stream: true });
-      let cut;
-      while ((cut = buf.indexOf("\n\n")) >= 0) {
-        const line = buf.slice(0, cut).trim();
-        buf = buf.slice(cut + 2);
-        if (!line.startsWith("data:")) continue;
-        const data = line.slice(5).trim();
-        if (data === "[DONE]") continue;
-        const chunk = JSON.parse(data);
-        if (chunk.error) throw new Error(chunk.error.message);
-        const delta = (chunk.choices[0] || {}).delta || {};
-        if (delta.content) { content += delta.content; div.textContent = content; }
-        if (delta.citations) citations = delta.citations;
-        if (delta.refused) refused = true;
-        $("log").scrollTop = $("log").scrollHeight;
-      }
-    }
-    if (refused) div.classList.add("refusal");
-    else if (citations.length) renderCited(div, content, citations);
-    history.push({ role: "assistant", content });
+    const ids = await loadModels(select);
+    const kbs = ids.filter((m) => m.startsWith("rag:")).map((m) => m.slice(4));
+    $("welcome-kbs").textContent = kbs.length
+      ? `Answering from “${settings().model.startsWith("rag:") ? settings().model.slice(4) : kbs[0]}”. Pick another source above.`
+      : "No documents yet: add some to get answers with sources, or just chat with the model.";
+    return ids;
   } catch (e) {
-    div.classList.add("error");
-    div.textContent = e.message;
-    history.pop();
-  } finally {
-    $("send").disabled = false;
+    $("welcome-kbs").textContent = e.message;
+    return [];
   }
 }
 
-function status(text) { $("upload-status").textContent = text; }
-function docsStatus(text) { $("docs-status").textContent = text; }
-
-async function loadDocs() {
-  const kb = $("kb").value.trim() || "default";
-  const ul = $("docs");
-  try {
-    const { data } = await api(`/v1/kb/${encodeURIComponent(kb)}/documents`);
-    if (kb !== ($("kb").value.trim() || "default")) return;  // the KB changed meanwhile
-    ul.innerHTML = "";
-    for (const d of data) {
-      const id = d.doc_id || d.id;
-      const li = document.createElement("li");
-      const name = document.createElement("span");
-      name.textContent = d.title || d.source || id;
-      name.title = d.source || id;
-      const del = document.createElement("button");
-      del.type = "button";
-      del.textContent = "Delete";
-      del.addEventListener("click", async () => {
-        try {
-          await api(`/v1/kb/${encodeURIComponent(kb)}/documents/${encodeURIComponent(id)}`, { method: "DELETE" });
-          docsStatus(`deleted ${name.textContent}`);
-        } catch (e) { docsStatus(e.message); }
-        loadDocs();
-      });
-      li.append(name, del);
-      ul.appendChild(li);
-    }
-    if (!data.length) docsStatus(`no documents in ${kb} yet`);
-    else docsStatus(`${data.length} document(s) in ${kb}`);
-  } catch (e) { ul.innerHTML = ""; docsStatus(e.message); }
+async function loadAll() {
+  await loadPreferences();
+  const ids = await refreshModels();
+  const s = settings();
+  if (s.model && s.model.startsWith("rag:")) setKb(s.model.slice(4));
+  await Promise.all([loadDocs(), loadKbNames(), openFromHash(), probeImages(ids)]); // openFromHash lists them
+  updateWelcome();
 }
 
-function upload(files) {
-  const kb = $("kb").value.trim() || "default";
-  const form = new FormData();
-  for (const f of files) form.append("files", f, f.name);
-  const xhr = new XMLHttpRequest();
-  xhr.open("POST", `/v1/kb/${encodeURIComponent(kb)}/documents`);
-  for (const [k, v] of Object.entries(headers())) xhr.setRequestHeader(k, v);
-  const bar = $("progress");
-  bar.hidden = false; bar.value = 0;
-  xhr.upload.onprogress = (e) => { if (e.lengthComputable) bar.value = (100 * e.loaded) / e.total; };
-  status("uploading…");
-  xhr.onload = () => {
-    bar.value = 100;
-    let body = {};
-    try { body = JSON.parse(xhr.responseText); } catch (e) { /* not JSON */ }
-    if (xhr.status >= 400) status(body.error ? body.error.message : `HTTP ${xhr.status}`);
-    else status(`added ${files.length} file(s) to ${kb}`);
-    loadDocs(); loadModels();
-  };
-  xhr.onerror = () => status("upload failed: the server could not be reached");
-  xhr.send(form);
+function autoGrow() {
+  const p = $("prompt");
+  p.style.height = "auto";
+  p.style.height = `${Math.min(p.scrollHeight, 200)}px`;
 }
 
 async function init() {
+  initBanner();
+  initPanels();
+  initSettings();
+  initSidebar();
+  initDocs();
+  initImages();
   const cfg = await fetch("/v1/config").then((r) => r.json()).catch(() => ({}));
   if (cfg.auth) {
-    $("key-label").hidden = false;
-    $("key").value = localStorage.getItem("genloom-key") || "";
+    $("key-row").hidden = false;
+    $("key").value = apiKey();
     $("key").addEventListener("change", () => {
       localStorage.setItem("genloom-key", $("key").value.trim());
-      loadModels(); loadDocs();
+      clearBanner();
+      loadAll();
     });
   }
-  $("ask").addEventListener("submit", (e) => {
+  onModelChange((model) => { if (model.startsWith("rag:")) setKb(model.slice(4)); });
+  onConversationSaved(() => loadList());
+  onDocumentsChanged(async (kb, results) => {
+    loadKbNames();
+    // documents were just added: answer from them (the user can pick another source at any time)
+    const added = results && results.some((r) => r === "added" || r === "updated");
+    const before = settings().model;
+    await refreshModels(added ? `rag:${kb}` : null);
+    if (added && settings().model !== before) {
+      $("docs-status").textContent += ` Answers now come from “${kb}”.`;
+      $("model").dispatchEvent(new Event("change"));
+    }
+  });
+  document.addEventListener("genloom:online", () => loadAll());
+
+  $("composer").addEventListener("submit", (e) => {
     e.preventDefault();
     const text = $("prompt").value.trim();
-    if (!text) return;
+    if (!text || busy()) return;
     $("prompt").value = "";
+    autoGrow();
     send(text);
   });
   $("prompt").addEventListener("keydown", (e) => {
-    if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); $("ask").requestSubmit(); }
+    if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); $("composer").requestSubmit(); }
   });
-  $("reset").addEventListener("click", () => { history = []; $("log").innerHTML = ""; $("source").hidden = true; });
-  $("source-close").addEventListener("click", () => { $("source").hidden = true; });
-  $("upload").addEventListener("submit", (e) => {
-    e.preventDefault();
-    if ($("files").files.length) upload([...$("files").files]);
+  $("prompt").addEventListener("input", autoGrow);
+  $("stop").addEventListener("click", stop);
+  $("attach").addEventListener("click", () => $("attach-files").click());
+  $("attach-files").addEventListener("change", () => {
+    const files = [...$("attach-files").files];
+    $("attach-files").value = "";
+    if (!files.length) return;
+    const s = settings();
+    upload(files, s.model && s.model.startsWith("rag:") ? s.model.slice(4) : currentKb());
   });
-  $("kb").addEventListener("change", loadDocs);
-  await loadModels();
-  await loadDocs();
+
+  if (cfg.auth && !apiKey()) {
+    openPanel("settings");
+    $("settings-status").textContent = "This server needs an API key: enter yours above.";
+  }
+  await loadAll();
   document.body.dataset.ready = "1";
 }
 

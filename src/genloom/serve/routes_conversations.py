@@ -1,0 +1,126 @@
+"""Conversations and UI preferences over HTTP, each caller seeing only its own (by API key id).
+
+    GET    /v1/conversations?q=&limit=            the caller's conversations, newest first (q: search)
+    POST   /v1/conversations                      {"title"?, "model"?, "messages"?} → a new one
+    GET    /v1/conversations/{id}                 one, with its messages
+    PATCH  /v1/conversations/{id}                 {"title"} → renamed
+    DELETE /v1/conversations/{id}
+    POST   /v1/conversations/{id}/messages        {"messages", "replace_from"?, "model"?} → appended
+    GET    /v1/preferences, PUT /v1/preferences   the caller's chat settings (the web UI remembers them here)
+
+Another key's conversation answers 404, exactly like one that does not exist. The store is
+:class:`genloom.conversations.ConversationStore`; its calls are quick SQLite work, run in FastAPI's thread
+pool (these handlers are plain functions).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from genloom.conversations import MAX_CONTENT, MAX_TITLE, ConversationStore
+from genloom.serve.auth import Principal
+from genloom.serve.deps import caller
+from genloom.serve.routes_openai import ERRORS
+
+router = APIRouter(tags=["conversations"], responses=ERRORS)
+
+
+class StoredMessage(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    role: Literal["system", "user", "assistant"]
+    content: str = Field(max_length=MAX_CONTENT)
+    meta: dict[str, Any] = Field(default_factory=dict)
+
+
+class NewConversation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    title: str | None = Field(default=None, max_length=MAX_TITLE)
+    model: str | None = Field(default=None, max_length=300)
+    messages: list[StoredMessage] = Field(default_factory=list, max_length=10_000)
+
+
+class Rename(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    title: str = Field(min_length=1, max_length=MAX_TITLE)
+
+
+class Append(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    messages: list[StoredMessage] = Field(min_length=1, max_length=10_000)
+    replace_from: int | None = Field(default=None, ge=0)
+    model: str | None = Field(default=None, max_length=300)
+
+
+class Preferences(BaseModel):
+    """What the web UI remembers per user. Unknown fields are rejected by name."""
+
+    model_config = ConfigDict(extra="forbid")
+    model: str | None = Field(default=None, max_length=300)  # an LLM id or rag:<kb>
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    max_tokens: int | None = Field(default=None, ge=1, le=1_000_000)
+    system_prompt: str | None = Field(default=None, max_length=20_000)
+    rag_mode: Literal["auto", "generate", "extractive"] | None = None
+
+
+def store(request: Request) -> ConversationStore:
+    s: ConversationStore = request.app.state.conversations
+    return s
+
+
+def _dump(msgs: list[StoredMessage]) -> list[dict[str, Any]]:
+    return [m.model_dump() for m in msgs]
+
+
+@router.get("/v1/conversations")
+def list_conversations(
+    request: Request,
+    q: str | None = Query(default=None, max_length=500, description="search titles and message text"),
+    limit: int = Query(default=100, ge=1, le=1000),
+    who: Principal = Depends(caller),
+) -> dict[str, Any]:
+    return {"object": "list", "data": store(request).list(who.key_id, q, limit)}
+
+
+@router.post("/v1/conversations")
+def create_conversation(
+    body: NewConversation, request: Request, who: Principal = Depends(caller)
+) -> dict[str, Any]:
+    return store(request).create(who.key_id, body.title, body.model, _dump(body.messages))
+
+
+@router.get("/v1/conversations/{cid}")
+def get_conversation(cid: str, request: Request, who: Principal = Depends(caller)) -> dict[str, Any]:
+    return store(request).get(who.key_id, cid)
+
+
+@router.patch("/v1/conversations/{cid}")
+def rename_conversation(
+    cid: str, body: Rename, request: Request, who: Principal = Depends(caller)
+) -> dict[str, Any]:
+    return store(request).rename(who.key_id, cid, body.title)
+
+
+@router.delete("/v1/conversations/{cid}")
+def delete_conversation(cid: str, request: Request, who: Principal = Depends(caller)) -> dict[str, Any]:
+    store(request).delete(who.key_id, cid)
+    return {"id": cid, "object": "conversation", "deleted": True}
+
+
+@router.post("/v1/conversations/{cid}/messages")
+def append_messages(
+    cid: str, body: Append, request: Request, who: Principal = Depends(caller)
+) -> dict[str, Any]:
+    return store(request).append(who.key_id, cid, _dump(body.messages), body.replace_from, body.model)
+
+
+@router.get("/v1/preferences")
+def get_preferences(request: Request, who: Principal = Depends(caller)) -> dict[str, Any]:
+    return store(request).preferences(who.key_id)
+
+
+@router.put("/v1/preferences")
+def put_preferences(body: Preferences, request: Request, who: Principal = Depends(caller)) -> dict[str, Any]:
+    return store(request).set_preferences(who.key_id, body.model_dump(exclude_none=True))
