@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from agent_fakes import ScriptedModel, Turn, call
+from genloom.backends.llm.fake import FakeLLM
 from genloom.kb import KnowledgeBase
 from genloom.serve import create_app
 from genloom.serve.auth import KeyStore
@@ -36,6 +37,8 @@ def setup(tmp_path):
     models: list[ScriptedModel] = []
 
     class Latest:  # the server keeps one engine per model: it answers with the test's latest script
+        backend = FakeLLM()  # what the server reads for admission (capabilities.concurrency)
+
         def generate(self, *args, **kwargs):
             return models[-1].generate(*args, **kwargs)
 

@@ -4,30 +4,27 @@ A model id is either an LLM the server was started with (e.g. ``llamacpp:``) or 
 answer from that knowledge base, whose message carries ``[n]`` markers plus ``citations`` and ``refused``
 (streaming: in the final chunk), so any OpenAI client can use it unchanged.
 
-Reproducible completions are cached (see :func:`_cache_slot`): a repeated request is answered from the cache
+Reproducible completions are cached (see genloom.serve.openai_reply): a repeated request is answered from the cache
 without the queue or the engine, with a fresh ``id``/``created`` and the header ``x-genloom-cache: hit``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
-import uuid
 from collections.abc import AsyncIterator, Callable, Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response, StreamingResponse
 
-from genloom.cache import cache_key
 from genloom.errors import UserError
 from genloom.serve import schemas as S
 from genloom.serve.audit import AuditRecord
 from genloom.serve.auth import Principal
 from genloom.serve.deps import caller
 from genloom.serve.errors import APIError, to_api_error
+from genloom.serve.openai_reply import Reply, cache_slot, from_cache, sse, store_reply, usage_dict
 from genloom.serve.state import State, get_state
 from genloom.serve.worker import Cancelled, Generation, Piece, text_of
 from genloom.structured import Tools, from_response_format, parse_tools
@@ -100,122 +97,6 @@ def _tools(req: S.ChatCompletionRequest) -> Tools | None:
         raise APIError(400, str(e), "invalid_request_error", param="tools") from None
 
 
-def _sse(obj: dict[str, Any]) -> str:
-    return f"data: {json.dumps(obj, ensure_ascii=False, separators=(',', ':'))}\n\n"
-
-
-def _usage(p: int, c: int) -> dict[str, int]:
-    return {"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c}
-
-
-@dataclass
-class _Slot:
-    """Where a cacheable request's response lives in the cache, and whether to read and write it there."""
-
-    key: str
-    kind: str  # "chat" | "completion": the metrics label
-    read: bool
-    write: bool
-
-
-def _cache_slot(
-    st: State, request: Request, who: Principal, kind: str, req: S._Sampling, params: SamplingParams,
-    inputs: dict[str, Any],
-) -> _Slot | None:  # fmt: skip
-    """The cache slot of a request whose response is reproducible, else None.
-
-    Reproducible means: not streamed, and greedy (temperature 0) or seeded; ``rag:`` answers are never asked
-    here (they depend on a knowledge base that changes). The key covers everything that can change the output:
-    the model, the input as the engine gets it, the effective sampling parameters (max_tokens, stop and seed
-    included), the other OpenAI fields, and the API key, so a hit never tells one key what another asked.
-    ``Cache-Control: no-cache`` skips the lookup; ``no-store`` skips the lookup and the write.
-    """
-    if st.cache is None or req.stream or not (params.temperature == 0 or params.seed is not None):
-        return None
-    parts = {"key_id": who.key_id, "model": req.model, **inputs, "params": asdict(params),
-             "penalties": [req.frequency_penalty, req.presence_penalty], "extra": req.model_extra or {}}  # fmt: skip
-    directives = {
-        d.split("=")[0].strip().lower() for d in request.headers.get("cache-control", "").split(",")
-    }
-    no_store = "no-store" in directives
-    return _Slot(
-        cache_key(kind, parts), kind, read=not (no_store or "no-cache" in directives), write=not no_store
-    )
-
-
-async def _from_cache(rep: _Reply, slot: _Slot, response: Response) -> dict[str, Any] | None:
-    """The cached response body with this request's id and created, audited as a cache hit; None on a miss.
-
-    A hit has counted against the key's request limit (in ``caller``) but charges no tokens: none were
-    generated. The audit row keeps the cached usage and output, marked ``cache_hit``. Cache calls run in a
-    thread: a Redis round trip must not hold up the event loop."""
-    st, rec = rep.st, rep.rec
-    rep.slot = slot
-    raw = await asyncio.to_thread(st.cache.get, slot.key) if slot.read and st.cache is not None else None
-    body: dict[str, Any] | None = None
-    if raw is not None:
-        try:
-            data: Any = json.loads(raw)
-            choice, usage = data["choices"][0], data["usage"]
-            rec.output = (choice["message"]["content"] if slot.kind == "chat" else choice["text"]) or ""
-            rec.prompt_tokens, rec.completion_tokens = usage["prompt_tokens"], usage["completion_tokens"]
-            rec.finish_reason, body = choice["finish_reason"], data
-        except (ValueError, KeyError, IndexError, TypeError):  # not a response body of ours: a miss
-            rec.output, rec.prompt_tokens, rec.completion_tokens, rec.finish_reason = "", 0, 0, None
-    result = "miss" if body is None else "hit"
-    st.metrics.cache.labels(slot.kind, result).inc()
-    response.headers["x-genloom-cache"] = result
-    if body is None:
-        return None
-    body["id"], body["created"], rec.cache_hit = rep.id, rep.created, True
-    st.finish(rep.who, rec, rep.t0, computed=(0, 0))
-    return body
-
-
-async def _store(rep: _Reply, gen: Generation, body: dict[str, Any]) -> None:
-    """Keep a finished response for the next identical request: only complete answers (finish_reason stop
-    or length as the engine reported it, so a cancelled one never is)."""
-    slot, cache = rep.slot, rep.st.cache
-    done = getattr(gen.source, "completion", None)
-    complete = getattr(done, "finish_reason", None) in ("stop", "length")
-    if slot is None or not slot.write or cache is None or not complete:
-        return
-    value = json.dumps(body, ensure_ascii=False).encode("utf-8")
-    await asyncio.to_thread(cache.set, slot.key, value, rep.st.settings.cache_ttl)
-
-
-class _Reply:
-    """One chat request's bookkeeping: ids, chunk builder, audit record, metrics."""
-
-    def __init__(
-        self, st: State, who: Principal, request: Request, model: str, prompt: Any, kind: str
-    ) -> None:
-        self.st, self.who, self.request, self.model = st, who, request, model
-        self.t0 = time.perf_counter()
-        prefix = "chatcmpl" if kind == "chat" else "cmpl"
-        self.id, self.created = f"{prefix}-{uuid.uuid4().hex[:24]}", int(time.time())
-        path = "/v1/chat/completions" if kind == "chat" else "/v1/completions"
-        self.rec = AuditRecord(self.id, who.key_id, path, model=model, prompt=prompt)
-        self.slot: _Slot | None = None  # set when the request is cacheable
-
-    def chunk(self, delta: dict[str, Any] | None, finish: str | None = None, **extra: Any) -> str:
-        choices = (
-            [] if delta is None else [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]
-        )
-        return _sse({"id": self.id, "object": "chat.completion.chunk", "created": self.created,
-                     "model": self.model, "system_fingerprint": None, "choices": choices, **extra})  # fmt: skip
-
-    def done(self, gen: Generation | None, status: int = 200, error: BaseException | None = None) -> None:
-        self.rec.status = status
-        if error is not None:
-            api = to_api_error(error)
-            self.rec.status, self.rec.error_type = api.status, api.code or api.type
-            self.st.metrics.errors.labels(api.type, api.code or "").inc()
-        if gen is not None and gen.ttft is not None:
-            self.st.metrics.ttft.labels(self.model).observe(gen.ttft)
-        self.st.finish(self.who, self.rec, self.t0)
-
-
 def _fill_from_completion(rec: AuditRecord, gen: Generation, text: str) -> str:
     c = getattr(gen.source, "completion", None)
     rec.output = text
@@ -248,7 +129,7 @@ def _fill_from_answer(rec: AuditRecord, gen: Generation, text: str) -> dict[str,
 
 
 async def _respond(
-    rep: _Reply, gen: Generation, stream: bool, include_usage: bool, rag: bool, text_completion: bool = False
+    rep: Reply, gen: Generation, stream: bool, include_usage: bool, rag: bool, text_completion: bool = False
 ) -> Any:
     """Run ``gen`` and answer as JSON or as an SSE stream (errors before the first piece get a status code)."""
     if not stream:
@@ -264,12 +145,12 @@ async def _respond(
         extra = _fill_from_answer(rep.rec, gen, text) if rag else {}
         finish = "stop" if rag else _fill_from_completion(rep.rec, gen, text)
         rep.done(gen)
-        usage = _usage(rep.rec.prompt_tokens, rep.rec.completion_tokens)
+        usage = usage_dict(rep.rec.prompt_tokens, rep.rec.completion_tokens)
         if text_completion:
             choice = {"index": 0, "text": text, "logprobs": None, "finish_reason": finish}
             body = {"id": rep.id, "object": "text_completion", "created": rep.created, "model": rep.model,
                     "system_fingerprint": None, "choices": [choice], "usage": usage}  # fmt: skip
-            await _store(rep, gen, body)
+            await store_reply(rep, gen, body)
             return body
         content = text.strip() if rag else text
         if rag and extra["refused"]:
@@ -286,7 +167,7 @@ async def _respond(
         body = {"id": rep.id, "object": "chat.completion", "created": rep.created, "model": rep.model,
                 "system_fingerprint": None, "choices": [choice], "usage": usage}  # fmt: skip
         if not rag:
-            await _store(rep, gen, body)
+            await store_reply(rep, gen, body)
         return body
 
     try:
@@ -310,7 +191,7 @@ async def _respond(
         if not text:
             return None
         if text_completion:
-            return _sse({"id": rep.id, "object": "text_completion", "created": rep.created, "model": rep.model,
+            return sse({"id": rep.id, "object": "text_completion", "created": rep.created, "model": rep.model,
                          "choices": [{"index": 0, "text": text, "logprobs": None, "finish_reason": None}]})  # fmt: skip
         return rep.chunk({"content": text})
 
@@ -339,16 +220,16 @@ async def _respond(
             else:
                 finish = _fill_from_completion(rep.rec, gen, text)
                 if text_completion:
-                    yield _sse({"id": rep.id, "object": "text_completion", "created": rep.created, "model": rep.model,
+                    yield sse({"id": rep.id, "object": "text_completion", "created": rep.created, "model": rep.model,
                                 "choices": [{"index": 0, "text": "", "logprobs": None, "finish_reason": finish}]})  # fmt: skip
                 else:
                     yield rep.chunk({}, finish)
             if include_usage:
-                yield rep.chunk(None, usage=_usage(rep.rec.prompt_tokens, rep.rec.completion_tokens))
+                yield rep.chunk(None, usage=usage_dict(rep.rec.prompt_tokens, rep.rec.completion_tokens))
             yield "data: [DONE]\n\n"
         except Exception as e:  # mid-stream failure: OpenAI sends an error event, then ends the stream
             error = e
-            yield _sse(to_api_error(e).body())
+            yield sse(to_api_error(e).body())
             yield "data: [DONE]\n\n"
         finally:
             rep.rec.output = rep.rec.output or "".join(parts)
@@ -366,7 +247,7 @@ async def chat_completions(
     st = get_state(request)
     include_usage = bool(req.stream_options and req.stream_options.include_usage)
     messages = _messages(req.messages)
-    rep = _Reply(st, who, request, req.model, [m.to_dict() for m in messages], "chat")
+    rep = Reply(st, who, request, req.model, [m.to_dict() for m in messages], "chat")
     make: Callable[[], Iterable[str]]
     # structured outputs: masked token by token on llama.cpp, validated (black-box) elsewhere; bad formats -> 400
     constraint = from_response_format(req.response_format)
@@ -397,8 +278,8 @@ async def chat_completions(
     params = _params(req, st, req.max_completion_tokens or req.max_tokens)
     inputs = {"messages": rep.rec.prompt, "response_format": req.response_format,
               "tools": tools.openai() if tools is not None else None}  # fmt: skip
-    slot = _cache_slot(st, request, who, "chat", req, params, inputs)
-    if slot is not None and (hit := await _from_cache(rep, slot, response)) is not None:
+    slot = cache_slot(st, request, who, "chat", req, params, inputs)
+    if slot is not None and (hit := await from_cache(rep, slot, response)) is not None:
         return hit
     engine = st.engine(req.model)
     make = lambda: engine.stream(messages, params, constraint=constraint, tools=tools)  # noqa: E731
@@ -416,10 +297,10 @@ async def completions(
         raise APIError(400, "send exactly one prompt per request", "invalid_request_error", param="prompt")
     st.check_model(req.model)
     params = _params(req, st, req.max_tokens)
-    rep = _Reply(st, who, request, req.model, prompts[0], "completion")
+    rep = Reply(st, who, request, req.model, prompts[0], "completion")
     inputs = {"prompt": prompts[0], "echo": req.echo, "suffix": req.suffix}
-    slot = _cache_slot(st, request, who, "completion", req, params, inputs)
-    if slot is not None and (hit := await _from_cache(rep, slot, response)) is not None:
+    slot = cache_slot(st, request, who, "completion", req, params, inputs)
+    if slot is not None and (hit := await from_cache(rep, slot, response)) is not None:
         return hit
     engine = st.engine(req.model)
     include_usage = bool(req.stream_options and req.stream_options.include_usage)
