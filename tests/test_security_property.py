@@ -6,7 +6,8 @@ A model of who may do what runs beside the server; every response is checked aga
 documents and knowledge bases a key is shown, the status of every delete (200 / 403 readable but not
 writable / 404, one body for missing and hidden), and that no secret word of a document the key cannot
 read (or of a document deleted or replaced) ever appears in anything it is sent.
-Conversations are not on this branch yet (another helper adds them): they are left out here.
+Conversations (created, read, listed, searched and deleted by id) belong to the key that made them: another key
+gets the one 404 for them and never a word of them, in a listing or a search.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ class Model:
     gone: set[str] = field(default_factory=set)  # secrets of deleted or replaced documents
     existing: set[str] = field(default_factory=set)  # knowledge bases that exist
     cached: set[tuple[str, str]] = field(default_factory=set)
+    convos: dict[str, tuple[str, str]] = field(default_factory=dict)  # conversation id -> (owner, secret)
 
     def can_read(self, key: str, d: Doc) -> bool:
         """May ``key`` retrieve the text (searches, answers)? The admin key too only by its principals."""
@@ -65,6 +67,7 @@ class Model:
         """Secrets ``key`` must never be sent (they are in documents' text only: listings carry none)."""
         out = set(self.gone)
         out |= {d.secret for d in self.docs.values() if not self.can_read(key, d)}
+        out |= {secret for owner, secret in self.convos.values() if owner != key}
         return out
 
 
@@ -91,9 +94,8 @@ def run(srv: Live, seed: int, steps: int, kbs: list[str]) -> dict[str, int]:
     counts: dict[str, int] = {}
     keys = list(KEYS)
     for step in range(steps):
-        op = rng.choice(
-            ["upload", "upload", "delete", "delete", "search", "ask", "rag", "list", "kbs", "cache"]
-        )
+        op = rng.choice(["upload", "upload", "delete", "delete", "search", "ask", "rag", "list", "kbs", "cache",
+                         "convo_new", "convo_read", "convo_list", "convo_delete"])  # fmt: skip
         key, kb = rng.choice(keys), rng.choice(kbs)
         counts[op] = counts.get(op, 0) + 1
         where = f"step {step} ({op} by {key} in {kb})"
@@ -181,6 +183,30 @@ def run(srv: Live, seed: int, steps: int, kbs: list[str]) -> dict[str, int]:
                 if x["id"].startswith("rag:")
             ]
             assert got == models == want, (where, got, models, want)
+        elif op == "convo_new":
+            secret = word(rng)
+            r = srv.as_(key, "POST", "/v1/conversations",
+                        json={"messages": [{"role": "user", "content": f"my plan is {secret}"}]})  # fmt: skip
+            assert r.status_code == 200, (where, r.text)
+            m.convos[r.json()["id"]] = (key, secret)
+        elif op in ("convo_read", "convo_delete"):
+            cid = rng.choice([*m.convos, uuid.uuid4().hex]) if m.convos else uuid.uuid4().hex
+            mine = m.convos.get(cid, ("", ""))[0] == key
+            r = srv.as_(key, "GET" if op == "convo_read" else "DELETE", f"/v1/conversations/{cid}")
+            assert r.status_code == (200 if mine else 404), (where, r.text)
+            if op == "convo_delete" and mine:
+                m.gone.add(m.convos.pop(cid)[1])
+            check_no_leak(m, key, r.text, where)
+        elif op == "convo_list":
+            others = [sec for owner, sec in m.convos.values() if owner != key]
+            q = rng.choice(others) if others and rng.random() < 0.5 else None
+            r = srv.as_(key, "GET", "/v1/conversations", params={"q": q} if q else None)
+            assert r.status_code == 200, (where, r.text)
+            got = {c["id"] for c in r.json()["data"]}
+            assert got <= {c for c, (owner, _) in m.convos.items() if owner == key}, where
+            if q is None:
+                assert got == {c for c, (owner, _) in m.convos.items() if owner == key}, where
+            check_no_leak(m, key, r.text, where)
         else:  # a cacheable completion: a hit only for the key that asked it before
             prompt = f"repeat {rng.randrange(3)}"
             body = {"model": "fake:", "temperature": 0, "messages": [{"role": "user", "content": prompt}]}
