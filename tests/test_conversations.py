@@ -228,7 +228,7 @@ def test_document_text_endpoint_and_honest_upload_report(client):
 def test_an_audit_db_from_before_feedback_gains_the_table_and_keeps_its_rows(tmp_path, monkeypatch):
     from genloom.serve import audit
 
-    monkeypatch.setattr(audit, "MIGRATIONS", audit.MIGRATIONS[:2])  # written by the server before feedback
+    monkeypatch.setattr(audit, "MIGRATIONS", audit.MIGRATIONS[:3])  # written by the server before feedback
     old = audit.AuditLog(tmp_path / "audit.db")
     old.write(audit.AuditRecord("chatcmpl-old", "alice", "/v1/chat/completions", prompt="hi", output="yo"))
     old.close()
