@@ -22,6 +22,7 @@ from genloom.cli import (
     search,
     serve,
     tokens,
+    tune,
 )
 from genloom.cli import eval as eval_cmd
 from genloom.cli._common import console_err
@@ -48,6 +49,7 @@ for module in (
     extract,
     serve,
     eval_cmd,
+    tune,
 ):
     module.register(app)
 

@@ -90,7 +90,7 @@ class PerplexityModel:
         threads = n_threads or get_settings().n_threads
         self.llm = llama_cpp.Llama(
             model_path=str(backend.path), n_ctx=window, n_batch=window, n_ubatch=window, logits_all=True,
-            n_threads=threads, n_threads_batch=threads, verbose=False,
+            n_threads=threads, n_threads_batch=threads, verbose=False, lora_path=backend.lora_path,
         )  # fmt: skip
         self.bos = self.llm.token_bos()
 

@@ -65,10 +65,12 @@ class LlamaCppLLM:
     capabilities = Capabilities(streaming=True, seed=True, exact_tokens=True, logits=True, remote=False)
 
     def __init__(
-        self, path: str | Path | None = None, *, n_ctx: int = 4096, n_threads: int = 2, n_batch: int = 512
+        self, path: str | Path | None = None, *, n_ctx: int = 4096, n_threads: int = 2, n_batch: int = 512,
+        lora_path: str | None = None,  # genloom.tune: a GGUF LoRA adapter applied over the model
     ) -> None:
         self.path = gguf.check_gguf(path) if path else bundled_model_path()
         self.bundled = path is None
+        self.lora_path = str(gguf.check_gguf(lora_path)) if lora_path else None  # genloom.tune
         self.meta = gguf.read_metadata(self.path)
         self.train_ctx = gguf.context_length(self.meta) or 2048
         self.n_ctx = n_ctx or self.train_ctx
@@ -89,7 +91,8 @@ class LlamaCppLLM:
     def _make_info(self) -> ModelInfo:
         name = str(self.meta.get("general.name") or self.path.stem)
         return ModelInfo(
-            id="llamacpp:" if self.bundled else f"llamacpp:{self.path}",
+            id=("llamacpp:" if self.bundled else f"llamacpp:{self.path}")
+            + (f"+lora:{self.lora_path}" if self.lora_path else ""),  # genloom.tune
             backend="llamacpp",
             context_length=self.n_ctx,
             source=str(self.path),
@@ -100,13 +103,14 @@ class LlamaCppLLM:
                 "chat_template": "gguf" if "tokenizer.chat_template" in self.meta else "plain",
                 "size_mb": round(self.path.stat().st_size / 1e6, 1),
                 "bundled": self.bundled,
+                "lora": self.lora_path,  # genloom.tune
             },
         )
 
     # -- loading ----------------------------------------------------------------------------------
     @property
     def llama(self) -> Any:
-        key = (str(self.path), self.n_ctx, self.n_threads, self.n_batch)
+        key = (str(self.path), self.n_ctx, self.n_threads, self.n_batch, self.lora_path)  # genloom.tune: lora
         model = _models.get(key)
         if model is None:
             with _models_lock:
@@ -124,6 +128,7 @@ class LlamaCppLLM:
                 n_threads=self.n_threads,
                 n_threads_batch=self.n_threads,
                 n_batch=self.n_batch,
+                lora_path=self.lora_path,  # genloom.tune
                 verbose=False,
             )
         except (ValueError, RuntimeError) as e:
