@@ -13,7 +13,15 @@ import pytest
 from genloom.errors import UserError
 
 pytest.importorskip("peft")
-pytestmark = pytest.mark.model
+pytestmark = [
+    pytest.mark.model,
+    # transformers / peft / trl deprecation chatter we do not control
+    pytest.mark.filterwarnings("ignore::FutureWarning"),
+    pytest.mark.filterwarnings("ignore::DeprecationWarning"),
+    pytest.mark.filterwarnings("ignore::UserWarning:peft.*"),
+    pytest.mark.filterwarnings("ignore::UserWarning:trl.*"),
+    pytest.mark.filterwarnings("ignore::UserWarning:transformers.*"),
+]
 
 GROUNDED = [
     {"role": "system", "content": "You answer questions using only the numbered sources."},
@@ -69,8 +77,8 @@ def test_exported_adapter_matches_the_merged_torch_model(base, tmp_path):
     from genloom.tune.export import export_adapter
 
     path, model, tok = base
-    peft = get_peft_model(model, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "k_proj", "v_proj",
-                                                                               "o_proj", "down_proj"]))  # fmt: skip
+    # q and k only: the projections whose rows llama.cpp permutes, so the check is about exactly that
+    peft = get_peft_model(model, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "k_proj"]))
     gen = torch.Generator().manual_seed(0)
     with torch.no_grad():
         for name, p in peft.named_parameters():
@@ -88,7 +96,7 @@ def test_exported_adapter_matches_the_merged_torch_model(base, tmp_path):
     tuned_l = _llama_logits(path, ids, good)
     want = (tuned_t - base_t).ravel()
     corr = float(np.corrcoef((tuned_l - base_l).ravel(), want)[0, 1])
-    assert corr > 0.95, corr
+    assert corr > 0.9, corr
     original = export.permute_rows
     try:
         export.permute_rows = lambda w, n_head: w  # the silent bug: no permutation
@@ -99,7 +107,7 @@ def test_exported_adapter_matches_the_merged_torch_model(base, tmp_path):
     assert corr_bad < corr - 0.1, (corr, corr_bad)
     info = export.adapter_info(good)
     assert (
-        info["general.type"] == "adapter" and info["adapter.type"] == "lora" and info["tensors"] == 30 * 5 * 2
+        info["general.type"] == "adapter" and info["adapter.type"] == "lora" and info["tensors"] == 30 * 2 * 2
     )
 
 
@@ -139,3 +147,61 @@ def test_one_training_step_end_to_end(tmp_path, monkeypatch):
         from genloom.tune import promote_version
 
         promote_version("tiny", 1, {"tuned": "registry:tiny@v1", "passed": False, "gates": []})
+
+
+@pytest.mark.slow
+def test_interrupted_training_resumes_from_its_checkpoint(tmp_path):
+    """Ctrl-C (a real SIGINT) saves a checkpoint and stops; the same command again resumes and finishes."""
+    import os
+    import signal
+
+    from genloom.tune import TrainConfig, train
+
+    data = tmp_path / "d.jsonl"
+    data.write_text("".join(json.dumps({"messages": [{"role": "user", "content": f"Say {w}."}], "completion": w})
+                            + "\n" for w in ("one", "two", "three", "four")))  # fmt: skip
+    cfg = TrainConfig(max_steps=4, batch_size=2, rank=2, alpha=4, max_length=64, save_steps=100)
+
+    def interrupt(e: dict[str, object]) -> None:
+        if e["step"] == 2 and "loss" not in e:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    first = train(data, tmp_path / "run", cfg, progress=interrupt)
+    assert not first.metrics["finished"] and first.metrics["stopped_by"] == "interrupt"
+    assert first.metrics["steps"] == 2 and (tmp_path / "run" / "checkpoint-2").is_dir()
+    assert not (tmp_path / "run" / "adapter").exists()
+    second = train(data, tmp_path / "run", cfg)
+    assert second.metrics["resumed"] and second.metrics["finished"] and second.metrics["steps"] == 4
+    assert [r["step"] for r in second.metrics["loss_history"]] == [3, 4]
+
+
+@pytest.mark.slow
+def test_worked_example_kb_to_promoted_version(tmp_path):
+    """docs/fine-tuning.md on a small KB: data from the KB -> train -> export -> eval vs base -> promote or not."""
+    from genloom.cli.main import main
+    from genloom.kb import KnowledgeBase
+    from genloom.registry import Registry
+    from genloom.tune.evaluate import load_report
+
+    data = Path(__file__).parent / "data" / "eval"
+    kb = KnowledgeBase.open("docs", create=True)
+    kb.ingest([data / "apt.md", data / "git.md", data / "sqlite.md"])
+    kb.close()
+    dev = data / "cases.jsonl"
+    assert main(["tune", "data", "--kb", "docs", "--exclude", str(dev), "--out", str(tmp_path / "ds")]) == 0
+    train_file = tmp_path / "ds" / "sft.train.jsonl"
+    assert main(["tune", "train", "--data", str(train_file), "--out", str(tmp_path / "run"), "--max-steps", "6",
+                 "--batch-size", "2"]) == 0  # fmt: skip
+    assert main(["tune", "export", str(tmp_path / "run"), "--name", "docs-grounded"]) == 0
+    assert main(["tune", "eval", str(dev), "--kb", "docs", "--tuned", "registry:docs-grounded@v1",
+                 "--perplexity", str(data / "git.md"), "--out", str(tmp_path / "eval")]) == 0  # fmt: skip
+    report = load_report(tmp_path / "eval")
+    assert report["rows"]["faithfulness"]["n_base"] > 0 and report["perplexity"]["ratio"] > 0
+    assert (tmp_path / "eval" / "compare.md").read_text().count("|") > 20
+    reg = Registry.open()
+    v = reg.resolve("docs-grounded@v1")
+    assert v.metrics["eval"]["passed"] == report["passed"] and "train" in v.metrics
+    code = main(["tune", "promote", "docs-grounded@v1", "--report", str(tmp_path / "eval")])
+    assert code == (0 if report["passed"] else 2)
+    assert reg.get("docs-grounded").current == report["passed"]
+    reg.close()

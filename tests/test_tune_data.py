@@ -40,7 +40,7 @@ def test_training_file_errors_name_the_line(tmp_path):
         ),
         (
             {"messages": [{"role": "robot", "content": "Hi"}], "completion": "y"},
-            "line 2: messages[0] has role",
+            r"line 2: messages\[0\] has role",
         ),
         ({"messages": good["messages"]}, "line 2: needs 'completion'"),
         (

@@ -93,6 +93,9 @@ def train_cmd(
     seed: int = typer.Option(0, "--seed"),
     save_steps: int = typer.Option(10, "--save-steps", help="Checkpoint every N steps (and on Ctrl-C)."),
     threads: int = typer.Option(2, "--threads"),
+    max_minutes: float = typer.Option(
+        0.0, "--max-minutes", help="Stop after this long, keeping the adapter."
+    ),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Train a LoRA adapter (Ctrl-C saves a checkpoint; run again to resume)."""
@@ -100,7 +103,7 @@ def train_cmd(
 
     cfg = TrainConfig(method=method, base=base, epochs=epochs, max_steps=max_steps, batch_size=batch_size,
                       grad_accum=grad_accum, learning_rate=lr, rank=rank, alpha=alpha, max_length=max_length,
-                      beta=beta, seed=seed, save_steps=save_steps, threads=threads)  # fmt: skip
+                      beta=beta, seed=seed, save_steps=save_steps, threads=threads, max_minutes=max_minutes)  # fmt: skip
     with _bar() as bar:
         task = bar.add_task(f"training ({method})", total=None, note="loading the model")
 

@@ -95,7 +95,9 @@ def load_base(path: Path, threads: int) -> tuple[Any, Any]:
     torch.set_num_threads(threads)
     hf_logging.disable_progress_bar()
     tok = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
-    model: Any = AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name, dtype=torch.float32)
+    model: Any = AutoModelForCausalLM.from_pretrained(
+        str(path.parent), gguf_file=path.name, dtype=torch.float32
+    )
     # the weights are plain float32 now: keep later saves from claiming a GGUF quantization
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config

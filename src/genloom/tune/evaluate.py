@@ -177,6 +177,9 @@ def compare(
     todo = [("base", base), ("tuned", tuned)]
     if base_run is not None:
         runs["base"] = EvalRun.from_dict(json.loads(Path(base_run).expanduser().read_text(encoding="utf-8")))
+        runs["base"].cases = runs["base"].cases[
+            : len(cases)
+        ]  # a --limit run compares with the same first cases
         todo = todo[1:]
     for label, spec in todo:
 
@@ -204,7 +207,7 @@ def _same_settings(base: dict[str, Any], tuned: dict[str, Any], base_spec: str) 
     from genloom.backends.llm import resolve_llm
 
     want = {**tuned, "model": resolve_llm(base_spec).info().id}
-    for key in ("dataset", "n_cases", "kb", "embedder", "k", "model", "template", "mode", "decoding"):
+    for key in ("dataset", "kb", "embedder", "k", "model", "template", "mode", "decoding"):
         if base.get(key) != want.get(key):
             raise UserError(
                 f"the base run differs in {key!r}: {base.get(key)!r} vs {want.get(key)!r}",

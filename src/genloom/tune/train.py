@@ -49,6 +49,7 @@ class TrainConfig:
     seed: int = 0
     save_steps: int = 10
     threads: int = 2
+    max_minutes: float = 0.0  # > 0: stop (and keep the adapter) when training has run this long
 
     def __post_init__(self) -> None:
         if self.method not in ("lora", "dpo"):
@@ -126,14 +127,25 @@ class _Stop:
 
 
 def _callback(
-    stop: _Stop, progress: Callable[[dict[str, Any]], None] | None, history: list[dict[str, Any]]
+    stop: _Stop,
+    progress: Callable[[dict[str, Any]], None] | None,
+    history: list[dict[str, Any]],
+    budget: float,
 ) -> Any:
     from transformers import TrainerCallback
 
+    t0 = time.perf_counter()
+
     class Report(TrainerCallback):
+        out_of_time = False
+
         def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
             if progress:
                 progress({"step": state.global_step, "total": state.max_steps})
+            if budget and time.perf_counter() - t0 > budget * 60:
+                Report.out_of_time = True
+                control.should_save = True
+                control.should_training_stop = True
             if stop.requested:
                 control.should_save = True
                 control.should_training_stop = True
@@ -207,7 +219,11 @@ def train(
     history: list[dict[str, Any]] = []
     t0 = time.perf_counter()
     with _Stop() as stop:
-        trainer.add_callback(_callback(stop, progress, history))
+        from transformers.trainer_callback import PrinterCallback
+
+        trainer.remove_callback(PrinterCallback)  # progress goes through ``progress``
+        report = _callback(stop, progress, history, cfg.max_minutes)
+        trainer.add_callback(report)
         result = trainer.train(resume_from_checkpoint=True if resume else None)
     wall = time.perf_counter() - t0
     state = trainer.state
@@ -215,7 +231,8 @@ def train(
     metrics = {
         "steps": state.global_step,
         "max_steps": state.max_steps,
-        "finished": not stop.requested and state.global_step >= state.max_steps,
+        "finished": not stop.requested and (state.global_step >= state.max_steps or report.out_of_time),
+        "stopped_by": "interrupt" if stop.requested else ("time budget" if report.out_of_time else None),
         "resumed": resume,
         "train_loss": round(float(result.training_loss), 5),
         "loss_history": history,

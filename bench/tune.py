@@ -1,0 +1,84 @@
+"""Fine-tuning costs on this machine: training tokens/s and peak RSS, and a GGUF adapter's decode speed vs the base.
+
+    python bench/tune.py --data DATA.jsonl [--steps 4] [--adapter ADAPTER.gguf] [--threads 2]
+
+1. training: ``genloom.tune.train`` for ``--steps`` LoRA steps on the file (a fresh run folder, in a child
+   process so its peak RSS is its own); prints tokens/s, seconds/step, peak RSS.
+2. decode: the same prompt decoded greedily for 128 tokens by the base (baseline, measured in the same run)
+   and by the base + ``--adapter`` (default: the adapter trained in step 1), alternating, 3 rounds each;
+   prints tokens/s and the ratio (target >= 0.9x).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+TRAIN = """
+import json, sys
+from genloom.tune import TrainConfig, train
+run = train(sys.argv[1], sys.argv[2], TrainConfig(max_steps=int(sys.argv[3]), batch_size=4, threads=int(sys.argv[4]),
+            save_steps=1000))
+print(json.dumps(run.metrics))
+"""
+
+
+def decode_rate(lora: str | None, threads: int, tokens: int = 128) -> float:
+    from genloom.backends.llm.llamacpp import LlamaCppLLM
+    from genloom.types import Message, SamplingParams
+
+    llm = LlamaCppLLM(None, n_ctx=1024, n_threads=threads, lora_path=lora)
+    msgs = [Message("user", "Write a long story about a lighthouse keeper and the sea.")]
+    params = SamplingParams(max_tokens=tokens, temperature=0, seed=0)
+    list(llm.stream(msgs, SamplingParams(max_tokens=4, temperature=0)))  # load, warm up
+    n = 0
+    first = None
+    for d in llm.stream(msgs, params):
+        if d.text and first is None:
+            first = time.perf_counter()
+        if d.usage:
+            n = d.usage.completion_tokens
+    end = time.perf_counter()
+    return (n - 1) / (end - (first or end)) if n > 1 else 0.0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--data", type=Path, required=True, help="a genloom tune data SFT file")
+    ap.add_argument("--steps", type=int, default=4)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--adapter", type=Path, help="GGUF adapter to time (default: the one trained here)")
+    args = ap.parse_args()
+    out = Path(tempfile.mkdtemp(prefix="bench-tune-"))
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-c", TRAIN, str(args.data), str(out / "run"), str(args.steps),
+                           str(args.threads)], capture_output=True, text=True)  # fmt: skip
+    if proc.returncode != 0:
+        sys.exit(proc.stderr[-3000:])
+    m = json.loads(proc.stdout.strip().splitlines()[-1])
+    print(f"training: {m['steps']} steps x batch 4 on {args.threads} threads: {m['tokens_seen']} tokens in "
+          f"{m['wall_seconds']} s = {m['tokens_per_second']} tokens/s, {m['wall_seconds'] / m['steps']:.1f} s/step; "
+          f"peak RSS {m['peak_rss_mb']} MB; process total {time.perf_counter() - t0:.1f} s (with model load)")  # fmt: skip
+    adapter = args.adapter
+    if adapter is None:
+        from genloom.tune.chat import base_gguf
+        from genloom.tune.export import export_adapter
+
+        adapter = export_adapter(out / "run" / "adapter", out / "adapter.gguf", base_gguf("llamacpp:"))
+    base, tuned = [], []
+    for _ in range(3):
+        base.append(decode_rate(None, args.threads))
+        tuned.append(decode_rate(str(adapter), args.threads))
+    b, t = statistics.median(base), statistics.median(tuned)
+    print(f"decode, 128 tokens greedy, median of 3: base (baseline) {b:.1f} tok/s, base + adapter {t:.1f} tok/s "
+          f"-> {t / b:.2f}x (rounds: base {[round(x, 1) for x in base]}, adapter {[round(x, 1) for x in tuned]})")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
