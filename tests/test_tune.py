@@ -205,3 +205,29 @@ def test_worked_example_kb_to_promoted_version(tmp_path):
     assert code == (0 if report["passed"] else 2)
     assert reg.get("docs-grounded").current == report["passed"]
     reg.close()
+
+
+@pytest.mark.slow
+def test_dpo_one_step_exports_and_loads(tmp_path):
+    """--method dpo on preference pairs (as feedback_pairs makes them) trains, exports and loads in llama.cpp."""
+    from genloom.backends.llm.llamacpp import LlamaCppLLM
+    from genloom.tune import TrainConfig, train
+    from genloom.tune.chat import base_gguf
+    from genloom.tune.export import export_adapter
+    from genloom.types import Message, SamplingParams
+
+    data = tmp_path / "pairs.jsonl"
+    rows = [("How do I hold a package?", "Run apt-mark hold PKG.", "Delete it."),
+            ("Where is the apt cache?", "In /var/cache/apt/archives.", "On the moon.")]  # fmt: skip
+    data.write_text("".join(json.dumps({"messages": [{"role": "user", "content": q}], "chosen": c, "rejected": r})
+                            + "\n" for q, c, r in rows))  # fmt: skip
+    with pytest.raises(UserError, match="is a preference example, this needs sft"):
+        train(tmp_path / "pairs.jsonl", tmp_path / "x", TrainConfig(method="lora", max_steps=1))
+    run = train(data, tmp_path / "run", TrainConfig(method="dpo", max_steps=1, batch_size=2, rank=2, alpha=4))
+    assert run.metrics["finished"] and run.metrics["train_loss"] > 0
+    gguf = export_adapter(run.adapter_dir, tmp_path / "dpo.gguf", base_gguf("llamacpp:"))
+    llm = LlamaCppLLM(None, n_ctx=256, lora_path=str(gguf))
+    out = "".join(
+        d.text for d in llm.stream([Message("user", "Hi")], SamplingParams(max_tokens=4, temperature=0))
+    )
+    assert out.strip()
