@@ -1,6 +1,7 @@
 """Fine-tuning costs on this machine: training tokens/s and peak RSS, and a GGUF adapter's decode speed vs the base.
 
     python bench/tune.py --data DATA.jsonl [--steps 4] [--adapter ADAPTER.gguf] [--threads 2]
+    python bench/tune.py --run RUN_DIR       # report a finished genloom tune train run, time its adapter
 
 1. training: ``genloom.tune.train`` for ``--steps`` LoRA steps on the file (a fresh run folder, in a child
    process so its peak RSS is its own); prints tokens/s, seconds/step, peak RSS.
@@ -50,27 +51,36 @@ def decode_rate(lora: str | None, threads: int, tokens: int = 128) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--data", type=Path, required=True, help="a genloom tune data SFT file")
+    ap.add_argument("--data", type=Path, help="a genloom tune data SFT file")
+    ap.add_argument("--run", type=Path, help="a finished run folder instead of training here")
     ap.add_argument("--steps", type=int, default=4)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--adapter", type=Path, help="GGUF adapter to time (default: the one trained here)")
     args = ap.parse_args()
-    out = Path(tempfile.mkdtemp(prefix="bench-tune-"))
     t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", TRAIN, str(args.data), str(out / "run"), str(args.steps),
-                           str(args.threads)], capture_output=True, text=True)  # fmt: skip
-    if proc.returncode != 0:
-        sys.exit(proc.stderr[-3000:])
-    m = json.loads(proc.stdout.strip().splitlines()[-1])
-    print(f"training: {m['steps']} steps x batch 4 on {args.threads} threads: {m['tokens_seen']} tokens in "
+    if args.run:
+        run_dir = args.run
+        m = json.loads((run_dir / "metrics.json").read_text())
+    elif args.data:
+        run_dir = Path(tempfile.mkdtemp(prefix="bench-tune-")) / "run"
+        proc = subprocess.run([sys.executable, "-c", TRAIN, str(args.data), str(run_dir), str(args.steps),
+                               str(args.threads)], capture_output=True, text=True)  # fmt: skip
+        if proc.returncode != 0:
+            sys.exit(proc.stderr[-3000:])
+        m = json.loads(proc.stdout.strip().splitlines()[-1])
+    else:
+        sys.exit("pass --data FILE (train here) or --run DIR (a finished run)")
+    print(f"training: {m['steps']} steps on {m.get('threads', args.threads)} threads: {m['tokens_seen']} tokens in "
           f"{m['wall_seconds']} s = {m['tokens_per_second']} tokens/s, {m['wall_seconds'] / m['steps']:.1f} s/step; "
-          f"peak RSS {m['peak_rss_mb']} MB; process total {time.perf_counter() - t0:.1f} s (with model load)")  # fmt: skip
+          f"peak RSS {m['peak_rss_mb']} MB" + ("" if args.run else f"; process {time.perf_counter() - t0:.1f} s with model load"))  # fmt: skip
     adapter = args.adapter
     if adapter is None:
         from genloom.tune.chat import base_gguf
         from genloom.tune.export import export_adapter
 
-        adapter = export_adapter(out / "run" / "adapter", out / "adapter.gguf", base_gguf("llamacpp:"))
+        adapter = run_dir / "adapter.gguf"
+        if not adapter.exists():
+            export_adapter(run_dir / "adapter", adapter, base_gguf("llamacpp:"))
     base, tuned = [], []
     for _ in range(3):
         base.append(decode_rate(None, args.threads))
