@@ -56,6 +56,8 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=4)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--adapter", type=Path, help="GGUF adapter to time (default: the one trained here)")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--tokens", type=int, default=128)
     args = ap.parse_args()
     t0 = time.perf_counter()
     if args.run:
@@ -70,6 +72,7 @@ def main() -> None:
         m = json.loads(proc.stdout.strip().splitlines()[-1])
     else:
         sys.exit("pass --data FILE (train here) or --run DIR (a finished run)")
+    print(flush=True)
     print(f"training: {m['steps']} steps on {m.get('threads', args.threads)} threads: {m['tokens_seen']} tokens in "
           f"{m['wall_seconds']} s = {m['tokens_per_second']} tokens/s, {m['wall_seconds'] / m['steps']:.1f} s/step; "
           f"peak RSS {m['peak_rss_mb']} MB" + ("" if args.run else f"; process {time.perf_counter() - t0:.1f} s with model load"))  # fmt: skip
@@ -82,11 +85,12 @@ def main() -> None:
         if not adapter.exists():
             export_adapter(run_dir / "adapter", adapter, base_gguf("llamacpp:"))
     base, tuned = [], []
-    for _ in range(3):
-        base.append(decode_rate(None, args.threads))
-        tuned.append(decode_rate(str(adapter), args.threads))
+    for i in range(args.rounds):
+        base.append(decode_rate(None, args.threads, args.tokens))
+        tuned.append(decode_rate(str(adapter), args.threads, args.tokens))
+        print(f"round {i + 1}: base {base[-1]:.1f} tok/s, adapter {tuned[-1]:.1f} tok/s", flush=True)
     b, t = statistics.median(base), statistics.median(tuned)
-    print(f"decode, 128 tokens greedy, median of 3: base (baseline) {b:.1f} tok/s, base + adapter {t:.1f} tok/s "
+    print(f"decode, {args.tokens} tokens greedy, median of {args.rounds}: base (baseline) {b:.1f} tok/s, base + adapter {t:.1f} tok/s "
           f"-> {t / b:.2f}x (rounds: base {[round(x, 1) for x in base]}, adapter {[round(x, 1) for x in tuned]})")  # fmt: skip
 
 
