@@ -159,3 +159,31 @@ def test_grounded_examples_from_a_real_kb(tmp_path):
         else:
             assert e.completion == "I don't know."
     assert all(question_key(e.question) != "how do i stop a package from being upgraded" for e in rows)
+
+
+def test_bootstrap_intervals_and_gates():
+    from genloom.eval import EvalRun
+    from genloom.tune.evaluate import DEFAULT_GATES, bootstrap, check
+
+    def case(i: int, faith: float, extractive: bool) -> dict[str, object]:
+        return {"id": f"c{i}", "refused": False, "should_refuse": False, "mode": "extractive" if extractive else "generated",
+                "scores": {"faithfulness": faith, "refusal_correct": 1.0}, "usage": {"completion_tokens": 10}}  # fmt: skip
+
+    base = [case(i, 0.5, i % 2 == 0) for i in range(40)]
+    tuned = [case(i, 0.5 + (0.4 if i % 4 else 0.0), i % 4 == 0) for i in range(40)]
+    rows = bootstrap(base, tuned)
+    f = rows["faithfulness"]
+    assert f["base"] == 0.5 and f["tuned"] == 0.8 and abs(f["delta"] - 0.3) < 1e-9
+    assert f["delta_ci"][0] < 0.3 < f["delta_ci"][1] and f["delta_ci"][0] > 0  # a clear win, a real interval
+    assert rows["extractive_rate"]["delta"] == -0.25 and rows["citation_recall"]["base"] is None
+    run = EvalRun({}, {}, {}, tuned)
+    gates = {g["gate"]: g["passed"] for g in check(rows, {"ratio": 1.01}, run, DEFAULT_GATES)}
+    assert all(gates.values()) and "n_cases>=30" in gates
+    few = {
+        g["gate"]: g["passed"]
+        for g in check(rows, {"ratio": 1.01}, EvalRun({}, {}, {}, tuned[:2]), DEFAULT_GATES)
+    }
+    assert few["n_cases>=30"] is False
+    assert not next(g for g in check(rows, {"ratio": 1.3}, run, ["ppl_ratio<=1.15"]))["passed"]
+    with pytest.raises(UserError, match="not over the same cases"):
+        bootstrap(base, tuned[::-1])

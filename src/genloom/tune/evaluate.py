@@ -7,7 +7,8 @@ Both models answer every case through ``genloom.eval.evaluate`` (greedy decoding
 template), so every difference is the model's. Per-case scores give each metric a 95% bootstrap interval
 (cases resampled 2,000 times, seeded) and the *paired* difference tuned - base an interval over the same
 resamples. Perplexity on held-out domain text (``genloom.eval.perplexity``) shows whether tuning broke the
-language model. Gates (``DEFAULT_GATES``) decide promotion: ``delta:METRIC>=X`` compares tuned with base
+language model. Gates (``DEFAULT_GATES``) decide promotion: ``n_cases>=N`` needs enough cases to mean
+anything, ``delta:METRIC>=X`` compares tuned with base
 (point estimates), ``ppl_ratio<=X`` bounds tuned / base perplexity, and any ``genloom eval`` gate
 (``METRIC>=X``) applies to the tuned run.
 """
@@ -35,6 +36,7 @@ PER_CASE: dict[str, tuple[Callable[[dict[str, Any]], float | None], bool]] = {
     "completion_tokens": (lambda c: float(c["usage"]["completion_tokens"]), False),
 }
 DEFAULT_GATES = (
+    "n_cases>=30",  # too few cases decide nothing (a 2-case run once "passed" everything below)
     "delta:faithfulness>=0.02",  # the tuned model's answers are better supported...
     "delta:extractive_rate<=0",  # ...fall back to quotes no more often...
     "delta:false_refusal_rate<=0.02",  # ...do not refuse answerable questions more often...
@@ -42,6 +44,7 @@ DEFAULT_GATES = (
 )
 _DELTA = re.compile(r"^delta:(?P<metric>\w+)\s*(?P<op>>=|<=)\s*(?P<value>[-+0-9.eE]+)$")
 _PPL = re.compile(r"^ppl_ratio\s*<=\s*(?P<value>[0-9.eE+-]+)$")
+_N = re.compile(r"^n_cases\s*>=\s*(?P<value>[0-9]+)$")
 
 
 def bootstrap(base: Sequence[dict[str, Any]], tuned: Sequence[dict[str, Any]], resamples: int = 2000,
@@ -127,8 +130,11 @@ def check(
     out = []
     plain = []
     for g in gates:
-        m, p = _DELTA.match(g.strip()), _PPL.match(g.strip())
-        if m:
+        m, p, n = _DELTA.match(g.strip()), _PPL.match(g.strip()), _N.match(g.strip())
+        if n:
+            count = len(tuned_run.cases)
+            out.append({"gate": g, "value": count, "passed": count >= int(n["value"])})
+        elif m:
             if m["metric"] not in rows:
                 raise UserError(f"unknown metric in gate {g!r}", hint=f"known: {', '.join(rows)}")
             d, limit = rows[m["metric"]]["delta"], float(m["value"])
