@@ -65,7 +65,12 @@ class LlamaCppLLM:
     capabilities = Capabilities(streaming=True, seed=True, exact_tokens=True, logits=True, remote=False)
 
     def __init__(
-        self, path: str | Path | None = None, *, n_ctx: int = 4096, n_threads: int = 2, n_batch: int = 512,
+        self,
+        path: str | Path | None = None,
+        *,
+        n_ctx: int = 4096,
+        n_threads: int = 2,
+        n_batch: int = 512,
         lora_path: str | None = None,  # genloom.tune: a GGUF LoRA adapter applied over the model
     ) -> None:
         self.path = gguf.check_gguf(path) if path else bundled_model_path()
