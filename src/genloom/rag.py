@@ -123,15 +123,13 @@ class AnswerStream:
     def _generate(self, evidence: Evidence, answer: Answer) -> Iterator[str]:
         engine = Engine(self.model, self.settings)
         answer.model, answer.template = engine.backend.info().id, self.template.id
-        keep = evidence.key_sentences(self.question, self.prompt_sentences) if self.prompt_sentences else None
-        passages = [p for p in evidence.passages if keep is None or p.n in keep]
         params = SamplingParams(temperature=0, max_tokens=self.max_tokens, repeat_penalty=1.1, seed=0)
-        while True:  # drop the lowest-ranked passages until the prompt leaves room for the answer
-            msgs = self.template.render(sources=format_sources(passages, keep), question=self.question)
+
+        def fits(msgs: list[Message]) -> bool:
             n = engine.backend.count_prompt_tokens(msgs)
-            if n + self.max_tokens <= engine.context_length or len(passages) == 1:
-                break
-            passages.pop()
+            return n + self.max_tokens <= engine.context_length
+
+        msgs, _ = grounded_messages(self.template, evidence, self.question, self.prompt_sentences, fits)
         stream = engine.stream(msgs, params, truncate=True)
         buffer, t_gen = "", time.perf_counter()
         received = 0
@@ -226,6 +224,26 @@ def _drifting(claims: list[Claim]) -> bool:
     return len(claims) >= 2 and not any(c.supported for c in claims)
 
 
+def grounded_messages(
+    template: Any,
+    evidence: Evidence,
+    question: str,
+    prompt_sentences: int = 5,
+    fits: Any = None,
+) -> tuple[list[Message], dict[int, list[Any]] | None]:
+    """The grounded prompt exactly as answers use it (genloom.tune builds training prompts with this too):
+    the ``prompt_sentences`` key statements (0 = whole chunks), numbered by passage. ``fits(messages)``
+    may reject a prompt; then the lowest-ranked passages are dropped until it fits. Returns (messages,
+    kept sentences per passage number, or None for whole chunks)."""
+    keep = evidence.key_sentences(question, prompt_sentences) if prompt_sentences else None
+    passages = [p for p in evidence.passages if keep is None or p.n in keep]
+    while True:  # drop the lowest-ranked passages until the prompt leaves room for the answer
+        msgs = template.render(sources=format_sources(passages, keep), question=question)
+        if fits is None or len(passages) <= 1 or fits(msgs):
+            return msgs, keep
+        passages.pop()
+
+
 def format_sources(passages: Sequence[Any], keep: dict[int, list[Any]] | None = None) -> str:
     """Numbered, clearly delimited evidence (whole chunks, or only the ``keep`` sentences of each passage).
 
@@ -249,4 +267,4 @@ def ask(question: str, **options: Any) -> Answer:
     return s.answer
 
 
-__all__ = ["Answer", "AnswerStream", "Usage", "ask", "format_sources"]
+__all__ = ["Answer", "AnswerStream", "Usage", "ask", "format_sources", "grounded_messages"]

@@ -25,6 +25,7 @@ from genloom.cli import (
     search,
     serve,
     tokens,
+    tune,
 )
 from genloom.cli import eval as eval_cmd
 from genloom.cli._common import console_err
@@ -54,6 +55,7 @@ for module in (
     agent,
     mcp,
     feedback,
+    tune,
 ):
     module.register(app)
 

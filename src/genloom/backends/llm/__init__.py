@@ -5,6 +5,7 @@
     /path/model.gguf             shorthand for the above
     fake:                        keyless echo model for tests
     fake:<reply>                 always answers <reply>
+    registry:NAME[@vN]           a version in the model registry (genloom tune): an adapter over its base, or a GGUF
     openai:<base_url>#<model>    any OpenAI-compatible server (vLLM, llama.cpp server, genloom serve, OpenAI);
                                  key from GENLOOM_OPENAI_API_KEY or OPENAI_API_KEY
 
@@ -56,7 +57,28 @@ def _openai(rest: str, s: Settings) -> LLMBackend:
     )
 
 
+def _registry_version(rest: str, s: Settings) -> LLMBackend:  # genloom.tune
+    from genloom.backends.llm.llamacpp import LlamaCppLLM
+    from genloom.registry import Registry
+
+    reg = Registry.open(s)
+    try:
+        v = reg.resolve(rest)
+    finally:
+        reg.close()
+    if v.kind == "llm":
+        return LlamaCppLLM(v.path, n_ctx=s.n_ctx, n_threads=s.n_threads, n_batch=s.n_batch)
+    if v.kind == "adapter" and (v.base or "llamacpp:").startswith("llamacpp:"):
+        base = (v.base or "llamacpp:").removeprefix("llamacpp:") or None
+        return LlamaCppLLM(base, n_ctx=s.n_ctx, n_threads=s.n_threads, n_batch=s.n_batch, lora_path=v.path)
+    raise UserError(
+        f"{v.ref} is a {v.kind!r} over {v.base!r}, which the llm backends cannot serve",
+        hint="serve a version of kind 'llm' or an 'adapter' over a llamacpp: base",
+    )
+
+
 register_llm("llamacpp", _llamacpp)
+register_llm("registry", _registry_version)  # genloom.tune
 register_llm("fake", _fake)
 register_llm("openai", _openai)
 

@@ -63,7 +63,8 @@ class LlamaCppLLM:
         if self._info is None:
             name = str(self.meta.get("general.name") or self.path.stem)
             self._info = ModelInfo(
-                id="llamacpp:" if self.bundled else f"llamacpp:{self.path}",
+                id=("llamacpp:" if self.bundled else f"llamacpp:{self.path}")
+                + (f"+lora:{self.lora_path}" if self.lora_path else ""),
                 backend="llamacpp",
                 context_length=self.n_ctx,
                 source=str(self.path),
@@ -74,7 +75,7 @@ class LlamaCppLLM:
                     "chat_template": "gguf" if "tokenizer.chat_template" in self.meta else "plain",
                     "size_mb": round(self.path.stat().st_size / 1e6, 1),
                     "bundled": self.bundled,
-                    **({"adapter": self.lora_path} if self.lora_path else {}),
+                    "lora": self.lora_path,
                 },
             )
         return self._info
