@@ -15,6 +15,7 @@ from genloom.cli import (
     docs,
     extract,
     generate,
+    image,
     ingest,
     kb,
     kb_migrate,
@@ -48,6 +49,7 @@ for module in (
     extract,
     serve,
     eval_cmd,
+    image,
 ):
     module.register(app)
 
