@@ -28,7 +28,7 @@ from genloom.errors import NotFound, UserError
 from genloom.image.data import to_uint8
 from genloom.image.gan import Generator
 from genloom.image.pipeline import DEFAULT_STEPS, DiffusionPipeline
-from genloom.image.png import image_manifest
+from genloom.image.png import image_manifest, upscale
 from genloom.image.schedulers import SAMPLERS
 from genloom.image.vae import ConvVAE
 
@@ -86,13 +86,16 @@ class Generated:
     images: torch.Tensor
     params: list[dict[str, Any]] = field(default_factory=list)
 
-    def with_manifests(self, ref: str, prompt: str | None, created: float | None = None
+    def with_manifests(self, ref: str, prompt: str | None, created: float | None = None, scale: int = 1
                        ) -> tuple[np.ndarray, list[dict[str, Any]]]:  # fmt: skip
-        """(uint8 N x H x W x C pixels, one provenance manifest per image)."""
+        """(uint8 N x H x W x C pixels, enlarged ``scale`` times, and one provenance manifest per image)."""
         pixels, now = to_uint8(self.images), time.time() if created is None else created
+        if scale > 1:
+            pixels = np.stack([upscale(px, scale) for px in pixels])
+        extra = {"upscaled": scale} if scale > 1 else None
         manifests = [image_manifest(px, model=ref, prompt=prompt, created=now, seed=p["seed"], steps=p["steps"],
                                     guidance=p["guidance"], sampler=p["sampler"], label=p["label"],
-                                    class_name=p["class"])
+                                    class_name=p["class"], extra=extra)
                      for px, p in zip(pixels, self.params, strict=True)]  # fmt: skip
         return pixels, manifests
 

@@ -44,6 +44,7 @@ class TrainOptions:
     batch_size: int = 128
     seed: int = 0
     held_out: float = 0.2
+    limit: int | None = None  # train on the first N images of the training split only (quick tries)
     device: str = "cpu"
     grid: bool = True
     model: dict[str, Any] = field(default_factory=dict)  # lr, width, unconditional, latent, beta, z_dim, ...
@@ -115,6 +116,8 @@ def train(
                                    device=opts.device, grid=opts.grid)  # fmt: skip
     data = load_data(opts.data, opts.size, opts.channels)
     train_set, held = data.split(opts.held_out, opts.seed)
+    if opts.limit is not None:
+        train_set = train_set.subset(torch.arange(min(opts.limit, len(train_set))))
     if state is not None and state["data_hash"] != data.data_hash():
         raise UserError(f"the data at {opts.data} changed since this run started",
                         hint="start a new run (another --run-dir) to train on the new data")  # fmt: skip

@@ -187,11 +187,12 @@ def create_app(
     app.add_middleware(Observe, metrics=metrics)
     app.add_middleware(BodyLimit, limit=s.max_request_bytes)
 
-    from genloom.serve import routes_embed, routes_kb, routes_openai
+    from genloom.serve import routes_embed, routes_images, routes_kb, routes_openai
 
     app.include_router(routes_openai.router)
     app.include_router(routes_embed.router)
     app.include_router(routes_kb.router)
+    app.include_router(routes_images.router)
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, Any]:
