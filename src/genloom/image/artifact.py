@@ -43,8 +43,9 @@ def write_model(folder: Path, meta: dict[str, Any], modules: dict[str, torch.nn.
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=folder.parent))
     for name, mod in modules.items():
-        if hasattr(mod, "save_pretrained"):
-            mod.save_pretrained(tmp / name)
+        save_pretrained = getattr(mod, "save_pretrained", None)
+        if callable(save_pretrained):  # diffusers' own layout (config.json + safetensors)
+            save_pretrained(tmp / name)
         else:
             save_file({k: v.detach().cpu().contiguous() for k, v in mod.state_dict().items()},
                       str(tmp / f"{name}.safetensors"))  # fmt: skip

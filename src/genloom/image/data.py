@@ -110,8 +110,8 @@ def _read(path: Path, size: int, channels: int) -> np.ndarray:
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(path) as im:
-            im = im.convert("L" if channels == 1 else "RGB")
+        with Image.open(path) as f:
+            im = f.convert("L" if channels == 1 else "RGB")
             w, h = im.size
             s = min(w, h)
             im = im.crop(((w - s) // 2, (h - s) // 2, (w - s) // 2 + s, (h - s) // 2 + s))

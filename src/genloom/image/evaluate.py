@@ -56,7 +56,7 @@ class Evaluator:
     def _ref(self) -> tuple[torch.Tensor, torch.Tensor]:
         if not hasattr(self, "_ref_cache"):
             self._ref_cache = self.net.embed(self.train.images)
-        return self._ref_cache  # type: ignore[no-any-return]
+        return self._ref_cache
 
     def score(self, images: torch.Tensor, labels: list[int] | None = None, k: int = 3) -> dict[str, Any]:
         ref_f, _ = self._ref()

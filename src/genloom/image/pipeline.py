@@ -65,11 +65,11 @@ class DiffusionPipeline:
         shape = (cfg.in_channels, cfg.sample_size, cfg.sample_size)
         x = torch.stack([torch.randn(shape, generator=g) for g in gens]).to(self.device)
         x = x * sched.init_noise_sigma
-        guided = cls is not None and guidance != 1.0 and bool((cls != self.num_classes).any())
+        null = None if cls is None else torch.full_like(cls, self.num_classes or 0)
+        guided = cls is not None and null is not None and guidance != 1.0 and bool(torch.ne(cls, null).any())
         for i, t in enumerate(sched.timesteps):
             if guided:
-                assert cls is not None and self.num_classes is not None
-                null = torch.full_like(cls, self.num_classes)
+                assert cls is not None and null is not None
                 both = self.unet(torch.cat([x, x]), t, class_labels=torch.cat([cls, null])).sample
                 eps_c, eps_u = both.chunk(2)
                 eps = eps_u + guidance * (eps_c - eps_u)
