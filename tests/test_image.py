@@ -202,6 +202,26 @@ def test_registry_kind_is_checked(tmp_path):
         open_model("an-llm")
 
 
+def test_evaluator_baselines_and_memorisation_with_a_quick_feature_net(ddpm_folder):
+    from genloom.image.evaluate import Evaluator
+    from genloom.image.features import train_feature_net
+
+    train_set, held = load_data("digits").split(0.2, 0)
+    small = train_set.subset(torch.arange(300))
+    net, info = train_feature_net(small, held, epochs=1)
+    assert 0.1 < info["held_out_accuracy"] <= 1  # one epoch on 300 images: better than chance
+    ev = Evaluator(small, held, net, info)
+    base = ev.baselines(60)
+    assert base["train"]["copy_rate"] == 1.0 and base["train"]["nn_median_samples"] == 0  # they are copies
+    assert base["held_out"]["copy_rate"] < 0.3 and 0.8 < base["held_out"]["nn_ratio"] < 1.25
+    assert base["noise"]["fid"] > base["held_out"]["fid"] > base["train"]["fid"] >= 0
+    assert "accuracy" not in base["noise"] and set(base["train"]["per_class_accuracy"]) <= set(DIGITS)
+    m = ImageModel.load(ddpm_folder, "tiny@v1")
+    rep = ev.report(m, 20, steps=2)
+    assert rep["n"] == 20 and 0 <= rep["precision"] <= 1 and 0 <= rep["accuracy"] <= 1
+    assert set(rep["per_class_accuracy"]) == set(DIGITS)  # round-robin classes
+
+
 @pytest.mark.slow
 def test_full_example_ddpm_trains_and_beats_noise(tmp_path, capsys):
     """The README's example on a small budget: train a conditional DDPM, evaluate it with the baselines."""

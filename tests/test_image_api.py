@@ -104,7 +104,7 @@ def _generate_and_check(client: openai.OpenAI, url: str, home: Path) -> None:
         ({"extra_body": {"negative_prompt": "x"}}, 400, "negative_prompt"),
         ({"prompt": "a cat"}, 400, "names none of the model's classes"),
         ({"model": "missing"}, 404, "no model version missing"),
-        ({"n": 17}, 400, "n"),
+        ({"n": 17}, 400, "less than or equal to 16"),
     ],
 )
 def test_bad_requests_are_rejected_by_name(server, kwargs, status, needle):

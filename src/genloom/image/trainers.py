@@ -88,7 +88,7 @@ class DDPMTrainer(Trainer):
     def preview(self, seeds: list[int], labels: list[int | None] | None) -> torch.Tensor:
         self.unet.eval()
         pipe = DiffusionPipeline(self.unet, self.sched_cfg, self.num_classes if self.conditional else None)
-        return pipe(seeds, labels if self.conditional else None, steps=25, sampler="ddim", guidance=2.0)
+        return pipe(seeds, labels if self.conditional else None, steps=20, sampler="ddim", guidance=2.0)
 
     def model_config(self) -> dict[str, Any]:
         return {"unet": self.unet_cfg, "scheduler": self.sched_cfg, "p_uncond": self.p_uncond}
