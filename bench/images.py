@@ -56,8 +56,10 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("docs/images"))
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--models", default="ddpm,vae,gan")
+    ap.add_argument("--curve-n", type=int, default=150, help="images per point of the steps/guidance curves")
+    ap.add_argument("--home", type=Path, default=None, help="GENLOOM_HOME (the feature net is cached there)")
     args = ap.parse_args()
-    home = Path(tempfile.mkdtemp(prefix="genloom-bench-images-"))
+    home = args.home or Path(tempfile.mkdtemp(prefix="genloom-bench-images-"))
     s = Settings(home=home)
     args.out.mkdir(parents=True, exist_ok=True)
     res: dict[str, Any] = {
@@ -120,8 +122,8 @@ def main() -> None:
         m = models["ddpm"]
         speed: dict[str, Any] = {}
         for sampler, steps in (("ddpm", 1000), ("ddim", 100), ("ddim", 50), ("ddim", 25), ("ddim", 10)):
-            _, _, sec = sample_ddpm(m, 16, steps, sampler, 2.0)
-            speed[f"{sampler}-{steps}"] = {"samples_per_s": round(16 / sec, 3), "seconds_16": round(sec, 2)}
+            _, _, sec = sample_ddpm(m, 8, steps, sampler, 2.0)
+            speed[f"{sampler}-{steps}"] = {"samples_per_s": round(8 / sec, 3), "seconds_8": round(sec, 2)}
             log("speed", sampler, steps, speed[f"{sampler}-{steps}"])
         ref = speed["ddpm-1000"]["samples_per_s"]
         for v in speed.values():
@@ -137,7 +139,7 @@ def main() -> None:
             ("ddpm", 25),
             ("ddpm", 100),
         ):
-            x, labels, sec = sample_ddpm(m, args.n, steps, sampler, 2.0)
+            x, labels, sec = sample_ddpm(m, args.curve_n, steps, sampler, 2.0)
             sc = ev.score(x, labels)
             curve[f"{sampler}-{steps}"] = {k: sc[k] for k in ("fid", "is", "precision", "recall", "accuracy")}
             curve[f"{sampler}-{steps}"]["seconds"] = round(sec, 1)
@@ -146,7 +148,7 @@ def main() -> None:
         dump(res, args.json)
         guide: dict[str, Any] = {}
         for w in (0.0, 1.0, 3.0):
-            x, labels, _ = sample_ddpm(m, args.n, 25, "ddim", w)
+            x, labels, _ = sample_ddpm(m, args.curve_n, 25, "ddim", w)
             sc = ev.score(x, labels)
             guide[str(w)] = {k: sc[k] for k in ("fid", "is", "precision", "recall", "accuracy")}
             log("guidance", w, guide[str(w)])

@@ -99,6 +99,26 @@ def test_ddpm_ddim_sampling_guidance_and_per_image_seeds(ddpm_folder):
         m.generate(1, sampler="euler")
 
 
+def test_unconditional_unet_and_vae_operations():
+    from genloom.image.pipeline import DiffusionPipeline
+    from genloom.image.schedulers import scheduler_config
+    from genloom.image.unet import build_unet, unet_config
+    from genloom.image.vae import ConvVAE
+
+    torch.manual_seed(0)
+    pipe = DiffusionPipeline(build_unet(unet_config(16, 3, None, 16)).eval(), scheduler_config(100), None)
+    assert pipe([1, 2], steps=2, sampler="ddpm").shape == (2, 3, 16, 16)
+    with pytest.raises(UserError, match="unconditional"):
+        pipe([1], [3], steps=2)
+    vae = ConvVAE(16, 3).eval()
+    x = torch.rand(2, 3, 16, 16) * 2 - 1
+    assert vae.reconstruct(x).shape == x.shape and vae.sample([0, 1]).shape == (2, 3, 16, 16)
+    path = vae.interpolate(x[0], x[1], steps=5)
+    assert path.shape == (5, 3, 16, 16)
+    assert torch.allclose(path[0], vae.reconstruct(x[:1])[0], atol=1e-5)  # the ends are the reconstructions
+    assert torch.allclose(path[-1], vae.reconstruct(x[1:])[0], atol=1e-5)
+
+
 def test_prompts_and_labels_map_to_classes():
     assert label_for("a handwritten 7", DIGITS) == 7
     assert label_for("Seven, please", DIGITS) == 7

@@ -20,7 +20,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import torch
 
 from genloom.image.artifact import ImageModel
@@ -119,7 +118,3 @@ def generate_all(model: ImageModel, n: int, seed: int, labels: list[int] | None,
         lab: list[int | None] | None = None if labels is None else list(labels[i : i + m])
         parts.append(model.generate(m, seed + i, lab, **gen).images)
     return torch.cat(parts)
-
-
-def fmt(x: float | None) -> str:
-    return "-" if x is None else f"{x:.3g}" if isinstance(x, float) and not np.isnan(x) else str(x)

@@ -155,8 +155,8 @@ async def generations(req: ImageGenerationRequest, request: Request, who: Princi
             out = await asyncio.to_thread(_generate, st, req, factor, seed)
         except ImportError as e:
             raise from_genloom(MissingDependency(e.name or "diffusers", "image")) from None
-        except GenloomError as e:
-            err = from_genloom(e)
+        except (GenloomError, APIError) as e:
+            err = e if isinstance(e, APIError) else from_genloom(e)
             rec.status, rec.error_type = err.status, err.type
             st.finish(who, rec, t0, computed=(0, 0))
             raise err from None
