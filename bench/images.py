@@ -57,8 +57,11 @@ def main() -> None:
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--models", default="ddpm,vae,gan")
     ap.add_argument("--curve-n", type=int, default=150, help="images per point of the steps/guidance curves")
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
     ap.add_argument("--home", type=Path, default=None, help="GENLOOM_HOME (the feature net is cached there)")
     args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     home = args.home or Path(tempfile.mkdtemp(prefix="genloom-bench-images-"))
     s = Settings(home=home)
     args.out.mkdir(parents=True, exist_ok=True)
