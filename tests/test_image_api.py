@@ -43,18 +43,19 @@ def server(tmp_path_factory):
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(600):
-            if proc.poll() is not None:
-                raise RuntimeError(f"genloom serve exited: {proc.stderr.read() if proc.stderr else ''}")
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
+        with httpx.Client(timeout=1) as probe:
+            for _ in range(600):
+                if proc.poll() is not None:
+                    raise RuntimeError(f"genloom serve exited: {proc.stderr.read() if proc.stderr else ''}")
+                try:
+                    if probe.get(f"{url}/healthz").status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    time.sleep(0.1)
         yield url, home
     finally:
         proc.terminate()
-        proc.wait(10)
+        proc.communicate(timeout=10)  # also closes the pipes
 
 
 def sdk(url: str, key: str = KEY) -> openai.OpenAI:
