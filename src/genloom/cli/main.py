@@ -17,6 +17,7 @@ from genloom.cli import (
     extract,
     feedback,
     generate,
+    image,
     ingest,
     kb,
     kb_migrate,
@@ -56,6 +57,7 @@ for module in (
     mcp,
     feedback,
     tune,
+    image,
 ):
     module.register(app)
 

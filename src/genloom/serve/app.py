@@ -211,12 +211,13 @@ def create_app(
                            allow_headers=["Authorization", "Content-Type", "Cache-Control"],
                            expose_headers=["x-genloom-cache", "Retry-After"])  # fmt: skip
 
-    from genloom.serve import routes_agent, routes_embed, routes_kb, routes_openai
+    from genloom.serve import routes_agent, routes_embed, routes_images, routes_kb, routes_openai
 
     app.include_router(routes_openai.router)
     app.include_router(routes_embed.router)
     app.include_router(routes_kb.router)
     app.include_router(routes_agent.router)
+    app.include_router(routes_images.router)
 
     # conversations + UI preferences (per key) and feedback on answers (in the audit database)
     from genloom.conversations import ConversationStore

@@ -69,13 +69,13 @@ class State:
             self._engines[model] = self.engine_factory(model)
         return self._engines[model]
 
-    def queue(self, model: str) -> GenerationQueue:
+    def queue(self, model: str, concurrency: int | None = None) -> GenerationQueue:
         """The admission queue of ``model``'s backend. Each backend has its own: a local llama.cpp model runs
         as many generations at once as it can (``capabilities.concurrency``), a remote ``openai:`` one as many
         as ``openai_concurrency`` allows, and neither waits behind the other."""
         q = self._queues.get(model)
         if q is None:
-            n = self.engine(model).backend.capabilities.concurrency
+            n = concurrency if concurrency is not None else self.engine(model).backend.capabilities.concurrency
             q = self._queues[model] = GenerationQueue(
                 self.settings.queue_size, max(n, self.min_concurrency), on_change=self._depth_changed
             )
