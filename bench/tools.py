@@ -8,7 +8,8 @@ validity   32 function schemas (strings with enums/patterns/formats, bounded num
            validate against their schema (the grammar should make it 100%).
 selection  bench/data/function_calling.jsonl, 30 BFCL-style cases (simple / multiple / parallel / irrelevance),
            tool_choice=auto, (a) constrained: the tool grammar, (b) unconstrained: the same prompt, free text
-           parsed afterwards. A case is right when the set of called functions matches and every expected
+           parsed afterwards; (c) required: tool_choice=required (the grammar forces a call; irrelevance left out),
+           which measures choosing the function and its arguments once a call is wanted. A case is right when the set of called functions matches and every expected
            argument value is present (irrelevance: no call).
 speed      decode tok/s, 128 tokens, median of 5, same prompt and params, in one run:
            baseline = llama-cpp-python's own Llama.generate() loop (what genloom ran before the seam),
@@ -129,13 +130,16 @@ def bench_selection(engine: Engine) -> dict:
 
     cases = [json.loads(line) for line in (HERE / "data" / "function_calling.jsonl").read_text().splitlines()]
     out: dict = {}
-    for mode in ("constrained", "unconstrained"):
+    for mode in ("constrained", "unconstrained", "required"):
         per: dict[str, list[bool]] = {}
         for case in cases:
+            if mode == "required" and case["category"] == "irrelevance":
+                continue  # forcing a call makes irrelevance meaningless
             tools = [FUNCTIONS[n] for n in case["functions"]]
             p = SamplingParams(temperature=0, max_tokens=128)
-            if mode == "constrained":
-                calls = engine.generate(case["query"], p, tools=tools).tool_calls
+            if mode in ("constrained", "required"):
+                choice = "auto" if mode == "constrained" else "required"
+                calls = engine.generate(case["query"], p, tools=tools, tool_choice=choice).tool_calls
             else:  # the same prompt, free decoding, then parsed
                 toolset = parse_tools(tools)
                 text = engine.generate(render(as_messages(case["query"]), toolset), p).text
@@ -149,7 +153,7 @@ def bench_selection(engine: Engine) -> dict:
             right = None not in calls and _right(calls, case["expect"])
             per.setdefault(case["category"], []).append(right)
         out[mode] = {k: f"{sum(v)}/{len(v)}" for k, v in per.items()}
-        out[mode]["all"] = f"{sum(sum(v) for v in per.values())}/{len(cases)}"
+        out[mode]["all"] = f"{sum(sum(v) for v in per.values())}/{sum(len(v) for v in per.values())}"
     return out
 
 

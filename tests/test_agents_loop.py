@@ -61,7 +61,7 @@ def test_think_call_observe_answer():
     # what the model was sent: OpenAI tool specs, then its own call and the tool's result as messages
     first, second = model.calls
     assert [t["function"]["name"] for t in first["tools"]] == ["calculator"]
-    assert first["tool_choice"] == "auto" and first["params"].temperature == 0
+    assert first["tool_choice"] == "required" and first["params"].temperature == 0  # a tool before answering
     assert second["messages"][2]["tool_calls"][0]["function"] == {"name": "calculator",
                                                                   "arguments": '{"expression": "(200 - 30) * 3"}'}  # fmt: skip
     assert second["messages"][3] == {"role": "tool", "content": "510", "tool_call_id": "call_calculator",
@@ -113,8 +113,11 @@ def test_step_budget_forces_an_answer_on_the_last_step():
     loop = [Turn("", [call("calculator", expression="1")]) for _ in range(2)]
     model = ScriptedModel(*loop, Turn("one"))
     r = agent("?", model, ["calculator"], max_steps=3)
-    assert [c["tool_choice"] for c in model.calls] == ["auto", "auto", "none"]
+    assert [c["tool_choice"] for c in model.calls] == ["required", "auto", "none"]
     assert r.answer == "one" and r.stopped == "answer"
+    free = ScriptedModel(*loop, Turn("one"))
+    agent("?", free, ["calculator"], max_steps=3, first_tool_choice="auto")
+    assert [c["tool_choice"] for c in free.calls] == ["auto", "auto", "none"]
     # a model that calls tools anyway when told not to: the run stops, nothing more runs
     stubborn = ScriptedModel(*[Turn("", [call("calculator", expression="1")]) for _ in range(2)])
     r = agent("?", stubborn, ["calculator"], max_steps=2)

@@ -75,6 +75,9 @@ class Settings:
     ingest_file_seconds: int = 120  # wall time to read and split one file
     # agents (genloom agent, genloom.agent): the tools a run gets when it names none (comma separated)
     agent_tools: str = "search_kb,ask_kb,fetch_document,calculator,current_time,date_add,days_between"
+    # the first step's tool_choice: "required" makes the model call a tool before answering (the bundled 135M
+    # model never chooses a tool by itself: docs/benchmarks.md "Tool calling"); "auto" lets it decide
+    agent_first_tool_choice: str = "required"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "home", Path(self.home).expanduser())

@@ -97,6 +97,7 @@ class AgentRun:
         system: str = SYSTEM,
         answer_model: Any = None,
         settings: Settings | None = None,
+        first_tool_choice: str | None = None,
     ) -> None:
         if not task or not task.strip():
             raise UserError("the task is empty", hint="say what to do, e.g. genloom agent 'What is ...?'")
@@ -106,6 +107,10 @@ class AgentRun:
             raise UserError("max_tokens must be >= 16 and step_tokens >= 1", hint="pass --max-tokens 6000")
         self.task, self.settings = task.strip(), settings or get_settings()
         self.max_steps, self.max_tokens, self.system = max_steps, max_tokens, system
+        self.first_tool_choice = first_tool_choice or self.settings.agent_first_tool_choice
+        if self.first_tool_choice not in ("auto", "required"):
+            raise UserError(f"first_tool_choice must be 'auto' or 'required', got {self.first_tool_choice!r}",
+                            hint="set GENLOOM_AGENT_FIRST_TOOL_CHOICE to auto or required")  # fmt: skip
         self.params = SamplingParams(max_tokens=step_tokens, temperature=temperature, seed=seed)
         self._access = KBAccess(kb, principals, self.settings, answer_model) if kb is not None else None
         self.available = self._available(toolbox, [t for t in tools or [] if not isinstance(t, str)])
@@ -160,9 +165,8 @@ class AgentRun:
                 last = step == self.max_steps or specs is None
                 params = replace(self.params, max_tokens=min(self.params.max_tokens, remaining))
                 try:
-                    out = self.model.generate(
-                        messages, params, tools=specs, tool_choice="none" if last else "auto"
-                    )
+                    choice = "none" if last else self.first_tool_choice if step == 1 else "auto"
+                    out = self.model.generate(messages, params, tools=specs, tool_choice=choice)
                 except GenloomError as e:
                     yield from self._stop(result, step, "model_error", f"the model failed: {e}")
                     return

@@ -75,7 +75,11 @@ class State:
         as ``openai_concurrency`` allows, and neither waits behind the other."""
         q = self._queues.get(model)
         if q is None:
-            n = concurrency if concurrency is not None else self.engine(model).backend.capabilities.concurrency
+            n = (
+                concurrency
+                if concurrency is not None
+                else self.engine(model).backend.capabilities.concurrency
+            )
             q = self._queues[model] = GenerationQueue(
                 self.settings.queue_size, max(n, self.min_concurrency), on_change=self._depth_changed
             )
