@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: install run test test-slow test-all lint typecheck bench clean
+.PHONY: install run test test-slow test-examples test-all lint typecheck bench clean
 
 $(STAMP): pyproject.toml Makefile
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,10 @@ test: install
 ## the long tests only
 test-slow: install
 	$(BIN)/python -m pytest -m slow $(PYTEST_ARGS)
+
+## the whole worked examples (fine-tuning: data -> train -> export -> eval -> promote), tens of minutes
+test-examples: install
+	$(BIN)/python -m pytest -m example $(PYTEST_ARGS)
 
 test-all: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
