@@ -183,3 +183,28 @@ def test_call_parser_reads_arguments_as_json():
         for i in range(0, len(tricky), size):
             list(p.feed(tricky[i : i + size]))
         assert [json.loads(c.arguments) for c in p.calls] == [{"word": "}}</tool_call> x"}]
+
+
+def test_loop_closer_acts_inside_calls_only():
+    """The closer narrows a looping call's tokens to closing ones, and leaves a plain-text answer alone."""
+    import numpy as np
+
+    from genloom.backends.llm.llamacpp.closer import CloseOnLoop
+
+    pieces = {0: b"<tool_call>", 1: b"ab", 2: b'"', 3: b"}", 4: b"hello"}
+
+    class Rt:
+        n_vocab = 5
+
+        def token_bytes(self, t):
+            return pieces[t]
+
+    def narrowed(first: int) -> np.ndarray:
+        c = CloseOnLoop(Rt(), room=1000, only_after=b"<tool_call>")  # type: ignore[arg-type]
+        c.accept([first, 1, 1, 1])  # "ab" three times: a loop
+        logits = np.zeros(5, dtype=np.float32)
+        c.process(logits)
+        return np.isfinite(logits)
+
+    assert narrowed(0).tolist() == [False, False, True, False, False]  # in a call: close the string
+    assert narrowed(4).all()  # a text answer: untouched

@@ -177,7 +177,9 @@ def test_interrupted_training_resumes_from_its_checkpoint(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.example
-@pytest.mark.timeout(1800)  # two 9-case evals with generation; on a loaded 2-core box it outruns the 600 s default
+@pytest.mark.timeout(
+    1800
+)  # two 9-case evals with generation; on a loaded 2-core box it outruns the 600 s default
 def test_worked_example_kb_to_promoted_version(tmp_path):
     """docs/fine-tuning.md on a small KB: data from the KB -> train -> export -> eval vs base -> promote or not."""
     from genloom.cli.main import main

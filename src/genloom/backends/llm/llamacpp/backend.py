@@ -24,6 +24,7 @@ from genloom.backends.llm.llamacpp.loop import LogitsHook, Outcome, decode
 from genloom.backends.llm.llamacpp.model import Runtime, bundled_model_path, runtime
 from genloom.backends.llm.llamacpp.sampling import Sampler
 from genloom.errors import UserError
+from genloom.structured.tools import OPEN, CallParser, as_deltas
 from genloom.types import Capabilities, Delta, FinishReason, Message, ModelInfo, SamplingParams, Usage
 
 if TYPE_CHECKING:
@@ -136,8 +137,10 @@ class LlamaCppLLM:
             from genloom.backends.llm.llamacpp.grammar_hook import GrammarHook
 
             all_hooks.append(GrammarHook(rt, constraint))
-            if constraint.kind in ("json_schema", "json_object", "tools"):
+            if constraint.kind in ("json_schema", "json_object"):
                 all_hooks.append(CloseOnLoop(rt, room))  # a looping value is closed, not cut off
+            elif constraint.kind == "tools":  # inside a call only: a plain-text answer is left alone
+                all_hooks.append(CloseOnLoop(rt, room, only_after=OPEN.encode()))
         all_hooks += [*self.hooks, *hooks]
         out = Outcome()
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
@@ -155,11 +158,7 @@ class LlamaCppLLM:
             finally:
                 tokens.close()
 
-        parser = None
-        if constraint is not None and constraint.kind == "tools":
-            from genloom.structured.tools import CallParser, as_deltas
-
-            parser = CallParser()
+        parser = CallParser() if constraint is not None and constraint.kind == "tools" else None
         stopped = False
         with rt.lock, contextlib.closing(apply_stops(pieces(), params.stop)) as stream:
             for text, stopped in stream:  # noqa: B007 (read after the loop)

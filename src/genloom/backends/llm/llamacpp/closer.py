@@ -37,8 +37,11 @@ def closing_tokens(rt: Runtime) -> tuple[np.ndarray, np.ndarray]:
 
 
 class CloseOnLoop(LogitsHook):
-    def __init__(self, rt: Runtime, room: int) -> None:
+    def __init__(self, rt: Runtime, room: int, *, only_after: bytes = b"") -> None:
+        """``only_after``: act only on output that starts with these bytes (tool calls: not on a text answer)."""
         self.tiers = closing_tokens(rt)
+        self.only_after = only_after
+        self._head = b""
         self.room = room
         self.tokens: list[int] = []
         self.pieces = rt.token_bytes
@@ -49,6 +52,8 @@ class CloseOnLoop(LogitsHook):
         self.triggered: str | None = None  # why steering started: "loop" | "budget"
 
     def accept(self, tokens: Sequence[int]) -> None:
+        if len(self._head) < len(self.only_after):
+            self._head += b"".join(self.pieces(t) for t in tokens)
         self.tokens.extend(tokens)
         for t in tokens:
             for ch in self.pieces(t):
@@ -65,7 +70,7 @@ class CloseOnLoop(LogitsHook):
             self.closing, self.triggered = True, "loop" if pattern else "budget"
 
     def process(self, logits: np.ndarray) -> None:
-        if not self.closing:
+        if not self.closing or not self._head.startswith(self.only_after):
             return
         allowed = np.isfinite(logits)
         if self.loop:  # never continue the loop when anything else is allowed
