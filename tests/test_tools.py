@@ -89,6 +89,13 @@ def test_grammar_compiles_for_every_choice():
         tools = parse_tools([WEATHER, ADD], choice if choice != "add" else {"type": "function", "function": {"name": "add"}}, parallel)  # fmt: skip
         assert tools is not None
         assert LLMatcher.validate_grammar(LLMatcher.grammar_from_lark(grammar(tools))) == ""
+    # a parameter keyword no grammar can mask (uniqueItems) is left to validation, not a compile error
+    tags = {"type": "function", "function": {"name": "tag", "parameters": {"type": "object", "properties": {
+        "tags": {"type": "array", "items": {"type": "string"}, "uniqueItems": True}}}}}  # fmt: skip
+    tagged = parse_tools([tags], "required")
+    assert (
+        tagged is not None and LLMatcher.validate_grammar(LLMatcher.grammar_from_lark(grammar(tagged))) == ""
+    )
     # a response_format for the text branch compiles too
     c = Constraint.tool_calls(tools, text=Constraint.json_object())
     assert LLMatcher.validate_grammar(c.grammar()) == ""

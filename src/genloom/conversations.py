@@ -104,9 +104,7 @@ class ConversationStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
-        self._db = migrate.connect(path)
-        with self._lock:
-            migrate.apply(self._db, MIGRATIONS)
+        self._db = migrate.open_db(path, MIGRATIONS)
 
     # -- reading -----------------------------------------------------------------------------------------
     def _row(self, owner: str, cid: str) -> dict[str, Any]:

@@ -6,7 +6,7 @@ already applied are recorded in the table ``migrations``; each migration runs in
 
     MIGRATIONS = [("001_versions", "CREATE TABLE ...;"), ("002_alias", "ALTER TABLE ...;")]
     db = connect(path)          # WAL, autocommit (transactions are explicit), file mode 0600
-    apply(db, MIGRATIONS)
+    apply(db, MIGRATIONS)       # or both at once: db = open_db(path, MIGRATIONS)
 """
 
 from __future__ import annotations
@@ -69,3 +69,10 @@ def apply(db: sqlite3.Connection, migrations: Sequence[Migration]) -> list[str]:
             db.execute("ROLLBACK")
             raise
     return done
+
+
+def open_db(path: Path, migrations: Sequence[Migration]) -> sqlite3.Connection:
+    """:func:`connect` then :func:`apply`: a genloom database at its current schema."""
+    db = connect(path)
+    apply(db, migrations)
+    return db

@@ -96,9 +96,7 @@ class Registry:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
-        self._db = migrate.connect(path)
-        with self._lock:
-            migrate.apply(self._db, MIGRATIONS)
+        self._db = migrate.open_db(path, MIGRATIONS)
 
     @classmethod
     def open(cls, settings: Any = None) -> Registry:

@@ -111,9 +111,7 @@ class AuditLog:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
-        self._db = migrate.connect(path)
-        with self._lock:
-            migrate.apply(self._db, MIGRATIONS)
+        self._db = migrate.open_db(path, MIGRATIONS)
 
     def write(self, rec: AuditRecord) -> None:
         row = asdict(rec)

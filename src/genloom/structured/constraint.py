@@ -98,8 +98,7 @@ class Constraint:
                 assert self.tools is not None
                 text = None
                 if self.text is not None:
-                    schema = maskable(self.text.schema or {})
-                    closed = close_objects(schema) if self.text.kind == "json_schema" else schema
+                    closed = enforced(self.text.schema, close=self.text.kind == "json_schema")
                     text = "%json " + json.dumps({**closed, "x-guidance": JSON_STYLE})
                 g = LLMatcher.grammar_from_lark(grammar(self.tools, text))
             elif self.kind == "regex":
@@ -107,9 +106,8 @@ class Constraint:
             elif self.kind == "choice":
                 g = LLMatcher.grammar_from_lark("start: " + " | ".join(json.dumps(c) for c in self.choices))
             else:
-                schema = maskable(self.schema or {})
-                closed = close_objects(schema) if self.kind == "json_schema" else schema
-                g = LLMatcher.grammar_from_json_schema(closed or {}, overrides=JSON_STYLE)  # type: ignore[arg-type]
+                closed = enforced(self.schema, close=self.kind == "json_schema")
+                g = LLMatcher.grammar_from_json_schema(closed, overrides=JSON_STYLE)  # type: ignore[arg-type]
             self._grammar.append(g)
         return self._grammar[0]
 
@@ -157,6 +155,13 @@ class Constraint:
             "Reply with a single JSON value that validates against this JSON Schema, and nothing else:\n"
             + (json.dumps(self.schema, separators=(",", ":")))
         )
+
+
+def enforced(schema: dict[str, Any] | None, *, close: bool = True) -> dict[str, Any]:
+    """What a grammar enforces of ``schema``: the checked keywords left to validation (schema.maskable) and,
+    with ``close``, declared objects closed (:func:`close_objects`)."""
+    masked = maskable(schema or {})
+    return close_objects(masked) if close else masked
 
 
 def close_objects(schema: Any) -> Any:

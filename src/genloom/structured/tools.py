@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from genloom.errors import UserError
-from genloom.structured.constraint import JSON_STYLE, check_instance, close_objects
+from genloom.structured.constraint import JSON_STYLE, check_instance, enforced
 from genloom.structured.schema import load_schema
 from genloom.types import Delta, Message, ToolCall, ToolCallDelta
 
@@ -198,7 +198,7 @@ def grammar(tools: Tools, text: str | None = None) -> str:
 
 
 def _closed(schema: dict[str, Any]) -> dict[str, Any]:
-    return {**close_objects(schema), "x-guidance": JSON_STYLE}
+    return {**enforced(schema), "x-guidance": JSON_STYLE}
 
 
 # -- parsing and validation ----------------------------------------------------------------------------
