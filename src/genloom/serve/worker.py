@@ -63,6 +63,7 @@ class Generation:
 
         it = None
         t0 = time.perf_counter()
+        last: Any = _END
         try:
             self.source = self._make()
             it = self.source.deltas() if isinstance(self.source, Stream) else iter(self.source)
@@ -70,9 +71,8 @@ class Generation:
                 if self._cancel.is_set():
                     break
                 put(piece)
-            put(_END)
         except BaseException as e:  # delivered to the reader, which maps it to an HTTP error
-            put(e)
+            last = e
         finally:
             if it is not None and hasattr(it, "close"):
                 with contextlib.suppress(Exception):
@@ -80,6 +80,9 @@ class Generation:
             self.ticket._q.observe(time.perf_counter() - t0)
             with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(self.ticket.release)
+            # the end comes after the release (the loop runs callbacks in order): a reply can never finish,
+            # and its event loop close, while its queue ticket is still held
+            put(last)
 
     # -- event loop ------------------------------------------------------------------------------------
     async def _wait(self, aw: Any, request: Request | None) -> Any:
