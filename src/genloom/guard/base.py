@@ -80,7 +80,9 @@ class Finding:
             "category": self.category,
             "reason": self.reason,
             "score": self.score,
-            "spans": [{"start": s.start, "end": s.end, "category": s.category, "reason": s.reason} for s in self.spans],
+            "spans": [
+                {"start": s.start, "end": s.end, "category": s.category, "reason": s.reason} for s in self.spans
+            ],
         }
 
 
