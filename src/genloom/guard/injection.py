@@ -19,7 +19,7 @@ from genloom.guard.rules import find
 from genloom.settings import Settings
 
 _BLOCKS_AT = ("input", "tool_call")
-_MIN_WORDS = 4  # the classifier is not asked about fragments shorter than this
+_MIN_WORDS = 5  # the classifier is not asked about texts shorter than this (it is unreliable there)
 
 
 class InjectionGuard:
@@ -49,8 +49,11 @@ class InjectionGuard:
 
     def check(self, text: str, where: Where) -> Finding | None:
         if where in _BLOCKS_AT:
-            spans = [Span(h.start, h.end, h.category, h.reason) for h in find(text)] if self.rules else []
-            score = float(self.clf.score([text])[0]) if self.clf is not None and where in self.clf_at else 0.0
+            # a user's own link is not exfiltration (that is what the output guards are for)
+            hits = [h for h in find(text) if h.category != "exfiltration"] if self.rules else []
+            spans = [Span(h.start, h.end, h.category, h.reason) for h in hits]
+            asked = self.clf is not None and where in self.clf_at and len(text.split()) >= _MIN_WORDS
+            score = float(self.clf.score([text])[0]) if asked and self.clf is not None else 0.0
             if not spans and score < self.jailbreak:
                 return None
             reason = spans[0].reason if spans else f"injection classifier score {score:.2f}"

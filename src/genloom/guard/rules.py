@@ -41,7 +41,7 @@ _INSTRUCTION = [
     r"\b(?:system prompt|initial prompt|instructions|hidden prompt|prompt|api key|password|secret)s?\b",
     rf"\b{_AI}\b[^.!?\n]{{0,50}}\b(?:must|should|shall|will|need to|has to|is required to|are required to)\s+"
     rf"(?:always |now |only |instead |also |immediately )?{_SAY}\b[^.!?\n]{{0,40}}\b(?:instead|only with|recalled|"
-    rf"the user that|users that|verbatim|exactly)\b",
+    rf"that|verbatim|exactly)\b",
     rf"\b(?:you|the reader)\s+(?:must|should|shall|are required to|need to|have to)\s+(?:always |now |only |instead |also |immediately )?"
     rf"(?:{_SAY}|ignore|disregard|forget)\b[^.!?\n]{{0,60}}\b(?:user|answer|response|reply|summary|instead|verbatim|exactly|that|link|image)\b",
     rf"\b(?:when|if|whenever)\b[^.!?\n]{{0,25}}\b(?:asked|answering|responding|summari[sz]ing|replying|you answer|you respond|"
