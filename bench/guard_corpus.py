@@ -313,7 +313,9 @@ def build(seed: int = 14) -> Corpus:
             if fi % 2:  # an attack after facts 0, 2 and 4
                 continue
             # HTML guides hide their last attack; the others cycle through the visible styles
-            style = "hidden" if html and fi == 4 else styles[n_attack % (len(styles) - 1)]
+            # (by the document's rank inside its split, so every split gets every style)
+            rank = (di // 3) * 3 + fi // 2
+            style = "hidden" if html and fi == 4 else styles[rank % (len(styles) - 1)]
             k = f"ZQ{n_attack:03d}"
             fill = _payload(n_attack, p, k)
             # the wording: one whose index mod 3 matches the document's split

@@ -35,6 +35,10 @@ _INSTRUCTION = [
     r"\b(?:ignore|disregard|forget|override|bypass|skip|discard|drop)\b[^.!?\n]{0,40}\b(?:previous|prior|above|earlier|"
     r"all|any|your|preceding|original|system|safety)\b[^.!?\n]{0,30}\b(?:instructions?|prompts?|rules|directions|"
     r"guidelines|context|messages?|constraints|polic(?:y|ies))\b",
+    r"\b(?:ignore|disregard|forget|override)\b[^.!?\n]{0,20}\b(?:rules|instructions|guidelines|directions)\b[^.!?\n]{0,30}"
+    r"\b(?:given|above|before|earlier|so far|you were|you have)\b",
+    rf"\b(?:from now on|henceforth|going forward)\b[^.!?\n]{{0,20}}\b(?:{_SAY}|answer|reply)\b[^.!?\n]{{0,20}}"
+    rf"\b(?:the user|users|everyone|every user|customers)\b",
     r"\b(?:you are|you're)\s+(?:now|no longer|actually)\b",
     r"\b(?:new|updated|real|revised|secret|hidden|actual) (?:instructions?|system prompt|rules|directives?|task|orders)\s*(?::|are|follow)",
     r"\b(?:reveal|print|show|repeat|output|leak|disclose|display|dump)\b[^.!?\n]{0,30}\b(?:your|the)\b[^.!?\n]{0,15}"
@@ -91,6 +95,8 @@ _EXFIL = re.compile(
     r"|\[[^\]\n]{0,200}\]\(\s*<?https?://[^)\s>]*\?[^)\s>]*(?:=\s*\{|=%7B|\{)[^)\s>]*\)",
     re.IGNORECASE,
 )
+_TITLE = re.compile(r"\]\(\s*<?[^)\s>]+>?\s+\"([^\"]{8,})\"\s*\)")  # a markdown link's title
+_ROLE = re.compile(r"^\s*(?:system|assistant|developer|instruction)s?\s*:", re.I)
 _B64 = re.compile(r"[A-Za-z0-9+/]{24,}={0,2}")
 _DECODE = re.compile(r"\b(?:base ?64|rot ?13|rot-13|decode|decoded|encoded|cipher|caesar|decipher)\b", _I)
 _ROT13_HINT = re.compile(r"\brot[ -]?13\b", _I)
@@ -152,6 +158,9 @@ def find(text: str) -> list[Hit]:
         hits.append(
             Hit(m.start(), m.end(), "exfiltration", "a markdown image/link that carries data in its URL")
         )
+    for m in _TITLE.finditer(text):
+        if _ROLE.match(m.group(1)) or sentence_category(m.group(1)) is not None:
+            hits.append(Hit(m.start(1), m.end(1), "instruction", "an instruction in a markdown link title"))
     spans = sentences(text)
     for i, s in enumerate(spans):
         found = sentence_category(s.text)
