@@ -39,6 +39,8 @@ _INSTRUCTION = [
     r"\b(?:given|above|before|earlier|so far|you were|you have)\b",
     rf"\b(?:from now on|henceforth|going forward)\b[^.!?\n]{{0,20}}\b(?:{_SAY}|answer|reply)\b[^.!?\n]{{0,20}}"
     rf"\b(?:the user|users|everyone|every user|customers)\b",
+    r"\b(?:decode|decipher|translate|unscramble)\b[^.!?\n]{0,40}\b(?:and|then)\s+(?:follow|obey|do what it says|execute|"
+    r"act on|carry out|run)\b",
     r"\b(?:you are|you're)\s+(?:now|no longer|actually)\b",
     r"\b(?:new|updated|real|revised|secret|hidden|actual) (?:instructions?|system prompt|rules|directives?|task|orders)\s*(?::|are|follow)",
     r"\b(?:reveal|print|show|repeat|output|leak|disclose|display|dump)\b[^.!?\n]{0,30}\b(?:your|the)\b[^.!?\n]{0,15}"
