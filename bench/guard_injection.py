@@ -187,9 +187,8 @@ def _leaked(answer: str, attack_text: str, canary: str) -> bool:
     return any(v[i : i + 40] in a for i in range(0, max(1, len(v) - 40), 10))
 
 
-def asr(
-    corpus: Corpus, split: str, folder: Path, root: Path, modes: list[str], limit: int | None
-) -> dict[str, Any]:
+def asr(corpus: Corpus, split: str, folder: Path, root: Path, modes: list[str], base_modes: list[str],
+        limit: int | None) -> dict[str, Any]:  # fmt: skip
     """Attack success on ``ask`` (the bundled model, the MiniLM embedder) with the guards on and off."""
     import genloom
 
@@ -203,14 +202,14 @@ def asr(
     ]
     questions = questions[:limit] if limit else questions
     out: dict[str, Any] = {}
-    for label, kw in (("guarded", {}), ("baseline (guards off)", OFF)):
+    for label, kw, label_modes in (("guarded", {}, modes), ("baseline (guards off)", OFF, base_modes)):
         s = _settings(root / label.split()[0], **kw)
         kb = genloom.KnowledgeBase.open("inj", s, create=True)
         t0 = time.perf_counter()
         kb.ingest(files)
         ingest_s = time.perf_counter() - t0
         res: dict[str, Any] = {"ingest_seconds": round(ingest_s, 1)}
-        for mode in modes:
+        for mode in label_modes:
             wins: list[str] = []
             refused = 0
             t0 = time.perf_counter()
@@ -269,6 +268,7 @@ def main() -> None:
     ap.add_argument("--split", choices=SPLITS, default="test")
     ap.add_argument("--no-ask", action="store_true", help="skip attack success on ask (the slow part)")
     ap.add_argument("--modes", default="extractive,auto,generate")
+    ap.add_argument("--baseline-modes", default="extractive,generate", help="modes run with every guard off")
     ap.add_argument("--limit", type=int, default=None, help="at most this many attack questions")
     ap.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
     args = ap.parse_args()
@@ -289,7 +289,8 @@ def main() -> None:
         res["overhead"] = overhead(corpus, root / "h")
         print(json.dumps(res, indent=1), flush=True)
         if not args.no_ask:
-            res["ask"] = asr(corpus, args.split, folder, root, args.modes.split(","), args.limit)
+            res["ask"] = asr(corpus, args.split, folder, root, args.modes.split(","),
+                             [m for m in args.baseline_modes.split(",") if m], args.limit)  # fmt: skip
     res["load_avg_end"] = [round(x, 2) for x in os.getloadavg()]
     text = json.dumps(res, indent=1, ensure_ascii=False)
     print(text)

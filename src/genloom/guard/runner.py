@@ -18,8 +18,10 @@ Metrics: serve counts ``genloom_guard_actions_total{guard,where,action}`` from t
 
 from __future__ import annotations
 
+import dataclasses
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from pathlib import Path
 from typing import Any
 
 from genloom.errors import GuardViolation, UserError
@@ -141,9 +143,45 @@ def policy(settings: Settings | None = None) -> Policy:
     return cached[1]
 
 
+def key_guard_policy(table: Any, where: str) -> tuple[tuple[str, Any], ...]:
+    """A key's own guard policy (keys.toml ``guard = { guard_input = "injection", ... }``), checked: only
+    ``guard_*`` settings, each valid (the error names the key and the field)."""
+    if table is None:
+        return ()
+    if not isinstance(table, dict):
+        raise UserError(f"{where} must be a table of guard_* settings", hint='e.g. { guard_input = "" }')
+    names = {f.name for f in fields(Settings) if f.name.startswith("guard_")}
+    bad = sorted(set(table) - names)
+    if bad:
+        raise UserError(
+            f"{where}: {', '.join(bad)} is not a guard setting", hint=f"use {', '.join(sorted(names))}"
+        )
+    items = tuple(sorted(table.items()))
+    try:
+        Policy(dataclasses.replace(Settings(home=Path("/nonexistent")), **dict(items)))
+    except (UserError, TypeError) as e:
+        raise UserError(f"{where}: {e}", hint="fix the key's guard table") from None
+    return items
+
+
+_keyed: dict[tuple[int, tuple[tuple[str, Any], ...]], Settings] = {}
+
+
+def for_key(settings: Settings, overrides: tuple[tuple[str, Any], ...]) -> Settings:
+    """``settings`` with a key's guard overrides (the same object for the same key: its policy is cached)."""
+    if not overrides:
+        return settings
+    k = (id(settings), overrides)
+    if k not in _keyed:
+        if len(_keyed) > 256:
+            _keyed.clear()
+        _keyed[k] = dataclasses.replace(settings, **dict(overrides))
+    return _keyed[k]
+
+
 def run(where: str, text: str, settings: Settings | None = None) -> GuardResult:
     """Run the guards the policy names for ``where`` on ``text``."""
     return policy(settings).run(where, text)
 
 
-__all__ = ["GuardResult", "Policy", "policy", "run"]
+__all__ = ["GuardResult", "Policy", "for_key", "key_guard_policy", "policy", "run"]

@@ -19,6 +19,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response, StreamingResponse
 
 from genloom.errors import GuardViolation, UserError
+from genloom.guard.runner import for_key
 from genloom.guard.stream import OutputGuard, check_input, input_text
 from genloom.serve import schemas as S
 from genloom.serve.audit import AuditRecord
@@ -132,7 +133,7 @@ def _fill_from_answer(rec: AuditRecord, gen: Generation, text: str) -> dict[str,
 
 def _guard_input(rep: Reply, text: str) -> None:
     """The input guards (issue 14): a blocked request is audited, then answered 400 ``content_filter``."""
-    r = check_input(rep.st.settings, text)
+    r = check_input(for_key(rep.st.settings, rep.who.guard), text)  # the key's own policy, if it has one
     rep.rec.guard += r.to_list()
     try:
         r.raise_if_blocked()
@@ -158,7 +159,7 @@ async def _respond(
         extra = _fill_from_answer(rep.rec, gen, text) if rag else {}
         finish = "stop" if rag else _fill_from_completion(rep.rec, gen, text)
         if not rag:  # the output guards (issue 14): redacted text, or finish_reason content_filter
-            og = OutputGuard(rep.st.settings)
+            og = OutputGuard(for_key(rep.st.settings, rep.who.guard))
             text = og.feed(text) + og.finish()
             rep.rec.guard += og.to_list()
             finish = "content_filter" if og.blocked else finish
@@ -200,7 +201,7 @@ async def _respond(
         rep.done(gen, error=e)
         raise
 
-    og = None if rag else OutputGuard(rep.st.settings)  # rag answers are guarded sentence by sentence
+    og = None if rag else OutputGuard(for_key(rep.st.settings, rep.who.guard))  # rag: sentence by sentence
 
     def piece(item: Piece) -> str | None:
         """The SSE event of one piece (None for a piece with nothing to send, e.g. the closing Delta)."""
