@@ -20,6 +20,7 @@ from collections import Counter
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -74,11 +75,10 @@ class InjectionClassifier:
         return _load(str(path))
 
     def save(self, path: Path, **provenance: str) -> None:
-        np.savez_compressed(
-            path, idf=self.idf.astype(np.float16), coef=self.coef.astype(np.float16),
-            intercept=np.array(self.intercept), bits=np.array(self.bits),
-            **{k: np.array(v) for k, v in provenance.items()},
-        )  # fmt: skip
+        arrays: dict[str, Any] = {"idf": self.idf.astype(np.float16), "coef": self.coef.astype(np.float16),
+                                  "intercept": np.array(self.intercept), "bits": np.array(self.bits),
+                                  **{k: np.array(v) for k, v in provenance.items()}}  # fmt: skip
+        np.savez_compressed(path, **arrays)
 
     def score(self, texts: Sequence[str]) -> np.ndarray:
         """P(injection) of each text, in [0, 1]."""

@@ -119,10 +119,10 @@ async def upload(
     except BaseException as e:
         _audit(st, who, t0, "/v1/kb/documents/upload", kb, names, {"files": names}, e)
         raise
-    files = report.get("files", [])
-    flagged = [{"where": "document", **g} for f in files for g in f.get("flagged", [])]  # issue 14
+    results = report.get("files", [])
+    flagged = [{"where": "document", **g} for f in results for g in f.get("flagged", [])]  # issue 14
     _audit(st, who, t0, "/v1/kb/documents/upload", kb, names,
-           [{k: f.get(k) for k in ("source", "status", "doc_id", "reason", "flagged")} for f in files],
+           [{k: f.get(k) for k in ("source", "status", "doc_id", "reason", "flagged")} for f in results],
            guard=flagged)  # fmt: skip
     return {"object": "kb.ingest", "kb": kb, "report": report}
 

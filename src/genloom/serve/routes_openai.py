@@ -159,10 +159,10 @@ async def _respond(
         extra = _fill_from_answer(rep.rec, gen, text) if rag else {}
         finish = "stop" if rag else _fill_from_completion(rep.rec, gen, text)
         if not rag:  # the output guards (issue 14): redacted text, or finish_reason content_filter
-            og = OutputGuard(for_key(rep.st.settings, rep.who.guard))
-            text = og.feed(text) + og.finish()
-            rep.rec.guard += og.to_list()
-            finish = "content_filter" if og.blocked else finish
+            whole = OutputGuard(for_key(rep.st.settings, rep.who.guard))
+            text = whole.feed(text) + whole.finish()
+            rep.rec.guard += whole.to_list()
+            finish = "content_filter" if whole.blocked else finish
         rep.done(gen)
         usage = usage_dict(rep.rec.prompt_tokens, rep.rec.completion_tokens)
         if text_completion:
