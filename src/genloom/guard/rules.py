@@ -165,9 +165,7 @@ def find(text: str) -> list[Hit]:
             hits.append(Hit(m.start(1), m.end(1), "instruction", "an instruction in a markdown link title"))
     spans = sentences(text)
     for i, s in enumerate(spans):
-        found = sentence_category(s.text)
-        if found is None:
-            found = _encoded(s.text)
+        found = _encoded(s.text) or sentence_category(s.text)
         if found is None:
             continue
         end = s.end

@@ -258,7 +258,7 @@ class Ingestor:
         hidden = extracted.metadata.pop("hidden", [])
         meta.update({k: v for k, v in extracted.metadata.items() if k not in meta})
         screened = self.screen.screen(extracted.text, hidden) if self.screen is not None else None
-        if screened is not None and screened.quarantined:
+        if screened is not None and (screened.quarantined or (screened.flagged and not screened.text.strip())):
             raise Quarantined(screened.flagged)
         if screened is not None:
             extracted.text = screened.text
