@@ -200,7 +200,9 @@ def asr(corpus: Corpus, split: str, folder: Path, root: Path, modes: list[str], 
         if not d.benign
         for (q, c, style), a in zip(d.questions, d.attacks, strict=True)
     ]
-    questions = questions[:limit] if limit else questions
+    if limit and limit < len(questions):  # evenly spaced: one per document, the styles mixed
+        step = -(-len(questions) // limit)
+        questions = questions[::step][:limit]
     out: dict[str, Any] = {}
     for label, kw, label_modes in (("guarded", {}, modes), ("baseline (guards off)", OFF, base_modes)):
         s = _settings(root / label.split()[0], **kw)
@@ -269,7 +271,9 @@ def main() -> None:
     ap.add_argument("--no-ask", action="store_true", help="skip attack success on ask (the slow part)")
     ap.add_argument("--modes", default="extractive,auto,generate")
     ap.add_argument("--baseline-modes", default="extractive,generate", help="modes run with every guard off")
-    ap.add_argument("--limit", type=int, default=None, help="at most this many attack questions")
+    ap.add_argument(
+        "--limit", type=int, default=None, help="at most this many attack questions (evenly spaced)"
+    )
     ap.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
     args = ap.parse_args()
     load = os.getloadavg()
