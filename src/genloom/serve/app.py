@@ -220,10 +220,10 @@ def create_app(
     app.include_router(routes_images.router)
 
     # conversations + UI preferences (per key) and feedback on answers (in the audit database)
-    from genloom.conversations import ConversationStore
+    from genloom.conversations import open_conversations
     from genloom.serve import routes_conversations, routes_feedback
 
-    app.state.conversations = ConversationStore(s.ensure_home() / "conversations.db")
+    app.state.conversations = open_conversations(s)
     app.router.on_shutdown.append(app.state.conversations.close)
     app.include_router(routes_conversations.router)
     app.include_router(routes_feedback.router)

@@ -9,8 +9,8 @@
     GET    /v1/preferences, PUT /v1/preferences   the caller's chat settings (the web UI remembers them here)
 
 Another key's conversation answers 404, exactly like one that does not exist. The store is
-:class:`genloom.conversations.ConversationStore`; its calls are quick SQLite work, run in FastAPI's thread
-pool (these handlers are plain functions).
+:class:`genloom.conversations.Conversations` (SQLite, or Postgres with a Postgres store); its calls are quick
+database work, run in FastAPI's thread pool (these handlers are plain functions).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from genloom.conversations import MAX_CONTENT, MAX_TITLE, ConversationStore
+from genloom.conversations import MAX_CONTENT, MAX_TITLE, Conversations
 from genloom.serve.auth import Principal
 from genloom.serve.deps import caller
 from genloom.serve.routes_openai import ERRORS
@@ -65,8 +65,8 @@ class Preferences(BaseModel):
     rag_mode: Literal["auto", "generate", "extractive"] | None = None
 
 
-def store(request: Request) -> ConversationStore:
-    s: ConversationStore = request.app.state.conversations
+def store(request: Request) -> Conversations:
+    s: Conversations = request.app.state.conversations
     return s
 
 
