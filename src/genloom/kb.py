@@ -22,6 +22,7 @@ from genloom.backends.embed import Embedder, resolve_embedder
 from genloom.backends.store import SearchFilter, Store, resolve_store
 from genloom.backends.store.base import check_kb_name
 from genloom.errors import NotFound, UserError
+from genloom.guard.ingest import DocumentScreen
 from genloom.ingest.limits import Limits
 from genloom.ingest.pipeline import Ingestor, IngestReport, Progress
 from genloom.retrieve import search as _search
@@ -112,6 +113,7 @@ class KnowledgeBase:
             chunk_overlap=s.chunk_overlap,
             max_bytes=(max_file_mb or s.max_file_mb) * 2**20,
             limits=Limits.from_settings(s),
+            screen=DocumentScreen(s),
         )
         salt = self._id_salt() if sources else ""
         bulk_load = getattr(self.store, "bulk_load", None)

@@ -26,6 +26,7 @@ from genloom.answer.verify import Evidence, Match, Thresholds
 from genloom.backends.llm import LLMBackend
 from genloom.errors import UserError
 from genloom.generate import Engine
+from genloom.guard.answer import AnswerGuards
 from genloom.prompts import load as load_template
 from genloom.settings import Settings, get_settings
 from genloom.types import Message, SamplingParams, Usage
@@ -80,13 +81,15 @@ class AnswerStream:
         self.answer: Answer | None = None
         self._t: dict[str, float] = {}
         self._citations: dict[tuple[str, int, int], Citation] = {}
+        self.guards = AnswerGuards(self.settings)  # question, evidence, each sentence (genloom.guard)
 
     def __iter__(self) -> Iterator[str]:
         t0 = time.perf_counter()
+        self.guards.question(self.question)  # GuardViolation when the input guards block it
         query = standalone_query(self.question, self.history)
         hits = self.kb.search(query, k=self.k, principals=self.principals, mode="hybrid")
         self._t["retrieve"] = time.perf_counter() - t0
-        evidence = Evidence(hits, self.kb.embedder)
+        evidence = Evidence(hits, self.kb.embedder, screen=self.guards.evidence)
         top = evidence.relevance(self.question) if hits else None
         relevance = top.score if top else 0.0
         self._t["evidence"] = time.perf_counter() - t0 - self._t["retrieve"]
@@ -116,6 +119,7 @@ class AnswerStream:
             answer.answer = "".join(parts).strip()
             answer.citations = list(self._citations.values())
         self._t["total"] = time.perf_counter() - t0
+        answer.guard = self.guards.to_list()
         answer.timings = {k: round(v, 4) for k, v in self._t.items()}
         self.answer = answer
 
@@ -167,7 +171,10 @@ class AnswerStream:
         match = evidence.check(sentence, markers(sentence))
         self._t["verify"] = self._t.get("verify", 0.0) + time.perf_counter() - t
         ok = match is not None and match.score >= self.th.claim
+        shown = self.guards.sentence(text) if ok else text  # None: the output guards withhold it
+        ok = ok and shown is not None
         n = self._cite(match) if ok and match is not None else None
+        text = shown or text
         answer.claims.append(Claim(text, round(match.score if match else 0.0, 4), n, ok))
         if ok:
             yield f"{text} [{n}] "
@@ -176,9 +183,12 @@ class AnswerStream:
     def _extract(self, evidence: Evidence, answer: Answer) -> Iterator[str]:
         quotes = evidence.extract(self.question, self.th.extract)
         for m in quotes:
+            shown = self.guards.sentence(m.span.text)  # None: the output guards withhold it
+            if shown is None:
+                continue
             n = self._cite(m)
-            answer.claims.append(Claim(m.span.text, 1.0, n, True))  # a verbatim quote supports itself
-            yield f"{m.span.text} [{n}] "
+            answer.claims.append(Claim(shown, 1.0, n, True))  # a verbatim quote supports itself
+            yield f"{shown} [{n}] "
 
     def _cite(self, m: Match) -> int:
         hit = m.passage.hit

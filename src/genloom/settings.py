@@ -78,6 +78,23 @@ class Settings:
     # the first step's tool_choice: "required" makes the model call a tool before answering (the bundled 135M
     # model never chooses a tool by itself: docs/benchmarks.md "Tool calling"); "auto" lets it decide
     agent_first_tool_choice: str = "required"
+    # --- guardrails (issue 14): which guards run where (comma-separated names from genloom.guard.registry,
+    # "" = none there) and what their outcomes do; see genloom.guard.runner and README "Guardrails"
+    guard_document: str = "injection"  # each document at ingest (flagged spans are kept out of the index)
+    guard_input: str = "injection"  # user input: questions, chat messages, prompts
+    guard_evidence: str = "injection"  # retrieved passages, before the model or a quote sees them
+    guard_output: str = "links,delimiters"  # answers (each verified sentence) and chat output, streamed or not
+    guard_tool_call: str = ""  # the arguments of an agent's tool calls
+    guard_tool_result: str = "injection"  # what a tool returned, before the model sees it
+    # "GUARD@WHERE=ACTION ..." overrides what a guard proposes (allow | redact | block); e.g.
+    # "injection@document=block" quarantines a flagged document instead of indexing the rest of it
+    guard_actions: str = ""
+    guard_injection_threshold: int = 50  # classifier score (percent) that flags a document/evidence sentence
+    guard_jailbreak_threshold: int = 90  # the same for user input (direct jailbreaks): its own, higher bar
+    # where the injection guard also asks its trained classifier (beside its rules); documents and evidence are
+    # rules-only by default: the classifier, trained on direct prompts, flags too much ordinary prose there
+    guard_classifier: str = "input,tool_call"
+    guard_link_hosts: str = ""  # hosts answers may link to (comma separated, subdomains included); others go
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "home", Path(self.home).expanduser())

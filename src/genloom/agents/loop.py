@@ -34,6 +34,7 @@ from genloom.agents.events import (
 from genloom.agents.policy import ToolPolicy
 from genloom.agents.tools import Tool, ToolResult, as_tools
 from genloom.errors import GenloomError, UserError
+from genloom.guard.tools import ToolGuards
 from genloom.settings import Settings, get_settings
 from genloom.types import SamplingParams, Usage
 
@@ -132,6 +133,7 @@ class AgentRun:
         )
         _check_tool_calling(self.model)
         self.book = SourceBook()
+        self.guards = ToolGuards(self.settings)  # tool_call / tool_result guards (genloom.guard, issue 14)
         self.result: AgentResult | None = None
 
     def _available(self, toolbox: Sequence[Tool], given: Sequence[Any]) -> dict[str, Tool]:
@@ -208,7 +210,8 @@ class AgentRun:
                     res = self._execute(call)
                     result.tool_calls.append({"step": step, "id": call.id, "name": call.name,
                                               "arguments": call.arguments, "ok": res.ok, "error": res.error,
-                                              "result": res.content})  # fmt: skip
+                                              "result": res.content,
+                                              **({"guard": g} if (g := self.guards.take()) else {})})  # fmt: skip
                     yield self._emit(result, Observation(step, call.id, call.name, res.content, res.ok, res.error,
                                                          res.truncated, used.total_tokens))  # fmt: skip
                     messages.append(wire_message("tool", res.content, tool_call_id=call.id, name=call.name))
@@ -227,7 +230,11 @@ class AgentRun:
         if tool is None or not self.policy.allows(call.name):
             error = "refused" if tool is not None else "unknown_tool"
             return ToolResult(False, self.policy.refusal(call.name, known=tool is not None), error)
-        return self.book.register(tool.run(call.arguments))
+        if (refusal := self.guards.call(call.name, call.arguments)) is not None:
+            return ToolResult(False, refusal, "guarded")
+        res = self.book.register(tool.run(call.arguments))
+        res.content = self.guards.result(res.content)
+        return res
 
     def _cite(self, text: str) -> tuple[str, list[Any], list[Any]]:
         if not self.book.hits or self._access is None:

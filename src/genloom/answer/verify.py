@@ -11,14 +11,17 @@ on the debian-faq dev set (bench/answer.py, docs/benchmarks.md).
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
 
-from genloom.answer.injection import looks_like_injection
 from genloom.answer.text import Span, content_words, overlap, sentences, strip_markers
+from genloom.guard.base import Finding
+from genloom.guard.base import Span as GuardSpan
+from genloom.guard.runner import GuardResult
+from genloom.guard.runner import run as guard_run
 
 LEXICAL_WEIGHT = 0.5
 RANK_MARGIN = 0.15  # for quotes: prefer a higher-ranked passage when its best sentence is this close
@@ -54,15 +57,28 @@ class Match:
 
 
 class Evidence:
-    """The numbered passages with every sentence embedded once."""
+    """The numbered passages with every sentence embedded once.
 
-    def __init__(self, hits: Sequence[Any], embedder: Embeds) -> None:
+    Each passage first goes through the ``evidence`` guards (genloom.guard: prompt-injection rules by default;
+    ``screen`` replaces them, e.g. a policy of other settings): a sentence that overlaps a span they flag is
+    never evidence and never quoted (``ignored``), and their findings are kept in ``findings``."""
+
+    def __init__(
+        self, hits: Sequence[Any], embedder: Embeds, screen: Callable[[str], GuardResult] | None = None
+    ) -> None:
+        check = screen or (lambda text: guard_run("evidence", text))
         self.passages = []
         self.ignored: list[Span] = []  # instruction-like sentences: never evidence, never quoted
+        self.findings: list[Finding] = []
         for i, h in enumerate(hits):
             spans = sentences(h.text, h.start)
-            self.ignored += [s for s in spans if looks_like_injection(s.text)]
-            self.passages.append(Passage(i + 1, h, [s for s in spans if not looks_like_injection(s.text)]))
+            r = check(h.text)
+            self.findings += r.findings
+            bad = [(s.start + h.start, s.end + h.start) for f in r.findings if f.action != "allow" for s in
+                   (f.spans or (GuardSpan(0, len(h.text), f.category),))]  # fmt: skip
+            flagged = [s for s in spans if any(a < s.end and s.start < b for a, b in bad)]
+            self.ignored += flagged
+            self.passages.append(Passage(i + 1, h, [s for s in spans if s not in flagged]))
         self._flat: list[tuple[Passage, Span]] = [(p, s) for p in self.passages for s in p.sentences]
         self._embedder = embedder
         texts = [s.text for _, s in self._flat]

@@ -13,7 +13,8 @@ from genloom.cli._kbopts import KB_OPTION, parse_pairs
 from genloom.ingest import FileResult
 from genloom.kb import KnowledgeBase
 
-_COLOURS = {"added": "green", "updated": "cyan", "unchanged": "dim", "failed": "red", "skipped": "yellow"}
+_COLOURS = {"added": "green", "updated": "cyan", "unchanged": "dim", "failed": "red", "skipped": "yellow",
+            "quarantined": "magenta"}  # fmt: skip
 
 
 def ingest(
@@ -75,11 +76,17 @@ def ingest(
     if as_json:
         print_json(report.to_dict())
         return
-    problems = [r for r in report.results if r.status in ("failed", "skipped")]
+    problems = [r for r in report.results if r.status in ("failed", "skipped", "quarantined")]
     if problems:
         table = Table("status", "file", "reason", title="not ingested")
         for r in problems:
             table.add_row(f"[{_COLOURS[r.status]}]{r.status}[/]", r.source, r.reason)
+        console.print(table)
+    flagged = [(r, f) for r in report.results if r.status != "quarantined" for f in r.flagged]
+    if flagged:  # kept out of the index by the guards; the rest of each document was indexed
+        table = Table("file", "reason", "text", title="flagged and kept out of the index (guardrails)")
+        for r, f in flagged:
+            table.add_row(r.source, str(f["reason"]), str(f["text"]))
         console.print(table)
     d = report.to_dict()
     parts = [f"[{_COLOURS[s]}]{d[s]} {s}[/]" for s in _COLOURS if d[s]]

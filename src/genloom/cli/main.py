@@ -23,6 +23,7 @@ from genloom.cli import (
     kb_migrate,
     mcp,
     models,
+    redteam,
     search,
     serve,
     tokens,
@@ -58,6 +59,7 @@ for module in (
     feedback,
     tune,
     image,
+    redteam,
 ):
     module.register(app)
 

@@ -25,6 +25,7 @@ import numpy as np
 from genloom.backends.embed import Embedder
 from genloom.backends.store import Store
 from genloom.errors import GenloomError
+from genloom.guard.ingest import DocumentScreen
 from genloom.ingest.errors import LoadError
 from genloom.ingest.files import expand
 from genloom.ingest.limits import IngestCancelled, Limits
@@ -32,7 +33,7 @@ from genloom.ingest.loaders import loader_for
 from genloom.ingest.splitter import split
 from genloom.types import PUBLIC, Chunk, Document
 
-Status = Literal["added", "updated", "unchanged", "failed", "skipped"]
+Status = Literal["added", "updated", "unchanged", "failed", "skipped", "quarantined"]
 SPLITTER_VERSION = "1"
 
 
@@ -43,10 +44,11 @@ class FileResult:
     reason: str = ""
     chunks: int = 0
     doc_id: str = ""
+    flagged: list[dict[str, Any]] = field(default_factory=list)  # spans the guards kept out (issue 14)
 
     def to_dict(self) -> dict[str, Any]:
         return {"source": self.source, "status": self.status, "reason": self.reason, "chunks": self.chunks,
-                "doc_id": self.doc_id}  # fmt: skip
+                "doc_id": self.doc_id, "flagged": self.flagged}  # fmt: skip
 
 
 @dataclass(slots=True)
@@ -65,10 +67,11 @@ class IngestReport:
         return sum(r.chunks for r in self.results if r.status in ("added", "updated"))
 
     def to_dict(self) -> dict[str, Any]:
-        statuses: tuple[Status, ...] = ("added", "updated", "unchanged", "failed", "skipped")
+        statuses: tuple[Status, ...] = ("added", "updated", "unchanged", "failed", "skipped", "quarantined")
         return {
             "kb": self.kb,
             **{s: self.count(s) for s in statuses},
+            "flagged": sum(1 for r in self.results if r.flagged),
             "chunks": self.chunks,
             "embedded": self.embedded,
             "reused": self.reused,
@@ -91,6 +94,15 @@ class _Pending:
     vectors: list[np.ndarray | None]
 
 
+class Quarantined(LoadError):
+    """The document guards blocked a document: it is not indexed (the flagged spans say why)."""
+
+    def __init__(self, flagged: list[dict[str, Any]]) -> None:
+        reasons = "; ".join(dict.fromkeys(str(f["reason"]) for f in flagged))
+        super().__init__(f"quarantined by the guards: {reasons}")
+        self.flagged = flagged
+
+
 def doc_id_for(path: Path | str, salt: str = "") -> str:
     """A document's id: derived from its source (a resolved path, or a logical name such as 'upload:x.pdf').
     With ``salt`` (a knowledge base's secret, for uploads) the id cannot be computed from the name."""
@@ -111,6 +123,7 @@ class Ingestor:
         max_bytes: int = 50 * 2**20,
         batch_chunks: int = 256,
         limits: Limits | None = None,
+        screen: DocumentScreen | None = None,
     ) -> None:
         self.store = store
         self.embedder = embedder
@@ -120,6 +133,7 @@ class Ingestor:
         self._sources: dict[Path, str] = {}
         self.batch_chunks = batch_chunks
         self.limits = limits or Limits()
+        self.screen = screen  # the document guards (genloom.guard.ingest); None = unguarded
         self._writers: list[str] = []
         self._salt = ""
         self._cancel: threading.Event | None = None
@@ -159,6 +173,10 @@ class Ingestor:
                 raise IngestCancelled("the ingest was cancelled", hint="run it again to finish")
             try:
                 item = self._prepare(path, readers, dict(metadata or {}))
+            except Quarantined as e:  # the guards' policy holds the whole document back
+                source = self._sources.get(path.resolve(), str(path))
+                self._done(report, emit, FileResult(source, "quarantined", e.message, flagged=e.flagged))
+                continue
             except LoadError as e:  # named by its logical source (an upload's, not the temp file's)
                 source = self._sources.get(path.resolve(), str(path))
                 self._done(report, emit, FileResult(source, "failed", e.message))
@@ -200,6 +218,8 @@ class Ingestor:
         fingerprint = json.dumps([SPLITTER_VERSION, self.chunk_tokens, self.chunk_overlap, readers, meta])
         if self._writers:  # who may change it is part of what was written
             fingerprint += json.dumps(self._writers)
+        if self.screen is not None:  # so is the guard policy that screened it
+            fingerprint += self.screen.fingerprint
         content_hash = hashlib.sha256(data + fingerprint.encode()).hexdigest()
         old_hash = self.store.document_hash(doc_id)
         if old_hash is not None and self._writers:
@@ -235,7 +255,13 @@ class Ingestor:
             raise LoadError(f"could not extract text: {e}") from None
         except Exception as e:  # a parser bug on one odd file must not end the run
             raise LoadError(f"could not extract text ({type(e).__name__}: {e})") from None
+        hidden = extracted.metadata.pop("hidden", [])
         meta.update({k: v for k, v in extracted.metadata.items() if k not in meta})
+        screened = self.screen.screen(extracted.text, hidden) if self.screen is not None else None
+        if screened is not None and screened.quarantined:
+            raise Quarantined(screened.flagged)
+        if screened is not None:
+            extracted.text = screened.text
         budget.chars(len(extracted.text))
         budget.tick()
         spans = split(extracted, self.chunk_tokens, self.chunk_overlap)
@@ -254,8 +280,10 @@ class Ingestor:
         doc = Document(doc_id, source, extracted.title, content_hash, text, readers, meta, len(chunks),
                        writers=list(self._writers))  # fmt: skip
         status: Status = "updated" if old_hash else "added"
+        flagged = screened.flagged if screened is not None else []
         return _Pending(
-            FileResult(source, status, chunks=len(chunks), doc_id=doc_id), doc, chunks, embed_texts, hashes,
+            FileResult(source, status, chunks=len(chunks), doc_id=doc_id, flagged=flagged), doc, chunks,
+            embed_texts, hashes,
             [known.get(h) for h in hashes],
         )  # fmt: skip
 

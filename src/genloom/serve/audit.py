@@ -81,6 +81,14 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX feedback_ts ON feedback(ts)
         """,
     ),
+    (
+        "005_guard",
+        """
+        -- JSON list: what the guards found in this request (genloom.guard, issue 14): guard, where (input,
+        -- evidence, output, tool_call, tool_result), action (allow/redact/block), category, reason, spans
+        ALTER TABLE requests ADD COLUMN guard TEXT NOT NULL DEFAULT '[]';
+        """,
+    ),
 ]
 
 
@@ -105,6 +113,7 @@ class AuditRecord:
     # answered from the cache: the token counts are the cached response's, and none were charged
     cache_hit: bool = False
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    guard: list[dict[str, Any]] = field(default_factory=list)  # the guards' findings (issue 14)
 
 
 class AuditLog:
@@ -117,6 +126,7 @@ class AuditLog:
         row = asdict(rec)
         row["chunk_ids"] = json.dumps(rec.chunk_ids)
         row["tool_calls"] = json.dumps(rec.tool_calls, ensure_ascii=False, default=str)
+        row["guard"] = json.dumps(rec.guard, ensure_ascii=False, default=str)
         if not isinstance(rec.prompt, str):
             row["prompt"] = json.dumps(rec.prompt, ensure_ascii=False)
         cols = ", ".join(row)

@@ -13,6 +13,7 @@ Keys come from ``settings.api_keys`` (env ``GENLOOM_API_KEYS``) and a TOML keys 
     tpm = 20000
     admin = true                    # optional: may change and delete any document (also GENLOOM_ADMIN_KEYS)
     tools = ["search_kb", "calculator"]   # optional: the agent tools this key may use (default: any)
+    guard = { guard_jailbreak_threshold = 70 }   # optional: this key's guard policy (guard_* settings, issue 14)
 
 Only SHA-256 digests are kept in memory and compared in constant time; the key id (the name) is what the
 audit log and metrics record, so names are unique across both sources (a duplicate is a start-up error
@@ -34,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from genloom.errors import UserError
+from genloom.guard.runner import key_guard_policy
 from genloom.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -49,6 +51,7 @@ class Principal:
     tpm: int | None = None
     admin: bool = False  # reads everything; may change and delete any document
     tools: tuple[str, ...] | None = None  # agent tools this key may use; None = not capped
+    guard: tuple[tuple[str, object], ...] = ()  # guard_* settings this key overrides (genloom.guard.runner)
 
     @property
     def own(self) -> str:
@@ -114,6 +117,7 @@ class KeyStore:
     def add(
         self, name: str, digest: str, principals: list[str], rpm: int | None = None, tpm: int | None = None,
         admin: bool = False, where: str = "code", tools: list[str] | None = None,
+        guard: dict[str, object] | None = None,
     ) -> None:  # fmt: skip
         if not _NAME.match(name):
             raise UserError(
@@ -140,7 +144,8 @@ class KeyStore:
             )
         self._where[name] = where
         self._by_digest[digest] = Principal(name, tuple(principals), rpm, tpm, admin,
-                                            None if tools is None else tuple(tools))  # fmt: skip
+                                            None if tools is None else tuple(tools),
+                                            key_guard_policy(guard, f"{where}: [keys.{name}] guard"))  # fmt: skip
 
     def names(self) -> list[str]:
         return sorted(self._where)
@@ -242,6 +247,7 @@ class KeyStore:
                 admin,
                 where=str(path),
                 tools=tools,
+                guard=spec.get("guard"),
             )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
@@ -38,6 +40,17 @@ class Metrics:
             ["kind", "result"],
             registry=r,
         )
+        self.guard_actions = Counter(
+            "genloom_guard_actions",
+            "What the guards did (genloom.guard): allow = found and recorded, redact, block",
+            ["guard", "where", "action"],
+            registry=r,
+        )
+
+    def count_guard(self, findings: list[dict[str, Any]]) -> None:
+        """Count the guards' actions of one request (labels: registered guard names, known places/actions)."""
+        for f in findings:
+            self.guard_actions.labels(f["guard"], f["where"], f["action"]).inc()
 
     def count_tokens(self, model: str, prompt: int, completion: int) -> None:
         self.tokens.labels("in", model).inc(prompt)

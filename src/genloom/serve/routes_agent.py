@@ -68,6 +68,7 @@ async def run_agent(body: AgentRequest, request: Request, who: Principal = Depen
     assert result is not None
     rec = AuditRecord(f"agent-{uuid.uuid4().hex[:24]}", who.key_id, "/v1/agent", model=model, kb=body.kb,
                       prompt=body.task, output=result.answer or "", tool_calls=result.tool_calls,
+                      guard=[g for c in result.tool_calls for g in c.get("guard", [])],
                       chunk_ids=[c.chunk_id for c in result.citations], finish_reason=result.stopped,
                       prompt_tokens=result.usage.prompt_tokens,
                       completion_tokens=result.usage.completion_tokens)  # fmt: skip

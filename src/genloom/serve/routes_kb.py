@@ -59,9 +59,9 @@ async def list_documents(kb: str, request: Request, who: Principal = Depends(cal
 
 
 def _audit(st: State, who: Principal, t0: float, endpoint: str, kb: str, prompt: Any, output: Any,
-           error: BaseException | None = None) -> None:  # fmt: skip
+           error: BaseException | None = None, guard: list[dict[str, Any]] | None = None) -> None:  # fmt: skip
     rec = AuditRecord(f"{endpoint.rsplit('/', 1)[-1]}-{uuid.uuid4().hex[:24]}", who.key_id, endpoint, kb=kb,
-                      prompt=prompt, output=json.dumps(output, ensure_ascii=False))  # fmt: skip
+                      prompt=prompt, output=json.dumps(output, ensure_ascii=False), guard=guard or [])  # fmt: skip
     if error is not None:
         api = to_api_error(error)
         rec.status, rec.error_type = api.status, api.code or api.type
@@ -119,8 +119,11 @@ async def upload(
     except BaseException as e:
         _audit(st, who, t0, "/v1/kb/documents/upload", kb, names, {"files": names}, e)
         raise
+    files = report.get("files", [])
+    flagged = [{"where": "document", **g} for f in files for g in f.get("flagged", [])]  # issue 14
     _audit(st, who, t0, "/v1/kb/documents/upload", kb, names,
-           [{k: f.get(k) for k in ("source", "status", "doc_id", "reason")} for f in report.get("files", [])])  # fmt: skip
+           [{k: f.get(k) for k in ("source", "status", "doc_id", "reason", "flagged")} for f in files],
+           guard=flagged)  # fmt: skip
     return {"object": "kb.ingest", "kb": kb, "report": report}
 
 

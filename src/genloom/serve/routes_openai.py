@@ -18,7 +18,9 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response, StreamingResponse
 
-from genloom.errors import UserError
+from genloom.errors import GuardViolation, UserError
+from genloom.guard.runner import for_key
+from genloom.guard.stream import OutputGuard, check_input, input_text
 from genloom.serve import schemas as S
 from genloom.serve.audit import AuditRecord
 from genloom.serve.auth import Principal
@@ -114,7 +116,7 @@ def _fill_from_answer(rec: AuditRecord, gen: Generation, text: str) -> dict[str,
     a = getattr(gen.source, "answer", None)
     rec.output = text
     if a is None:
-        return {"citations": [], "refused": False, "refusal": None, "claims": [], "query": None}
+        return {"citations": [], "refused": False, "refusal": None, "claims": [], "query": None, "guard": []}
     rec.prompt_tokens, rec.completion_tokens = a.usage.prompt_tokens, a.usage.completion_tokens
     rec.template, rec.finish_reason = a.template, "stop"
     rec.chunk_ids = list(
@@ -123,9 +125,21 @@ def _fill_from_answer(rec: AuditRecord, gen: Generation, text: str) -> dict[str,
     if a.model:
         rec.model = f"{rec.model} ({a.model})"
     cites = [asdict(c) for c in a.citations]
+    rec.guard = a.guard  # what the guards found (issue 14): audited, counted, and sent as ``guard``
     # claims (the verifier's dropped ones included) and the searched query: the web UI shows them (issue 13)
     return {"citations": cites, "refused": a.refused, "refusal": a.refusal_reason if a.refused else None,
-            "claims": [asdict(c) for c in a.claims], "query": a.query}  # fmt: skip
+            "claims": [asdict(c) for c in a.claims], "query": a.query, "guard": a.guard}  # fmt: skip
+
+
+def _guard_input(rep: Reply, text: str) -> None:
+    """The input guards (issue 14): a blocked request is audited, then answered 400 ``content_filter``."""
+    r = check_input(for_key(rep.st.settings, rep.who.guard), text)  # the key's own policy, if it has one
+    rep.rec.guard += r.to_list()
+    try:
+        r.raise_if_blocked()
+    except GuardViolation as e:
+        rep.done(None, error=e)
+        raise
 
 
 async def _respond(
@@ -144,6 +158,11 @@ async def _respond(
             raise
         extra = _fill_from_answer(rep.rec, gen, text) if rag else {}
         finish = "stop" if rag else _fill_from_completion(rep.rec, gen, text)
+        if not rag:  # the output guards (issue 14): redacted text, or finish_reason content_filter
+            og = OutputGuard(for_key(rep.st.settings, rep.who.guard))
+            text = og.feed(text) + og.finish()
+            rep.rec.guard += og.to_list()
+            finish = "content_filter" if og.blocked else finish
         rep.done(gen)
         usage = usage_dict(rep.rec.prompt_tokens, rep.rec.completion_tokens)
         if text_completion:
@@ -160,13 +179,15 @@ async def _respond(
             if rag
             else {"role": "assistant", "content": content, "refusal": None}
         )
+        if not rag and rep.rec.guard:  # what the guards found (issue 14), only when they found something
+            msg["guard"] = rep.rec.guard
         calls = getattr(getattr(gen.source, "completion", None), "tool_calls", None)
         if not rag and calls:
             msg.update(content=content or None, tool_calls=[c.to_dict() for c in calls])
         choice = {"index": 0, "message": msg, "logprobs": None, "finish_reason": finish}
         body = {"id": rep.id, "object": "chat.completion", "created": rep.created, "model": rep.model,
                 "system_fingerprint": None, "choices": [choice], "usage": usage}  # fmt: skip
-        if not rag:
+        if not rag and finish != "content_filter":
             await store_reply(rep, gen, body)
         return body
 
@@ -180,9 +201,12 @@ async def _respond(
         rep.done(gen, error=e)
         raise
 
+    og = None if rag else OutputGuard(for_key(rep.st.settings, rep.who.guard))  # rag: sentence by sentence
+
     def piece(item: Piece) -> str | None:
         """The SSE event of one piece (None for a piece with nothing to send, e.g. the closing Delta)."""
         text = item if isinstance(item, str) else item.text
+        text = og.feed(text) if og is not None else text
         if isinstance(item, Delta) and item.tool_calls:
             delta: dict[str, Any] = {"tool_calls": [t.to_dict() for t in item.tool_calls]}
             if text:
@@ -206,16 +230,32 @@ async def _respond(
                 if (ev := piece(first)) is not None:
                     yield ev
             async for p in gen.rest():
+                if og is not None and og.blocked:
+                    break
                 parts.append(text_of(p))
                 if (ev := piece(p)) is not None:
                     yield ev
+            if og is not None and not og.blocked and (tail := og.finish()):
+                yield sse({"id": rep.id, "object": "text_completion", "created": rep.created, "model": rep.model,
+                           "choices": [{"index": 0, "text": tail, "logprobs": None, "finish_reason": None}]}
+                          ) if text_completion else rep.chunk({"content": tail})  # fmt: skip
+            if og is not None and og.blocked:  # issue 14: finish_reason content_filter, then the error
+                gen.cancel()
+                rep.rec.guard += og.to_list()
+                rep.rec.output, rep.rec.finish_reason = "".join(parts), "content_filter"
+                yield rep.chunk({}, "content_filter")
+                yield sse(og.error())
+                yield "data: [DONE]\n\n"
+                return
+            if og is not None:
+                rep.rec.guard += og.to_list()
             text = "".join(parts)
             if rag:
                 extra = _fill_from_answer(rep.rec, gen, text)
                 if extra["refused"]:
                     yield rep.chunk({"content": extra["refusal"]})
                 # issue 13 (web UI): claims and the searched query ride along with citations and refused
-                final = {k: extra[k] for k in ("citations", "refused", "claims", "query")}
+                final = {k: extra[k] for k in ("citations", "refused", "claims", "query", "guard")}
                 yield rep.chunk(final, "stop")
             else:
                 finish = _fill_from_completion(rep.rec, gen, text)
@@ -275,6 +315,7 @@ async def chat_completions(
         make = lambda: st.answer_factory(question, **opts)  # noqa: E731
         return await _respond(rep, st.start(make, st.models[0]), bool(req.stream), include_usage, rag=True)
     st.check_model(req.model)
+    _guard_input(rep, input_text(messages))
     params = _params(req, st, req.max_completion_tokens or req.max_tokens)
     inputs = {"messages": rep.rec.prompt, "response_format": req.response_format,
               "tools": tools.openai() if tools is not None else None}  # fmt: skip
@@ -298,6 +339,7 @@ async def completions(
     st.check_model(req.model)
     params = _params(req, st, req.max_tokens)
     rep = Reply(st, who, request, req.model, prompts[0], "completion")
+    _guard_input(rep, prompts[0])
     inputs = {"prompt": prompts[0], "echo": req.echo, "suffix": req.suffix}
     slot = cache_slot(st, request, who, "completion", req, params, inputs)
     if slot is not None and (hit := await from_cache(rep, slot, response)) is not None:

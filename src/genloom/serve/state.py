@@ -120,6 +120,7 @@ class State:
         self.limiter.charge(who.key_id, prompt + completion, self.limits_for(who)[1])
         if rec.model:
             self.metrics.count_tokens(rec.model, prompt, completion)
+        self.metrics.count_guard(rec.guard)
         self.audit.write(rec)
 
 

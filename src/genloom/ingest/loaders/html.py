@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from genloom.guard.hidden import hidden_reason
 from genloom.ingest import limits
 from genloom.ingest.encoding import decode_text
 from genloom.ingest.errors import LoadError
@@ -54,6 +55,7 @@ class _Walker:
         self.buf: list[str] = []
         self.pre = 0
         self.callout = 0
+        self.hidden: list[dict[str, str]] = []  # text a reader never sees: kept out, reported (issue 14)
 
     def flush(self) -> None:
         raw = "".join(self.buf)
@@ -66,6 +68,12 @@ class _Walker:
     def walk(self, el: Any) -> None:
         self.budget.elements()
         tag = el.tag if isinstance(el.tag, str) else None  # comments and PIs have a callable tag
+        comment = tag is None and getattr(el.tag, "__name__", "") == "Comment"  # lxml.etree.Comment
+        why = "HTML comment" if comment else hidden_reason(el) if tag else None
+        if why is not None:
+            if text := " ".join(((el.text or "") if tag is None else el.text_content()).split()):
+                self.hidden.append({"reason": f"hidden HTML text ({why})", "text": text[:300]})
+            return
         if tag is None or tag.lower() in _SKIP:
             return
         tag = tag.lower()
@@ -126,4 +134,5 @@ def load_html(data: bytes, path: Path) -> Extracted:
     w.budget.chars(len(out))
     if not out.strip():
         raise LoadError("no text in the HTML")
-    return Extracted(out, title or path.name, w.out.sections, {"encoding": enc})
+    meta: dict[str, Any] = {"encoding": enc, **({"hidden": w.hidden} if w.hidden else {})}
+    return Extracted(out, title or path.name, w.out.sections, meta)
