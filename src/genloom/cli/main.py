@@ -12,6 +12,7 @@ from genloom import __version__
 from genloom.cli import (
     agent,
     ask,
+    audit,
     chat,
     docs,
     extract,
@@ -58,6 +59,7 @@ for module in (
     feedback,
     tune,
     image,
+    audit,
 ):
     module.register(app)
 

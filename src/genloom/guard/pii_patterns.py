@@ -34,7 +34,9 @@ def luhn_ok(digits: str) -> bool:
 
 
 # issuer identification numbers of the networks in use (Visa, Mastercard, Amex, Diners, Discover, JCB, UnionPay)
-_CARD_PREFIX = re.compile(r"4|5[1-5]|2(?:2[2-9]|[3-6]\d|7[01]|720)|3[47]|3(?:0[0-5]|[68])|6(?:011|5|4[4-9]|2)|35")
+_CARD_PREFIX = re.compile(
+    r"4|5[1-5]|2(?:2[2-9]|[3-6]\d|7[01]|720)|3[47]|3(?:0[0-5]|[68])|6(?:011|5|4[4-9]|2)|35"
+)
 
 
 def _card(m: re.Match[str]) -> bool:
@@ -89,7 +91,9 @@ def _phone(m: re.Match[str]) -> bool:
     return bool(re.fullmatch(r"0\d{1,4}(?:[ -]\d{3,4}){1,2}", raw)) and 10 <= len(digits) <= 11  # trunk 0
 
 
-_PHONE = re.compile(r"(?<![\w+.-])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?)?\d{2,4}(?:[ .-]?\d{2,4}){1,4}(?![\w.-]\w|\w)")
+_PHONE = re.compile(
+    r"(?<![\w+.-])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?)?\d{2,4}(?:[ .-]?\d{2,4}){1,4}(?![\w.-]\w|\w)"
+)
 
 
 def _ssn(m: re.Match[str]) -> bool:
@@ -166,25 +170,55 @@ class Recognizer:
 _NAME = r"[A-Z][a-z]+(?:-[A-Z][a-z]+)?(?: (?:van |de |von |O')?[A-Z][a-z]+(?:-[A-Z][a-z]+)?){0,2}"
 
 RECOGNIZERS: tuple[Recognizer, ...] = (
-    Recognizer("EMAIL", re.compile(r"(?<![\w.%+-])[A-Za-z0-9][A-Za-z0-9._%+-]*@(?:[A-Za-z0-9](?:[A-Za-z0-9-]*"
-                                   r"[A-Za-z0-9])?\.)+[A-Za-z]{2,24}(?![\w-])"), reason="address pattern"),  # fmt: skip
+    Recognizer(
+        "EMAIL",
+        re.compile(
+            r"(?<![\w.%+-])[A-Za-z0-9][A-Za-z0-9._%+-]*@(?:[A-Za-z0-9](?:[A-Za-z0-9-]*"
+            r"[A-Za-z0-9])?\.)+[A-Za-z]{2,24}(?![\w-])"
+        ),
+        reason="address pattern",
+    ),
     Recognizer("IBAN", _IBAN, reason="mod-97 and country length", finder=_iban_spans),
-    Recognizer("CREDIT_CARD", re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])"), _card,
-               reason="Luhn checksum and issuer prefix"),  # fmt: skip
-    Recognizer("US_SSN", re.compile(r"(?<![\d-])(\d{3})([- ])(\d{2})\2(\d{4})(?![\d-])"), _ssn,
-               reason="SSA area/group/serial rules"),  # fmt: skip
-    Recognizer("UK_NINO", re.compile(r"\b([A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z]) ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b"), _nino,
-               reason="HMRC prefix rules"),  # fmt: skip
+    Recognizer(
+        "CREDIT_CARD",
+        re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])"),
+        _card,
+        reason="Luhn checksum and issuer prefix",
+    ),
+    Recognizer(
+        "US_SSN",
+        re.compile(r"(?<![\d-])(\d{3})([- ])(\d{2})\2(\d{4})(?![\d-])"),
+        _ssn,
+        reason="SSA area/group/serial rules",
+    ),
+    Recognizer(
+        "UK_NINO",
+        re.compile(r"\b([A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z]) ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b"),
+        _nino,
+        reason="HMRC prefix rules",
+    ),
     Recognizer("ES_NIF", re.compile(r"\b(\d{8}|[XYZ]\d{7})-?([A-Z])\b"), _nif, reason="check letter"),
     Recognizer("PL_PESEL", re.compile(r"(?<!\d)\d{11}(?!\d)"), _pesel, reason="checksum and birth date"),
     Recognizer("IP_ADDRESS", re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?!\.?\w)"), _ipv4, reason="IPv4"),
-    Recognizer("IP_ADDRESS", re.compile(r"(?<![\w:])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?![\w:])"), _ipv6,
-               reason="IPv6"),  # fmt: skip
+    Recognizer(
+        "IP_ADDRESS",
+        re.compile(r"(?<![\w:])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?![\w:])"),
+        _ipv6,
+        reason="IPv6",
+    ),
     Recognizer("PHONE", _PHONE, _phone, reason="international or national number plan"),
-    Recognizer("PERSON", re.compile(r"\b(?:Mr|Mrs|Ms|Mx|Miss|Dr|Prof|Sir|Dame)\.? (" + _NAME + r")\b"), group=1,
-               reason="after an honorific"),  # fmt: skip
-    Recognizer("PERSON", re.compile(r"\b(?:[Mm]y name is|[Ii]ch heiße|[Mm]e llamo) (" + _NAME + r")\b"), group=1,
-               reason="introduces themself"),  # fmt: skip
+    Recognizer(
+        "PERSON",
+        re.compile(r"\b(?:Mr|Mrs|Ms|Mx|Miss|Dr|Prof|Sir|Dame)\.? (" + _NAME + r")\b"),
+        group=1,
+        reason="after an honorific",
+    ),
+    Recognizer(
+        "PERSON",
+        re.compile(r"\b(?:[Mm]y name is|[Ii]ch heiße|[Mm]e llamo) (" + _NAME + r")\b"),
+        group=1,
+        reason="introduces themself",
+    ),
 )
 
 # when two entities overlap the earlier one here wins (a card number also looks like a phone number)
