@@ -72,24 +72,30 @@ class PresidioNer:
     @staticmethod
     def _load() -> Any:
         try:  # imported here: presidio's import alone takes seconds (and 20 s beside torch/transformers)
-            import tldextract
-            from presidio_analyzer import AnalyzerEngine
+            from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
             from presidio_analyzer.nlp_engine import NlpEngineProvider
+            from presidio_analyzer.predefined_recognizers import SpacyRecognizer
         except ImportError as e:
             raise MissingDependency(e.name or "presidio_analyzer", "guard") from None
         import importlib.util
 
         if importlib.util.find_spec(NER_MODEL) is None:
             raise MissingDependency(NER_MODEL, "guard")
-        # presidio's email recogniser builds a tldextract extractor; it must never fetch the suffix list
-        tldextract.TLDExtract(suffix_list_urls=())
-        provider = NlpEngineProvider(nlp_configuration={
-            "nlp_engine_name": "spacy",
-            "models": [{"lang_code": "en", "model_name": NER_MODEL}],
-            "ner_model_configuration": {"labels_to_ignore": ["ORG", "ORGANIZATION", "GPE", "NORP", "FAC",
-                                                             "LOC", "DATE", "TIME", "MONEY", "CARDINAL"]},
-        })  # fmt: skip
-        return AnalyzerEngine(nlp_engine=provider.create_engine(), supported_languages=["en"])
+        # only the NER recogniser: the structured entities are ours, and presidio's email recogniser would call
+        # tldextract's module-level extractor, which fetches the public suffix list over the network
+        registry = RecognizerRegistry(supported_languages=["en"])
+        registry.add_recognizer(SpacyRecognizer(supported_language="en", supported_entities=["PERSON"]))
+        provider = NlpEngineProvider(
+            nlp_configuration={
+                "nlp_engine_name": "spacy",
+                "models": [{"lang_code": "en", "model_name": NER_MODEL}],
+                "ner_model_configuration": {"labels_to_ignore": ["ORG", "ORGANIZATION", "GPE", "NORP", "FAC",
+                                                                 "LOC", "DATE", "TIME", "MONEY", "CARDINAL"]},
+            }
+        )  # fmt: skip
+        return AnalyzerEngine(
+            registry=registry, nlp_engine=provider.create_engine(), supported_languages=["en"]
+        )
 
     def __call__(self, text: str) -> list[Span]:
         results = self.engine().analyze(text=text, language="en", entities=["PERSON"])
