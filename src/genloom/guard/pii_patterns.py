@@ -88,11 +88,12 @@ def _phone(m: re.Match[str]) -> bool:
         return 9 <= len(digits) <= 11
     if re.fullmatch(r"[2-9]\d{2}([-. ])\d{3}\1\d{4}", raw):  # North American 555-123-4567
         return True
-    return bool(re.fullmatch(r"0\d{1,4}(?:[ -]\d{3,4}){1,2}", raw)) and 10 <= len(digits) <= 11  # trunk 0
+    trunk = re.fullmatch(r"0\d{1,4}(?:[ -]\d{3,4}){1,2}|0\d{4}[ -]\d{6}", raw)  # national: 020 7946 0958
+    return bool(trunk) and 10 <= len(digits) <= 11
 
 
 _PHONE = re.compile(
-    r"(?<![\w+.-])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?)?\d{2,4}(?:[ .-]?\d{2,4}){1,4}(?![\w.-]\w|\w)"
+    r"(?<![\w+.-])(?:\+\d{1,3}[ .-]?(?:\(\d{1,4}\)|\d{1,4})|\(\d{1,4}\)|\d{2,5})(?:[ .-]?\d{2,6}){1,4}(?![\w.-]\w|\w)"
 )
 
 
