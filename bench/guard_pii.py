@@ -119,7 +119,12 @@ def run(name: str, find, data, repeat: int) -> dict:  # type: ignore[no-untyped-
             find(t)
     ms = (time.perf_counter() - t0) * 1000 / (repeat * len(data))
     negatives = sum(1 for (_, g), p in zip(data, preds, strict=True) if not g and p)
-    return {"engine": name, "ms_per_text": ms, "scores": score(data, preds), "hard_negative_texts_flagged": negatives}
+    return {
+        "engine": name,
+        "ms_per_text": ms,
+        "scores": score(data, preds),
+        "hard_negative_texts_flagged": negatives,
+    }
 
 
 def main() -> None:
@@ -154,7 +159,9 @@ def main() -> None:
         print(f"\n== {r['engine']}: {r['ms_per_text']:.3f} ms/text ({r['ms_per_text'] / base['ms_per_text']:.0f}x "
               f"{base['engine']}), load {r['load_s']:.1f} s, hard-negative texts flagged "
               f"{r['hard_negative_texts_flagged']}/{n_neg}")  # fmt: skip
-        print(f"{'entity':<12} {'n':>4} {'tp':>4} {'fp':>4} {'fn':>4} {'prec':>6} {'recall':>6} {'redacted':>8}")
+        print(
+            f"{'entity':<12} {'n':>4} {'tp':>4} {'fp':>4} {'fn':>4} {'prec':>6} {'recall':>6} {'redacted':>8}"
+        )
         for e, s in r["scores"].items():
             print(f"{e:<12} {s['labelled']:>4} {s['tp']:>4} {s['fp']:>4} {s['fn']:>4} {s['precision']:>6.3f} "
                   f"{s['recall']:>6.3f} {s['redacted']:>8.3f}")  # fmt: skip

@@ -79,11 +79,11 @@ class Settings:
     # model never chooses a tool by itself: docs/benchmarks.md "Tool calling"); "auto" lets it decide
     agent_first_tool_choice: str = "required"
     # --- PII and audit (issue 14)
-    pii_engine: str = "patterns"  # the pii guard: "patterns" (checked regexes) or "presidio" (+ spaCy person names)
+    pii_engine: str = "patterns"  # the pii guard: "patterns" (checked regexes) or "presidio" (+ spaCy names)
     pii_entities: str = ""  # entities the pii guard and the audit log redact (comma separated; "" = all)
     audit_pii_engine: str = "patterns"  # what redacts prompts/outputs before the audit log stores them
     audit_raw: int = 0  # 1: the audit log stores prompts and outputs unredacted (redaction column "none")
-    audit_retention_days: int = 0  # audit rows older than this are pruned (behind a checkpoint row); 0 = keep all
+    audit_retention_days: int = 0  # rows older than this are pruned behind a checkpoint row; 0 = keep all
     # moderation guard: "category=threshold" in [0, 1] (violence, self_harm, sexual, hate, cyber_abuse)
     moderation_thresholds: str = "violence=0.5,self_harm=0.5,sexual=0.5,hate=0.5,cyber_abuse=0.5"
 
