@@ -157,6 +157,7 @@ class Recognizer:
     group: int = 0  # the group that is the PII (0 = the whole match)
     reason: str = ""
     finder: Callable[[str], Iterator[tuple[int, int]]] | None = None  # instead of pattern + valid
+    needs: str = "0"  # a text without this never matches: "@", ":", "0" = a digit, "" = anything
 
     def spans(self, text: str) -> Iterator[Span]:
         if self.finder is not None:
@@ -178,6 +179,7 @@ RECOGNIZERS: tuple[Recognizer, ...] = (
             r"[A-Za-z0-9])?\.)+[A-Za-z]{2,24}(?![\w-])"
         ),
         reason="address pattern",
+        needs="@",
     ),
     Recognizer("IBAN", _IBAN, reason="mod-97 and country length", finder=_iban_spans),
     Recognizer(
@@ -206,6 +208,7 @@ RECOGNIZERS: tuple[Recognizer, ...] = (
         re.compile(r"(?<![\w:])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?![\w:])"),
         _ipv6,
         reason="IPv6",
+        needs=":",
     ),
     Recognizer("PHONE", _PHONE, _phone, reason="international or national number plan"),
     Recognizer(
@@ -213,12 +216,14 @@ RECOGNIZERS: tuple[Recognizer, ...] = (
         re.compile(r"\b(?:Mr|Mrs|Ms|Mx|Miss|Dr|Prof|Sir|Dame)\.? (" + _NAME + r")\b"),
         group=1,
         reason="after an honorific",
+        needs="",
     ),
     Recognizer(
         "PERSON",
         re.compile(r"\b(?:[Mm]y name is|[Ii]ch heiße|[Mm]e llamo) (" + _NAME + r")\b"),
         group=1,
         reason="introduces themself",
+        needs="",
     ),
 )
 
@@ -227,13 +232,16 @@ PRIORITY: dict[str, int] = {e: i for i, e in enumerate(("EMAIL", "IBAN", "CREDIT
                                                         "ES_NIF", "PL_PESEL", "IP_ADDRESS", "PHONE", "PERSON"))}  # fmt: skip
 
 
+_DIGIT = re.compile(r"\d")
+
+
 def find(text: str, entities: frozenset[str] | None = None) -> list[Span]:
     """Every checked PII span in ``text`` (of ``entities``, None = all), non-overlapping, in text order."""
     found: list[Span] = []
+    has = {"": True, "0": _DIGIT.search(text) is not None, "@": "@" in text, ":": ":" in text}
     for r in RECOGNIZERS:
-        if entities is not None and r.entity not in entities:
-            continue
-        found.extend(r.spans(text))
+        if (entities is None or r.entity in entities) and has[r.needs]:
+            found.extend(r.spans(text))
     return resolve(found)
 
 
