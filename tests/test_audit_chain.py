@@ -183,6 +183,38 @@ def test_concurrent_writers_threads_and_a_second_connection_keep_one_chain(setti
     two.close()
 
 
+_WRITER = """
+import sys
+from pathlib import Path
+from genloom.serve.audit import AuditLog, AuditRecord
+from genloom.settings import Settings
+s = Settings(home=Path(sys.argv[1]))
+log = AuditLog(s.home / "audit.db", s)
+for i in range(40):
+    log.write(AuditRecord(f"p{sys.argv[2]}-{i}", "k", "/v1/embeddings", output=f"mail{i}@example.com"))
+log.close()
+"""
+
+
+def test_writers_in_separate_processes_keep_one_chain(settings):
+    import os
+    import subprocess
+    import sys
+
+    AuditLog(settings.ensure_home() / "audit.db", settings).close()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    procs = [
+        subprocess.Popen([sys.executable, "-c", _WRITER, str(settings.home), str(k)], env=env)
+        for k in range(3)
+    ]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0, 0]
+    audit = AuditLog(settings.home / "audit.db", settings)
+    v = audit.verify()
+    assert v.ok, v.problems[:3]
+    assert v.rows == 120 and "example.com" not in "".join(r["output"] for r in audit.rows(200))
+    audit.close()
+
+
 def test_rows_from_before_the_chain_are_redacted_and_sealed_on_upgrade(settings):
     path = settings.ensure_home() / "audit.db"
     db = migrate.open_db(path, [m for m in MIGRATIONS if m[0] < "005"])  # the schema the previous code made
@@ -236,14 +268,11 @@ def test_auth_failures_and_denied_deletes_are_audited_once(tmp_path):
         up = c.post("/v1/kb/notes/documents", headers={"Authorization": "Bearer sk-a-1"},
                     files=[("files", ("a.txt", b"alice's note", "text/plain"))]).json()  # fmt: skip
         doc = up["report"]["files"][0]["doc_id"]
-        assert (
-            c.delete(f"/v1/kb/notes/documents/{doc}", headers={"Authorization": "Bearer sk-b-2"}).status_code
-            == 403
-        )
-        assert (
-            c.delete(f"/v1/kb/notes/documents/{doc}", headers={"Authorization": "Bearer sk-a-1"}).status_code
-            == 200
-        )
+        bob, alice = {"Authorization": "Bearer sk-b-2"}, {"Authorization": "Bearer sk-a-1"}
+        assert c.delete(f"/v1/kb/notes/documents/{doc}", headers=bob).status_code == 403
+        assert c.delete(f"/v1/kb/notes/documents/{doc}", headers=alice).status_code == 200
+        conv = c.post("/v1/conversations", json={"title": "t"}, headers=bob).json()
+        assert c.delete(f"/v1/conversations/{conv['id']}", headers=bob).json()["deleted"]
     rows = sqlite3.connect(s.home / "audit.db").execute(
         "SELECT key_id, endpoint, status, error_type, prompt FROM requests ORDER BY id").fetchall()  # fmt: skip
     assert rows[0] == ("anonymous", "/v1/models", 401, "invalid_api_key", "GET /v1/models (no key)")
@@ -252,5 +281,8 @@ def test_auth_failures_and_denied_deletes_are_audited_once(tmp_path):
     deletes = [r[:4] for r in rows if r[1] == "/v1/kb/documents/delete"]
     assert deletes == [("bob", "/v1/kb/documents/delete", 403, "access_denied"),
                        ("alice", "/v1/kb/documents/delete", 200, None)]  # fmt: skip
-    assert len(rows) == 5  # 2 refusals, the upload, 2 deletes: the denied delete is not recorded twice
+    assert rows[-1][:3] == ("bob", "/v1/conversations/delete", 200)
+    assert (
+        len(rows) == 6
+    )  # 2 refusals, the upload, 2 deletes (the denied one not twice), the conversation delete
     assert AuditLog(s.home / "audit.db", s).verify().ok

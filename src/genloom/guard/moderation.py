@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from genloom.errors import UserError
 from genloom.guard.base import Finding, Span, Where
-from genloom.settings import Settings
+from genloom.settings import Settings, get_settings
 
 CATEGORIES: tuple[str, ...] = ("violence", "self_harm", "sexual", "hate", "cyber_abuse")
 DEFAULT_THRESHOLD = 0.5
@@ -283,6 +283,6 @@ class ModerationGuard:
         return Finding(self.name, where, "block", top.category, f"moderation: {cats}", top.spans, top.score)
 
 
-def make_moderation_guard(settings: Settings) -> ModerationGuard:
-    """The guard registered as ``moderation`` (setting ``moderation_thresholds``)."""
-    return ModerationGuard(parse_thresholds(settings.moderation_thresholds))
+def make_moderation_guard(settings: Settings | None = None) -> ModerationGuard:
+    """The guard registered as ``moderation`` (setting ``moderation_thresholds``; default the process's)."""
+    return ModerationGuard(parse_thresholds((settings or get_settings()).moderation_thresholds))

@@ -27,7 +27,7 @@ from typing import Any
 from genloom.errors import MissingDependency, UserError
 from genloom.guard import pii_patterns
 from genloom.guard.base import Finding, Span, Where, redact
-from genloom.settings import Settings
+from genloom.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
@@ -164,8 +164,9 @@ def build(engine: str, entities: frozenset[str] | None, setting: str) -> PIIGuar
     return PIIGuard(entities, ner)
 
 
-def make_pii_guard(settings: Settings) -> PIIGuard:
-    """The guard registered as ``pii`` (settings ``pii_engine``, ``pii_entities``)."""
+def make_pii_guard(settings: Settings | None = None) -> PIIGuard:
+    """The guard registered as ``pii`` (settings ``pii_engine``, ``pii_entities``; default the process's)."""
+    settings = settings or get_settings()
     return build(settings.pii_engine, parse_entities(settings.pii_entities), "pii_engine")
 
 
