@@ -20,6 +20,9 @@ def found(text, entities=None):
         ("call 212.555.0143", "PHONE", "212.555.0143"),
         ("ring 020 7946 0958", "PHONE", "020 7946 0958"),
         ("móvil +34 612 345 678", "PHONE", "+34 612 345 678"),
+        ("toll-free 1-800-555-0199.", "PHONE", "1-800-555-0199"),
+        ("Tokyo +81 3-1234-5678", "PHONE", "+81 3-1234-5678"),
+        ("phone: 2125550143", "PHONE", "2125550143"),
         ("card 4111 1111 1111 1111 exp", "CREDIT_CARD", "4111 1111 1111 1111"),
         ("amex 3782-822463-10005", "CREDIT_CARD", "3782-822463-10005"),
         ("pay 5555555555554444.", "CREDIT_CARD", "5555555555554444"),
@@ -52,6 +55,7 @@ def test_each_entity_is_found_exactly(text, entity, value):
         "DNI 12345678A has the wrong check letter",
         "IBAN DE89 3704 0044 0532 0130 01 fails mod-97",
         "the meeting is at 10:30:00 in room 4",
+        "call 911, or order 4412998122 by phone later",
         "Dr. is an honorific; the user asked about my name",
     ],
 )

@@ -79,6 +79,12 @@ def _iban_spans(text: str) -> Iterator[tuple[int, int]]:
                 break
 
 
+_PHONE_CONTEXT = re.compile(
+    r"\b(?:phone|tel|telephone|mobile|cell|fax|whatsapp|call|ring|text|móvil|teléfono|telefon|tél)\b[\w.]*\W{0,3}$",
+    re.IGNORECASE,
+)
+
+
 def _phone(m: re.Match[str]) -> bool:
     raw = m.group()
     digits = re.sub(r"\D", "", raw)
@@ -86,14 +92,16 @@ def _phone(m: re.Match[str]) -> bool:
         return 8 <= len(digits) <= 15
     if "(" in raw:
         return 9 <= len(digits) <= 11
-    if re.fullmatch(r"[2-9]\d{2}([-. ])\d{3}\1\d{4}", raw):  # North American 555-123-4567
+    if re.fullmatch(r"(?:1[-. ])?[2-9]\d{2}([-. ])\d{3}\1\d{4}", raw):  # North American (1-)555-123-4567
         return True
+    if _PHONE_CONTEXT.search(m.string, max(0, m.start() - 24), m.start()):  # "phone: 2125550143"
+        return 9 <= len(digits) <= 15
     trunk = re.fullmatch(r"0\d{1,4}(?:[ -]\d{3,4}){1,2}|0\d{4}[ -]\d{6}", raw)  # national: 020 7946 0958
     return bool(trunk) and 10 <= len(digits) <= 11
 
 
 _PHONE = re.compile(
-    r"(?<![\w+.-])(?:\+\d{1,3}[ .-]?(?:\(\d{1,4}\)|\d{1,4})|\(\d{1,4}\)|\d{2,5})(?:[ .-]?\d{2,6}){1,4}(?![\w.-]\w|\w)"
+    r"(?<![\w+.-])(?:\+\d{1,3}[ .-]?(?:\(\d{1,4}\)|\d{1,4})|(?:1[ .-])?(?:\(\d{1,4}\)|\d{2,5}))(?:[ .-]?\d{2,6}){1,4}(?![\w.-]\w|\w)"
 )
 
 
