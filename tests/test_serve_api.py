@@ -222,6 +222,7 @@ def test_audit_rows_are_written(client, tmp_path):
         "003_tool_calls",
         "004_feedback",
         "005_guard",
+        "006_audit_chain",
     ]
 
 

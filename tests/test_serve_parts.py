@@ -114,9 +114,9 @@ def test_audit_migrations_run_once_and_rows_round_trip(tmp_path):
     log = AuditLog(tmp_path / "audit.db")  # reopening applies nothing twice and keeps the rows
     (row,) = log.rows()
     assert row["key_id"] == "alice" and row["chunk_ids"] == '["c1", "c2"]' and row["prompt_tokens"] == 3
-    assert row["redaction"] is None and row["prev_hash"] is None  # reserved for the later issue
+    assert row["redaction"] == "pii:patterns" and row["prev_hash"] == "0" * 64  # issue 14: redacted, chained
     db = sqlite3.connect(tmp_path / "audit.db")
-    assert db.execute("SELECT count(*) FROM migrations").fetchone() == (5,)  # ..., 004_feedback, 005_guard
+    assert db.execute("SELECT count(*) FROM migrations").fetchone() == (6,)  # ..., 005_guard, 006_audit_chain
     assert row["cache_hit"] == 0  # added by 002_cache_hit
     assert row["tool_calls"] == "[]"  # added by 003_tool_calls
     assert row["guard"] == "[]"  # added by 005_guard

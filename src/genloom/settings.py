@@ -95,6 +95,14 @@ class Settings:
     # rules-only by default: the classifier, trained on direct prompts, flags too much ordinary prose there
     guard_classifier: str = "input,tool_call"
     guard_link_hosts: str = ""  # hosts answers may link to (comma separated, subdomains included); others go
+    # --- PII and audit (issue 14)
+    pii_engine: str = "patterns"  # the pii guard: "patterns" (checked regexes) or "presidio" (+ spaCy names)
+    pii_entities: str = ""  # entities the pii guard and the audit log redact (comma separated; "" = all)
+    audit_pii_engine: str = "patterns"  # what redacts prompts/outputs before the audit log stores them
+    audit_raw: int = 0  # 1: the audit log stores prompts and outputs unredacted (redaction column "none")
+    audit_retention_days: int = 0  # rows older than this are pruned behind a checkpoint row; 0 = keep all
+    # moderation guard: "category=threshold" in [0, 1] (violence, self_harm, sexual, hate, cyber_abuse)
+    moderation_thresholds: str = "violence=0.5,self_harm=0.5,sexual=0.5,hate=0.5,cyber_abuse=0.5"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "home", Path(self.home).expanduser())

@@ -12,6 +12,7 @@ from genloom import __version__
 from genloom.cli import (
     agent,
     ask,
+    audit,
     chat,
     docs,
     extract,
@@ -60,6 +61,7 @@ for module in (
     tune,
     image,
     redteam,
+    audit,
 ):
     module.register(app)
 

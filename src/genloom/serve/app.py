@@ -174,7 +174,7 @@ def create_app(
         keys=key_store,
         limiter=limiter or limiter_from_settings(s),
         metrics=metrics,
-        audit=AuditLog(s.ensure_home() / "audit.db"),
+        audit=AuditLog(s.ensure_home() / "audit.db", s),
         engine_factory=engine_factory or (lambda spec: Engine(spec, s)),
         kb_factory=kb_factory,
         # the KB names and rag answers a caller gets: only knowledge bases it may see (serve/access.py)
