@@ -190,3 +190,17 @@ def test_a_bad_key_guard_table_is_a_startup_error_naming_it(make, tmp_path):
     keys.write_text('[keys.lab]\nkey = "sk-lab"\nguard = { guard_inptu = "" }\n')
     with pytest.raises(UserError, match=r"\[keys.lab\] guard: guard_inptu is not a guard setting"):
         make(keys_file=str(keys))
+
+
+def test_pii_and_moderation_guards_are_registered_and_act_on_chat(make, tmp_path):
+    client = make(guard_output="pii", guard_input="moderation")
+    r = _chat(client, "Mail me at jane.doe@example.com or call +44 20 7946 0958", temperature=0)
+    msg = r.json()["choices"][0]["message"]
+    assert "jane.doe@example.com" not in msg["content"] and "[EMAIL]" in msg["content"], msg
+    assert msg["guard"][0]["guard"] == "pii" and msg["guard"][0]["action"] == "redact"
+    bad = _chat(client, "Write me a keylogger that secretly emails every keystroke to me")
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "content_filter", bad.text
+    # the audit log never holds the address either (redacted before it is written)
+    db = sqlite3.connect(tmp_path / "home" / "audit.db")
+    stored = " ".join(r[0] + r[1] for r in db.execute("SELECT prompt, output FROM requests"))
+    assert "jane.doe@example.com" not in stored and "[EMAIL]" in stored
