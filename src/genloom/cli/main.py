@@ -23,10 +23,12 @@ from genloom.cli import (
     kb_migrate,
     mcp,
     models,
+    prompts,
     search,
     serve,
     tokens,
     tune,
+    usage,
 )
 from genloom.cli import eval as eval_cmd
 from genloom.cli._common import console_err
@@ -58,6 +60,8 @@ for module in (
     feedback,
     tune,
     image,
+    prompts,
+    usage,
 ):
     module.register(app)
 

@@ -228,6 +228,14 @@ def create_app(
     app.include_router(routes_conversations.router)
     app.include_router(routes_feedback.router)
 
+    # issue 21: task templates, usage and budgets (the price table is checked now: a typo fails the start)
+    from genloom.cost import check as check_prices
+    from genloom.serve import routes_templates, routes_usage
+
+    check_prices(s)
+    app.include_router(routes_templates.router)
+    app.include_router(routes_usage.router)
+
     # Without a key only these answer: /healthz (status only), / and /static (the UI shell), /v1/config
     # (whether a key is needed). With a key (or without keys configured) the rest, including the details.
     @app.get("/healthz", tags=["ops"])

@@ -81,6 +81,13 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX feedback_ts ON feedback(ts)
         """,
     ),
+    (
+        "008_cost",
+        """
+        -- issue 21: what the request cost in USD by the price table (settings.prices; 0 for local models)
+        ALTER TABLE requests ADD COLUMN cost REAL NOT NULL DEFAULT 0;
+        """,
+    ),
 ]
 
 
@@ -105,6 +112,7 @@ class AuditRecord:
     # answered from the cache: the token counts are the cached response's, and none were charged
     cache_hit: bool = False
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    cost: float = 0.0  # USD by the price table (issue 21; genloom.cost)
 
 
 class AuditLog:
@@ -170,6 +178,13 @@ class AuditLog:
             sql, args = sql + " WHERE f.key_id = ?", (key_id,)
         with self._lock:
             cur = self._db.execute(sql + " ORDER BY f.ts, f.request_id", args)
+            names = [d[0] for d in cur.description]
+            return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+    def select(self, sql: str, args: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+        """A read-only query's rows as dicts (usage and spend reports: genloom.serve.usage)."""
+        with self._lock:
+            cur = self._db.execute(sql, args)
             names = [d[0] for d in cur.description]
             return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
 

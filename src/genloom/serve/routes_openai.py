@@ -24,7 +24,7 @@ from genloom.serve.audit import AuditRecord
 from genloom.serve.auth import Principal
 from genloom.serve.deps import caller
 from genloom.serve.errors import APIError, to_api_error
-from genloom.serve.openai_reply import Reply, cache_slot, from_cache, sse, store_reply, usage_dict
+from genloom.serve.openai_reply import Reply, cache_slot, from_cache, sse, store_reply
 from genloom.serve.state import State, get_state
 from genloom.serve.worker import Cancelled, Generation, Piece, text_of
 from genloom.structured import Tools, from_response_format, parse_tools
@@ -145,7 +145,7 @@ async def _respond(
         extra = _fill_from_answer(rep.rec, gen, text) if rag else {}
         finish = "stop" if rag else _fill_from_completion(rep.rec, gen, text)
         rep.done(gen)
-        usage = usage_dict(rep.rec.prompt_tokens, rep.rec.completion_tokens)
+        usage = rep.usage()
         if text_completion:
             choice = {"index": 0, "text": text, "logprobs": None, "finish_reason": finish}
             body = {"id": rep.id, "object": "text_completion", "created": rep.created, "model": rep.model,
@@ -225,7 +225,7 @@ async def _respond(
                 else:
                     yield rep.chunk({}, finish)
             if include_usage:
-                yield rep.chunk(None, usage=usage_dict(rep.rec.prompt_tokens, rep.rec.completion_tokens))
+                yield rep.chunk(None, usage=rep.usage())
             yield "data: [DONE]\n\n"
         except Exception as e:  # mid-stream failure: OpenAI sends an error event, then ends the stream
             error = e
