@@ -84,7 +84,7 @@ MIGRATIONS: list[tuple[str, str]] = [
     (
         "008_cost",
         """
-        -- issue 21: what the request cost in USD by the price table (settings.prices; 0 for local models)
+        -- issue 21: what the request cost in USD by the price table (settings.prices, 0 for local models)
         ALTER TABLE requests ADD COLUMN cost REAL NOT NULL DEFAULT 0;
         """,
     ),

@@ -32,6 +32,7 @@ from genloom.serve.errors import APIError, to_api_error
 from genloom.serve.openai_reply import sse, usage_dict
 from genloom.serve.routes_openai import ERRORS
 from genloom.serve.state import State, get_state
+from genloom.serve.usage import enforce_budget
 from genloom.serve.worker import Cancelled, text_of
 
 router = APIRouter(prefix="/v1/templates", tags=["templates"], responses=ERRORS)
@@ -91,6 +92,7 @@ async def run_template(
     name: str, body: TemplateRunRequest, request: Request, who: Principal = Depends(caller)
 ) -> Any:
     st = get_state(request)
+    enforce_budget(st.audit, st.settings, who.key_id)
     try:
         run = prepare(_ref(name, body.version), body.variables, settings=st.settings, pins=_pins(request, st),
                       max_tokens=body.max_tokens, temperature=body.temperature, seed=body.seed)  # fmt: skip
