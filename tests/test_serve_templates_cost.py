@@ -47,10 +47,17 @@ def test_templates_list_show_and_run(make, tmp_path):
     assert listed["content_generator"]["versions"] == [1, 2] and "source" not in listed["summarizer"]
     one = c.get("/v1/templates/content_generator", params={"version": 1}).json()
     assert one["id"] == "content_generator@v1" and one["variables"]["keyword"]["required"]
-    r = c.post("/v1/templates/summarizer/run", json={"variables": {"text": "Owls hunt.", "sentences": 1}, "temperature": 0})
+    r = c.post(
+        "/v1/templates/summarizer/run",
+        json={"variables": {"text": "Owls hunt.", "sentences": 1}, "temperature": 0},
+    )
     assert r.status_code == 200, r.text
     body = r.json()
-    assert body["template"] == "summarizer@v1" and body["model"] == "fake:" and body["text"].startswith("You said:")
+    assert (
+        body["template"] == "summarizer@v1"
+        and body["model"] == "fake:"
+        and body["text"].startswith("You said:")
+    )
     u = body["usage"]
     assert u["cost"] == pytest.approx((u["prompt_tokens"] * 1000 + u["completion_tokens"] * 2000) / 1e6)
     row = audit_rows(tmp_path)[-1]
@@ -88,9 +95,13 @@ def test_template_run_errors(make, name, body, status, param):
 
 def test_cost_in_chat_usage_and_audit(make, tmp_path):
     c = make(prices=PRICE)
-    body = c.post("/v1/chat/completions", json={"model": "fake:", "messages": [{"role": "user", "content": "hi"}]}).json()
+    body = c.post(
+        "/v1/chat/completions", json={"model": "fake:", "messages": [{"role": "user", "content": "hi"}]}
+    ).json()
     u = body["usage"]
-    assert u["cost"] > 0 and u["cost"] == pytest.approx((u["prompt_tokens"] * 1000 + u["completion_tokens"] * 2000) / 1e6)
+    assert u["cost"] > 0 and u["cost"] == pytest.approx(
+        (u["prompt_tokens"] * 1000 + u["completion_tokens"] * 2000) / 1e6
+    )
     assert audit_rows(tmp_path)[-1]["cost"] == pytest.approx(u["cost"])
 
 
@@ -110,7 +121,12 @@ def test_budget_per_key_429_and_usage_endpoint(make):
     assert err["code"] == "budget_exceeded" and "budget of key 'alice' is spent" in err["message"]
     assert int(r.headers["Retry-After"]) >= 1
     assert c.post("/v1/chat/completions", json=msg, headers=auth(BOB)).status_code == 200  # bob's is separate
-    assert c.post("/v1/templates/summarizer/run", json={"variables": {"text": "x"}}, headers=auth(ALICE)).status_code == 429
+    assert (
+        c.post(
+            "/v1/templates/summarizer/run", json={"variables": {"text": "x"}}, headers=auth(ALICE)
+        ).status_code
+        == 429
+    )
     u = c.get("/v1/usage", headers=auth(ALICE)).json()  # the usage endpoint still answers
     assert u["key_id"] == "alice" and u["budget"]["budget"] == 0.01 and u["budget"]["remaining"] == 0
     assert [r["requests"] for r in u["data"]] == [1] and u["data"][0]["cost"] == pytest.approx(spent)

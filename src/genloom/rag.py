@@ -28,6 +28,7 @@ from genloom.errors import UserError
 from genloom.generate import Engine
 from genloom.prompts import load as load_template
 from genloom.settings import Settings, get_settings
+from genloom.tracing import span
 from genloom.types import Message, SamplingParams, Usage
 
 Mode = Literal["auto", "generate", "extractive"]
@@ -82,12 +83,23 @@ class AnswerStream:
         self._citations: dict[tuple[str, int, int], Citation] = {}
 
     def __iter__(self) -> Iterator[str]:
+        with span("rag.answer", **{"genloom.kb": self.kb_name, "genloom.template": self.template.id}) as sp:
+            yield from self._answer()
+            a = self.answer
+            if a is not None:  # issue 21 (tracing): what came out
+                sp.set(**{"genloom.mode": a.mode, "genloom.refused": a.refused, "genloom.claims": len(a.claims),
+                          "gen_ai.request.model": a.model})  # fmt: skip
+
+    def _answer(self) -> Iterator[str]:
         t0 = time.perf_counter()
         query = standalone_query(self.question, self.history)
-        hits = self.kb.search(query, k=self.k, principals=self.principals, mode="hybrid")
+        with span("rag.retrieve", **{"genloom.k": self.k}) as sp:
+            hits = self.kb.search(query, k=self.k, principals=self.principals, mode="hybrid")
+            sp.set(**{"genloom.hits": len(hits)})
         self._t["retrieve"] = time.perf_counter() - t0
-        evidence = Evidence(hits, self.kb.embedder)
-        top = evidence.relevance(self.question) if hits else None
+        with span("rag.evidence"):
+            evidence = Evidence(hits, self.kb.embedder)
+            top = evidence.relevance(self.question) if hits else None
         relevance = top.score if top else 0.0
         self._t["evidence"] = time.perf_counter() - t0 - self._t["retrieve"]
         answer = Answer(
@@ -98,10 +110,13 @@ class AnswerStream:
         else:
             parts: list[str] = []
             if self.mode != "extractive":
-                for piece in self._generate(evidence, answer):
-                    parts.append(piece)
-                    self._t.setdefault("first_token", time.perf_counter() - t0)
-                    yield piece
+                with span("rag.generate") as sp:
+                    for piece in self._generate(evidence, answer):
+                        parts.append(piece)
+                        self._t.setdefault("first_token", time.perf_counter() - t0)
+                        yield piece
+                    sp.set(**{"gen_ai.request.model": answer.model, "gen_ai.usage.input_tokens": answer.usage.prompt_tokens,
+                              "gen_ai.usage.output_tokens": answer.usage.completion_tokens})  # fmt: skip
             supported = [c for c in answer.claims if c.supported]
             enough = supported and len(supported) >= self.th.min_supported * len(answer.claims)
             if not enough and self.mode != "generate":
@@ -164,9 +179,11 @@ class AnswerStream:
         if not text or any(p in text.lower() for p in IDK):
             return
         t = time.perf_counter()
-        match = evidence.check(sentence, markers(sentence))
+        with span("rag.verify") as sp:
+            match = evidence.check(sentence, markers(sentence))
+            ok = match is not None and match.score >= self.th.claim
+            sp.set(**{"genloom.supported": ok, "genloom.score": match.score if match else 0.0})
         self._t["verify"] = self._t.get("verify", 0.0) + time.perf_counter() - t
-        ok = match is not None and match.score >= self.th.claim
         n = self._cite(match) if ok and match is not None else None
         answer.claims.append(Claim(text, round(match.score if match else 0.0, 4), n, ok))
         if ok:

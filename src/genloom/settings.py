@@ -82,9 +82,9 @@ class Settings:
     # USD per million tokens, "SPEC=PROMPT/COMPLETION" (space or ';' separated; SPEC may end in '*');
     # unlisted models cost 0 (local ones). e.g. "openai:https://api.openai.com/v1#gpt-4o-mini=0.15/0.6"
     prices: str = ""
-    budgets: str = ""  # USD a key may spend per budget_period: "KEYNAME=5 other=0.5"; "*=1" for every other key
+    budgets: str = ""  # USD a key may spend per budget_period: "KEYNAME=5 other=0.5"; "*=1": any other key
     budget_period: str = "month"  # "day" | "month" | "total": when budgets start over (UTC)
-    tracing: str = ""  # OpenTelemetry traces: "" = off, "otlp" = export to otlp_endpoint (extra genloom[tracing])
+    tracing: str = ""  # OpenTelemetry: "" = off, "otlp" = spans to otlp_endpoint (extra genloom[tracing])
     otlp_endpoint: str = "http://127.0.0.1:4318/v1/traces"  # an OTLP/HTTP (protobuf) traces endpoint
     # the cascade (model spec cascade:SMALL|BIG): the small model's answer is kept when genloom's check passes:
     cascade_min_logprob: str = "-1.2"  # chat: its mean token log-prob is at least this (natural log)

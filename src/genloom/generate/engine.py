@@ -17,6 +17,7 @@ from collections.abc import Generator, Iterator, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from genloom import tracing
 from genloom.backends.llm import LLMBackend, resolve_llm
 from genloom.errors import UserError
 from genloom.generate.context import Fitted, fit
@@ -93,6 +94,7 @@ class Stream:
                 seed=self.seed,
                 tool_calls=calls.calls,
             )
+            tracing.record_completion(self.completion, self._t0)  # issue 21: a no-op unless tracing is on
 
     @property
     def value(self) -> Any:

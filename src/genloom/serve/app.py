@@ -235,6 +235,12 @@ def create_app(
     check_prices(s)
     app.include_router(routes_templates.router)
     app.include_router(routes_usage.router)
+    from genloom import tracing  # OpenTelemetry: off unless settings.tracing (or a test set an exporter up)
+
+    if s.tracing and not tracing.enabled():
+        tracing.setup(s)
+    tracing.instrument(app)
+    app.router.on_shutdown.append(tracing.flush)
 
     # Without a key only these answer: /healthz (status only), / and /static (the UI shell), /v1/config
     # (whether a key is needed). With a key (or without keys configured) the rest, including the details.
