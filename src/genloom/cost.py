@@ -89,6 +89,21 @@ def cost_of(model: str | None, prompt_tokens: int, completion_tokens: int, s: Se
     return round((prompt_tokens * p.prompt + completion_tokens * p.completion) / PER, 8)
 
 
+def request_cost(
+    model: str | None, prompt_tokens: int, completion_tokens: int, route: dict | None, s: Settings
+) -> float:
+    """A request's cost: the answering model's tokens at its price (``route["model"]`` when a cascade or router
+    chose), plus every model a cascade tried first at its own price."""
+    answered = (route or {}).get("model") or model
+    total = cost_of(answered, prompt_tokens, completion_tokens, s)
+    for t in (route or {}).get("cascade", []):
+        if not t.get("accepted"):
+            total += cost_of(
+                t.get("model"), int(t.get("prompt_tokens", 0)), int(t.get("completion_tokens", 0)), s
+            )
+    return round(total, 8)
+
+
 def budget_of(key_id: str, s: Settings) -> float | None:
     """The key's budget in USD per period, or None (unlimited)."""
     table = {k: _usd("budgets", v) for k, v in _entries("budgets", s.budgets)}
@@ -123,4 +138,14 @@ def check(s: Settings) -> None:
         _usd("budgets", v)
 
 
-__all__ = ["Price", "budget_of", "check", "cost_of", "period_end", "period_start", "price_of", "price_table"]
+__all__ = [
+    "Price",
+    "budget_of",
+    "check",
+    "cost_of",
+    "period_end",
+    "period_start",
+    "price_of",
+    "price_table",
+    "request_cost",
+]

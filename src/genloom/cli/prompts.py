@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import Any
 
 import typer
 
@@ -55,7 +56,7 @@ def list_cmd(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) 
     """The task templates and their versions (built-in and in $GENLOOM_HOME/templates)."""
     from genloom.prompts.catalog import load, names, versions
 
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name in names():
         latest = load(name)
         rows.append({"name": name, "versions": sorted(versions(name)), "latest": latest.id,

@@ -124,7 +124,7 @@ def _evaluate(
     max_tokens: int, judge: Any, dataset: str | Path | None,
     progress: Callable[[int, int, EvalCase], None] | None,
 ) -> EvalRun:  # fmt: skip
-    from genloom.rag import AnswerStream
+    from genloom.route.rag_cascade import answer_stream  # an AnswerStream, or a cascade:SMALL|BIG (issue 21)
 
     results: list[dict[str, Any]] = []
     per_case_time: dict[str, dict[str, float]] = {}
@@ -136,8 +136,8 @@ def _evaluate(
         t0 = time.perf_counter()
         hits = kbo.search(case.question, k=k, mode="hybrid")
         t_search = time.perf_counter() - t0
-        stream = AnswerStream(
-            case.question, kb=kbo, k=k, model=model, template=template, mode=mode,  # type: ignore[arg-type]
+        stream = answer_stream(
+            case.question, kb=kbo, k=k, model=model, template=template, mode=mode,
             max_tokens=max_tokens,
         )  # fmt: skip
         for _ in stream:
@@ -153,6 +153,8 @@ def _evaluate(
             if grade is not None:
                 scores["judge_score"] = _round(grade)
         results.append(_record(case, retrieved, a, scores))
+        if getattr(stream, "route", None) is not None:  # which side of a cascade answered, and why
+            results[-1]["route"] = stream.route
         per_case_time[case.id] = {"search": round(t_search, 4), **a.timings}
     totals = [v.get("total", 0.0) for v in per_case_time.values()]
     config = {

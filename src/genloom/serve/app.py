@@ -122,9 +122,9 @@ def _default_kb_lister(settings: Settings) -> Callable[[], list[str]]:
 
 def _default_answer_factory(settings: Settings) -> AnswerFactory:
     def answer(question: str, **options: Any) -> Iterable[str]:
-        from genloom.rag import AnswerStream
+        from genloom.route.rag_cascade import answer_stream  # an AnswerStream, or a cascade of two (issue 21)
 
-        return AnswerStream(question, settings=settings, **options)
+        return answer_stream(question, settings=settings, **options)
 
     return answer
 
@@ -233,6 +233,9 @@ def create_app(
     from genloom.serve import routes_templates, routes_usage
 
     check_prices(s)
+    from genloom.serve.routing import check_routes
+
+    check_routes(state)
     app.include_router(routes_templates.router)
     app.include_router(routes_usage.router)
     from genloom import tracing  # OpenTelemetry: off unless settings.tracing (or a test set an exporter up)

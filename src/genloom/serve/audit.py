@@ -86,6 +86,8 @@ MIGRATIONS: list[tuple[str, str]] = [
         """
         -- issue 21: what the request cost in USD by the price table (settings.prices, 0 for local models)
         ALTER TABLE requests ADD COLUMN cost REAL NOT NULL DEFAULT 0;
+        -- JSON: which model answered and why (cascade, router, online A/B arm), NULL when nothing chose
+        ALTER TABLE requests ADD COLUMN route TEXT;
         """,
     ),
 ]
@@ -113,6 +115,7 @@ class AuditRecord:
     cache_hit: bool = False
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
     cost: float = 0.0  # USD by the price table (issue 21; genloom.cost)
+    route: dict[str, Any] | None = None  # issue 21: {"model", "reason", "cascade"?, "rule"?, "arm"?}
 
 
 class AuditLog:
@@ -125,6 +128,7 @@ class AuditLog:
         row = asdict(rec)
         row["chunk_ids"] = json.dumps(rec.chunk_ids)
         row["tool_calls"] = json.dumps(rec.tool_calls, ensure_ascii=False, default=str)
+        row["route"] = None if rec.route is None else json.dumps(rec.route, ensure_ascii=False, default=str)
         if not isinstance(rec.prompt, str):
             row["prompt"] = json.dumps(rec.prompt, ensure_ascii=False)
         cols = ", ".join(row)

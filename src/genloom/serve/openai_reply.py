@@ -17,7 +17,7 @@ from fastapi import Request
 from fastapi.responses import Response
 
 from genloom.cache import cache_key
-from genloom.cost import cost_of
+from genloom.cost import request_cost
 from genloom.serve import schemas as S
 from genloom.serve.audit import AuditRecord
 from genloom.serve.auth import Principal
@@ -130,7 +130,7 @@ class Reply:
     def usage(self) -> dict[str, Any]:
         """The usage block: tokens, and their cost in USD by the price table (issue 21)."""
         p, c = self.rec.prompt_tokens, self.rec.completion_tokens
-        return usage_dict(p, c) | {"cost": cost_of(self.rec.model, p, c, self.st.settings)}
+        return usage_dict(p, c) | {"cost": request_cost(self.rec.model, p, c, self.rec.route, self.st.settings)}
 
     def chunk(self, delta: dict[str, Any] | None, finish: str | None = None, **extra: Any) -> str:
         choices = (

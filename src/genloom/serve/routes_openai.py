@@ -19,6 +19,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response, StreamingResponse
 
 from genloom.errors import UserError
+from genloom.serve import routing
 from genloom.serve import schemas as S
 from genloom.serve.audit import AuditRecord
 from genloom.serve.auth import Principal
@@ -107,6 +108,7 @@ def _fill_from_completion(rec: AuditRecord, gen: Generation, text: str) -> str:
         rec.output = f"{text}\n{calls}" if text else calls
     rec.prompt_tokens, rec.completion_tokens = c.usage.prompt_tokens, c.usage.completion_tokens
     rec.finish_reason = "stop" if c.finish_reason == "cancelled" else c.finish_reason
+    rec.route = routing.merge(rec.route, c.route)  # issue 21: a cascade's decision
     return rec.finish_reason
 
 
@@ -117,6 +119,7 @@ def _fill_from_answer(rec: AuditRecord, gen: Generation, text: str) -> dict[str,
         return {"citations": [], "refused": False, "refusal": None, "claims": [], "query": None}
     rec.prompt_tokens, rec.completion_tokens = a.usage.prompt_tokens, a.usage.completion_tokens
     rec.template, rec.finish_reason = a.template, "stop"
+    rec.route = routing.merge(rec.route, getattr(gen.source, "route", None))  # issue 21: a grounded cascade
     rec.chunk_ids = list(
         dict.fromkeys([*getattr(gen.source, "hit_ids", []), *(c.chunk_id for c in a.citations)])
     )
@@ -151,7 +154,7 @@ async def _respond(
             body = {"id": rep.id, "object": "text_completion", "created": rep.created, "model": rep.model,
                     "system_fingerprint": None, "choices": [choice], "usage": usage}  # fmt: skip
             await store_reply(rep, gen, body)
-            return body
+            return routing.respond(body, rep.rec.route)
         content = text.strip() if rag else text
         if rag and extra["refused"]:
             content = extra["refusal"]
@@ -168,7 +171,7 @@ async def _respond(
                 "system_fingerprint": None, "choices": [choice], "usage": usage}  # fmt: skip
         if not rag:
             await store_reply(rep, gen, body)
-        return body
+        return routing.respond(body, rep.rec.route)
 
     try:
         first = await gen.first(rep.request)
@@ -216,14 +219,14 @@ async def _respond(
                     yield rep.chunk({"content": extra["refusal"]})
                 # issue 13 (web UI): claims and the searched query ride along with citations and refused
                 final = {k: extra[k] for k in ("citations", "refused", "claims", "query")}
-                yield rep.chunk(final, "stop")
+                yield rep.chunk(final, "stop", **routing.extra(rep.rec.route))
             else:
                 finish = _fill_from_completion(rep.rec, gen, text)
                 if text_completion:
                     yield sse({"id": rep.id, "object": "text_completion", "created": rep.created, "model": rep.model,
                                 "choices": [{"index": 0, "text": "", "logprobs": None, "finish_reason": finish}]})  # fmt: skip
                 else:
-                    yield rep.chunk({}, finish)
+                    yield rep.chunk({}, finish, **routing.extra(rep.rec.route))
             if include_usage:
                 yield rep.chunk(None, usage=rep.usage())
             yield "data: [DONE]\n\n"
@@ -237,7 +240,9 @@ async def _respond(
                 rep.rec.status, rep.rec.finish_reason = 499, "cancelled"  # the client went away
             rep.done(gen, rep.rec.status if error is None else 500, error)
 
-    return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+    route = routing.merge(rep.rec.route, getattr(first, "route", None) or getattr(gen.source, "route", None))
+    return StreamingResponse(events(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", **routing.headers(route)})  # fmt: skip
 
 
 @router.post("/v1/chat/completions", response_model=S.ChatCompletion, responses=ERRORS)
@@ -270,10 +275,11 @@ async def chat_completions(
             [m for m in messages[: users[-1]] if m.role != "system"],
         )
         _params(req, st, req.max_completion_tokens or req.max_tokens)  # same limits as plain chat
-        opts = {"kb": kb, "principals": who.acl, "k": req.k or 5, "model": st.models[0], "history": history,
+        model = routing.choose(st, who, st.models[0], messages, rep.rec, kb=kb)  # issue 21: the router
+        opts = {"kb": kb, "principals": who.acl, "k": req.k or 5, "model": model, "history": history,
                 "mode": req.rag_mode or "auto"}  # fmt: skip
         make = lambda: st.answer_factory(question, **opts)  # noqa: E731
-        return await _respond(rep, st.start(make, st.models[0]), bool(req.stream), include_usage, rag=True)
+        return await _respond(rep, st.start(make, model), bool(req.stream), include_usage, rag=True)
     st.check_model(req.model)
     params = _params(req, st, req.max_completion_tokens or req.max_tokens)
     inputs = {"messages": rep.rec.prompt, "response_format": req.response_format,
@@ -281,9 +287,10 @@ async def chat_completions(
     slot = cache_slot(st, request, who, "chat", req, params, inputs)
     if slot is not None and (hit := await from_cache(rep, slot, response)) is not None:
         return hit
-    engine = st.engine(req.model)
+    model = routing.choose(st, who, req.model, messages, rep.rec)  # issue 21: the router
+    engine = st.engine(model)
     make = lambda: engine.stream(messages, params, constraint=constraint, tools=tools)  # noqa: E731
-    return await _respond(rep, st.start(make, req.model), bool(req.stream), include_usage, rag=False)
+    return await _respond(rep, st.start(make, model), bool(req.stream), include_usage, rag=False)
 
 
 @router.post("/v1/completions", response_model=S.TextCompletion, responses=ERRORS)

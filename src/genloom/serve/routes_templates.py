@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from genloom.errors import UserError
 from genloom.prompts.catalog import Pins, load, names, versions
 from genloom.prompts.run import prepare
+from genloom.serve import routing
 from genloom.serve.audit import AuditRecord
 from genloom.serve.auth import Principal
 from genloom.serve.deps import caller
@@ -108,6 +109,7 @@ async def run_template(
     rid = f"tplrun-{uuid.uuid4().hex[:24]}"
     rec = AuditRecord(rid, who.key_id, "/v1/templates/run", model=model, template=run.template.id,
                       prompt=[m.to_dict() for m in run.messages])  # fmt: skip
+    model = routing.choose(st, who, model, run.messages, rec, template=run.template.name)
     t0 = time.perf_counter()
     engine = st.engine(model)
     gen = st.start(lambda: run.stream(engine), model)
@@ -118,13 +120,15 @@ async def run_template(
         if c is not None:
             rec.prompt_tokens, rec.completion_tokens = c.usage.prompt_tokens, c.usage.completion_tokens
             rec.finish_reason = c.finish_reason
+            rec.route = routing.merge(rec.route, c.route)
         rec.status = status
         if error is not None:
             api = to_api_error(error)
             rec.status, rec.error_type = api.status, api.code or api.type
         st.finish(who, rec, t0)
         return {"finish_reason": rec.finish_reason, "value": getattr(gen.source, "value", None),
-                "usage": usage_dict(rec.prompt_tokens, rec.completion_tokens) | {"cost": rec.cost}}  # fmt: skip
+                "usage": usage_dict(rec.prompt_tokens, rec.completion_tokens) | {"cost": rec.cost},
+                **routing.extra(rec.route)}  # fmt: skip
 
     if not body.stream:
         try:
@@ -136,7 +140,8 @@ async def run_template(
             finish(500, e)
             raise
         rec.output = text
-        return {**head, "object": "template.run", "text": text, **finish()}
+        out = {**head, "object": "template.run", "text": text, **finish()}
+        return routing.respond(out, rec.route)
 
     try:
         first = await gen.first(request)

@@ -30,7 +30,7 @@ def report(
     """Requests, tokens and cost per key and ``by`` (day | month | model), oldest first; ``key_id``: one key."""
     if by not in GROUPS:
         raise UserError(f"cannot group usage by {by!r}", hint=f"use one of {', '.join(GROUPS)}")
-    where, args = "WHERE ts >= ?", [since]
+    where, args = "WHERE ts >= ?", list[Any]([since])
     if key_id is not None:
         where, args = where + " AND key_id = ?", [since, key_id]
     sql = (
