@@ -92,8 +92,8 @@ class Settings:
     # the router: "RULE -> SPEC; ..." with RULE one of template=NAME, kb=NAME, key=NAME, tenant=PRINCIPAL,
     # prompt_tokens>N, prompt_tokens<N, * (the first rule that matches picks the model; none: the request's)
     routes: str = ""
-    # online A/B: "TARGET: ARM_A | ARM_B [@ SHARE_B]; ..." TARGET a template name (arms are its versions,
-    # e.g. "content_generator: v1 | v2 @ 0.5") or a model id (arms are model specs); sticky per key
+    # online A/B: "TARGET = ARM_A | ARM_B [@ SHARE_B]; ..." TARGET a template name (arms are its versions,
+    # e.g. "content_generator = v1 | v2 @ 0.5") or a model id (arms are model specs); sticky per key
     ab_splits: str = ""
 
     def __post_init__(self) -> None:

@@ -11,7 +11,9 @@ from genloom.errors import NotFound
 
 
 def usage(
-    by: str = typer.Option("day", "--by", help="Group by day, month or model."),
+    by: str = typer.Option(
+        "day", "--by", help="Group by day, month, model, or arm (online A/B with ratings)."
+    ),
     days: int = typer.Option(31, "--days", help="The last N days."),
     key: str | None = typer.Option(None, "--key", help="Only this API key id."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
@@ -30,12 +32,18 @@ def usage(
     audit = AuditLog(path)
     try:
         rows = report(audit, s, key, by, time.time() - days * 86400)
-        keys = sorted({r["key_id"] for r in rows} | ({key} if key else set()))
+        keys = sorted({r["key_id"] for r in rows if "key_id" in r} | ({key} if key else set()))
         budgets = [budget_status(audit, s, k) for k in keys]
     finally:
         audit.close()
     if as_json:
         print_json({"by": by, "days": days, "data": rows, "budgets": budgets})
+        return
+    if by == "arm":  # online A/B: one line per target and arm, with its ratings
+        for r in rows:
+            rate = "-" if r["up_rate"] is None else f"{r['up_rate']:.0%}"
+            console.print(f"{r['target']:<20} {r['arm']} {r['variant']:<24} {r['requests']:>6} req {r['keys']:>4} keys "
+                          f"{r['up']:>4} up {r['down']:>4} down ({rate})  {r['latency_ms']:.0f} ms  ${r['cost']:.6f}")  # fmt: skip
         return
     console.print(f"{'key':<16} {by:<12} {'requests':>8} {'prompt':>9} {'completion':>10} {'cost USD':>12}")
     for r in rows:

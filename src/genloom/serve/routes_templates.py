@@ -94,8 +94,10 @@ async def run_template(
 ) -> Any:
     st = get_state(request)
     enforce_budget(st.audit, st.settings, who.key_id)
+    split = routing.ab_arm(st, who, name) if body.version is None else None  # online A/B: the key's version
     try:
-        run = prepare(_ref(name, body.version), body.variables, settings=st.settings, pins=_pins(request, st),
+        ref = _ref(name, body.version) if split is None else f"{name}@{split[0]}"
+        run = prepare(ref, body.variables, settings=st.settings, pins=_pins(request, st),
                       max_tokens=body.max_tokens, temperature=body.temperature, seed=body.seed)  # fmt: skip
     except UserError as e:
         if type(e) is UserError:  # bad variables: a 400 naming them (NotFound stays a 404)
@@ -109,6 +111,8 @@ async def run_template(
     rid = f"tplrun-{uuid.uuid4().hex[:24]}"
     rec = AuditRecord(rid, who.key_id, "/v1/templates/run", model=model, template=run.template.id,
                       prompt=[m.to_dict() for m in run.messages])  # fmt: skip
+    if split is not None:
+        rec.route = {**split[1], "model": model}
     model = routing.choose(st, who, model, run.messages, rec, template=run.template.name)
     t0 = time.perf_counter()
     engine = st.engine(model)

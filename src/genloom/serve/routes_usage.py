@@ -1,6 +1,6 @@
 """``GET /v1/usage``: the caller's spend and tokens over time and its budget (issue 21).
 
-    GET /v1/usage?by=day|month|model&days=N    {"object": "usage", "key_id", "budget": {...}, "data": [...]}
+    GET /v1/usage?by=day|month|model|arm&days=N    {"object": "usage", "key_id", "budget": {...}, "data": [...]}
 
 A key sees its own usage; the local owner (no keys configured) and admin keys see every key's (``key=NAME``
 narrows it). The budget block says the period, what was spent in it, what remains and when it starts over.
@@ -33,8 +33,8 @@ async def usage(
     who: Principal = Depends(caller),
 ) -> dict[str, Any]:
     st = get_state(request)
-    if by not in ("day", "month", "model"):
-        raise APIError(400, f"cannot group usage by {by!r}; use day, month or model", "invalid_request_error",
+    if by not in ("day", "month", "model", "arm"):
+        raise APIError(400, f"cannot group usage by {by!r}; use day, month, model or arm", "invalid_request_error",
                        param="by")  # fmt: skip
     if days < 1:
         raise APIError(400, "days must be at least 1", "invalid_request_error", param="days")

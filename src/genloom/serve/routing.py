@@ -12,6 +12,8 @@ from typing import Any
 
 from fastapi.responses import JSONResponse
 
+from genloom.errors import UserError
+from genloom.route.ab import parse_splits
 from genloom.route.router import parse_rules, pick
 from genloom.serve.audit import AuditRecord
 from genloom.serve.auth import Principal
@@ -20,19 +22,43 @@ from genloom.types import Message
 
 
 def check_routes(st: State) -> None:
-    """Every rule's target must be a model this server serves (checked once, at start)."""
-    from genloom.errors import UserError
+    """Every rule's target and every model arm of an A/B split must be a model this server serves, every
+    template arm a version that exists (checked once, at start)."""
+    from genloom.prompts.catalog import load, names
 
+    served = ", ".join(st.models)
     for r in parse_rules(st.settings.routes):
         if r.target not in st.models:
             raise UserError(f"routes: {r.text!r} picks {r.target!r}, which this server does not serve",
-                            hint=f"serve it too (genloom serve --model ...), or pick one of {', '.join(st.models)}")  # fmt: skip
+                            hint=f"serve it too (genloom serve --model ...), or pick one of {served}")  # fmt: skip
+    templates = names(st.settings)
+    for sp in parse_splits(st.settings.ab_splits).values():
+        for arm in (sp.a, sp.b):
+            if sp.target in templates:
+                load(f"{sp.target}@{arm}", st.settings)  # NotFound names the versions that exist
+            elif arm not in st.models:
+                raise UserError(f"ab_splits: {sp.target} arm {arm!r} is not a model this server serves",
+                                hint=f"serve it too, or split between: {served}")  # fmt: skip
+
+
+def ab_arm(st: State, who: Principal, target: str) -> tuple[str, dict[str, Any]] | None:
+    """The key's arm of ``target``'s split: (variant, the route to record), or None when it is not split."""
+    sp = parse_splits(st.settings.ab_splits).get(target)
+    if sp is None:
+        return None
+    arm, variant = sp.arm(who.key_id)
+    return variant, {"model": variant, "reason": f"A/B split of {target}: arm {arm.upper()} ({variant})",
+                     "ab": {"target": target, "arm": arm, "variant": variant}}  # fmt: skip
 
 
 def choose(
     st: State, who: Principal, model: str, messages: Sequence[Message], rec: AuditRecord, **facts: Any
 ) -> str:
-    """The model to run: the first matching rule's (recorded in ``rec.route``), else ``model``."""
+    """The model to run: the key's arm when ``model`` is split (A/B), then the first matching rule's (both
+    recorded in ``rec.route``), else ``model``."""
+    split = ab_arm(st, who, model)
+    if split is not None:
+        model, rec.route = split
     rules = parse_rules(st.settings.routes)
     if not rules:
         return model
@@ -45,7 +71,7 @@ def choose(
     if hit is None:
         return model
     target, rule = hit
-    rec.route = {"model": target, "reason": f"router rule {rule.text!r}", "rule": rule.text}
+    rec.route = merge(rec.route, {"model": target, "reason": f"router rule {rule.text!r}", "rule": rule.text})
     return target
 
 
@@ -79,4 +105,4 @@ def extra(route: dict[str, Any] | None) -> dict[str, Any]:
     return {} if route is None else {"route": route}
 
 
-__all__ = ["check_routes", "choose", "extra", "headers", "merge", "respond"]
+__all__ = ["ab_arm", "check_routes", "choose", "extra", "headers", "merge", "respond"]

@@ -27,9 +27,12 @@ def spent(audit: AuditLog, key_id: str, since: float) -> float:
 def report(
     audit: AuditLog, s: Settings, key_id: str | None = None, by: str = "day", since: float = 0.0
 ) -> list[dict[str, Any]]:
-    """Requests, tokens and cost per key and ``by`` (day | month | model), oldest first; ``key_id``: one key."""
+    """Requests, tokens and cost per key and ``by`` (day | month | model | arm), oldest first; ``key_id``: one
+    key. ``arm``: per online A/B arm (every key together) with its feedback: thumbs up and down, up rate."""
+    if by == "arm":
+        return arm_report(audit, key_id, since)
     if by not in GROUPS:
-        raise UserError(f"cannot group usage by {by!r}", hint=f"use one of {', '.join(GROUPS)}")
+        raise UserError(f"cannot group usage by {by!r}", hint=f"use one of {', '.join(GROUPS)}, arm")
     where, args = "WHERE ts >= ?", list[Any]([since])
     if key_id is not None:
         where, args = where + " AND key_id = ?", [since, key_id]
@@ -39,6 +42,28 @@ def report(
         f" GROUP BY key_id, {by} ORDER BY key_id, {by}"
     )
     return audit.select(sql, tuple(args))
+
+
+def arm_report(audit: AuditLog, key_id: str | None = None, since: float = 0.0) -> list[dict[str, Any]]:
+    """Per A/B target and arm: requests, keys, tokens, cost, mean latency, ratings (issue 21, online A/B)."""
+    where, args = "WHERE json_extract(r.route, '$.ab.arm') IS NOT NULL AND r.ts >= ?", list[Any]([since])
+    if key_id is not None:
+        where, args = where + " AND r.key_id = ?", [since, key_id]
+    rows = audit.select(
+        "SELECT json_extract(r.route, '$.ab.target') AS target, json_extract(r.route, '$.ab.arm') AS arm,"
+        " json_extract(r.route, '$.ab.variant') AS variant, COUNT(*) AS requests, COUNT(DISTINCT r.key_id) AS keys,"
+        " SUM(r.prompt_tokens) AS prompt_tokens, SUM(r.completion_tokens) AS completion_tokens,"
+        " ROUND(SUM(r.cost), 8) AS cost, ROUND(AVG(r.latency_ms), 2) AS latency_ms,"
+        " SUM(f.rating = 'up') AS up, SUM(f.rating = 'down') AS down"
+        f" FROM requests r LEFT JOIN feedback f ON f.request_id = r.request_id {where}"
+        " GROUP BY target, arm, variant ORDER BY target, arm",
+        tuple(args),
+    )
+    for r in rows:
+        r["up"], r["down"] = int(r["up"] or 0), int(r["down"] or 0)
+        rated = r["up"] + r["down"]
+        r["up_rate"] = round(r["up"] / rated, 4) if rated else None
+    return rows
 
 
 def budget_status(audit: AuditLog, s: Settings, key_id: str, now: float | None = None) -> dict[str, Any]:
@@ -70,4 +95,4 @@ def enforce_budget(audit: AuditLog, s: Settings, key_id: str) -> None:
         )
 
 
-__all__ = ["budget_status", "enforce_budget", "report", "spent"]
+__all__ = ["arm_report", "budget_status", "enforce_budget", "report", "spent"]
