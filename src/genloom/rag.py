@@ -24,6 +24,7 @@ from genloom.answer.result import Answer, Citation, Claim
 from genloom.answer.text import markers, sentences, strip_markers
 from genloom.answer.verify import Evidence, Match, Thresholds
 from genloom.backends.llm import LLMBackend
+from genloom.compress import fit_evidence
 from genloom.errors import UserError
 from genloom.generate import Engine
 from genloom.prompts import load as load_template
@@ -52,6 +53,7 @@ class AnswerStream:
         template: str = DEFAULT_TEMPLATE,
         max_tokens: int = 160,
         prompt_sentences: int = 5,
+        evidence_tokens: int = 0,  # issue 21: > 0 = as many key statements as fit this many tokens
         thresholds: Thresholds | None = None,
         settings: Settings | None = None,
     ) -> None:
@@ -76,6 +78,7 @@ class AnswerStream:
         self.kb_name, self.principals, self.k, self.mode = name, list(principals or []), k, mode
         self.model, self.history, self.max_tokens = model, history, max_tokens
         self.prompt_sentences = prompt_sentences  # evidence sentences in the prompt; 0 = whole chunks
+        self.evidence_tokens = evidence_tokens
         self.template = load_template(template)
         self.th = thresholds or Thresholds()
         self.answer: Answer | None = None
@@ -144,7 +147,11 @@ class AnswerStream:
             n = engine.backend.count_prompt_tokens(msgs)
             return n + self.max_tokens <= engine.context_length
 
-        msgs, _ = grounded_messages(self.template, evidence, self.question, self.prompt_sentences, fits)
+        if self.evidence_tokens:  # context compression (genloom.compress): the budget decides how many
+            build = lambda n: grounded_messages(self.template, evidence, self.question, n)[0]  # noqa: E731
+            msgs, _ = fit_evidence(build, self.evidence_tokens, engine.backend.count_prompt_tokens)
+        else:
+            msgs, _ = grounded_messages(self.template, evidence, self.question, self.prompt_sentences, fits)
         stream = engine.stream(msgs, params, truncate=True)
         buffer, t_gen = "", time.perf_counter()
         received = 0

@@ -77,6 +77,9 @@ def run_cmd(
     judge_template: str = typer.Option("judge", "--judge-template", help="Rubric template name[@vN]."),
     limit: int = typer.Option(0, "--limit", help="Only the first N cases (a quick look)."),
     as_json: bool = typer.Option(False, "--json", help="Print the run as JSON instead of tables."),
+    evidence_tokens: int = typer.Option(
+        0, "--evidence-tokens", help="Compress the evidence to this many prompt tokens (0 = 5 key statements)."
+    ),
 ) -> None:
     """Answer every case of DATASET from a knowledge base and measure the results."""
     from genloom.eval import check_gates, evaluate, load_dataset, parse_gate
@@ -95,7 +98,7 @@ def run_cmd(
     with _progress(len(cases)) as advance:
         result = evaluate(
             cases, kb=kb, k=k, model=model, template=template, mode=mode, max_tokens=max_tokens, judge=judge_obj,
-            dataset=dataset, progress=advance,
+            dataset=dataset, progress=advance, evidence_tokens=evidence_tokens,
         )  # fmt: skip
     data = result.to_dict()
     if out:

@@ -100,8 +100,10 @@ def evaluate(
     judge: Any = None,
     dataset: str | Path | None = None,
     progress: Callable[[int, int, EvalCase], None] | None = None,
+    evidence_tokens: int = 0,
 ) -> EvalRun:
-    """Answer every case from ``kb`` and score it. ``judge``: a genloom.eval.metrics.judge.Judge or None."""
+    """Answer every case from ``kb`` and score it. ``judge``: a genloom.eval.metrics.judge.Judge or None.
+    ``evidence_tokens``: compress the evidence to this many prompt tokens (genloom.compress; 0 = off)."""
     from genloom.errors import UserError
     from genloom.kb import KnowledgeBase
 
@@ -111,18 +113,16 @@ def evaluate(
         raise UserError(f"k must be at least 1, got {k}", hint="pass -k 5")
     if isinstance(kb, str):
         with KnowledgeBase.open(kb) as opened:
-            return _evaluate(
-                cases, opened, kb, k, model, template, mode, max_tokens, judge, dataset, progress
-            )
-    return _evaluate(
-        cases, kb, getattr(kb, "name", "kb"), k, model, template, mode, max_tokens, judge, dataset, progress
-    )
+            return _evaluate(cases, opened, kb, k, model, template, mode, max_tokens, judge, dataset, progress,
+                             evidence_tokens)  # fmt: skip
+    return _evaluate(cases, kb, getattr(kb, "name", "kb"), k, model, template, mode, max_tokens, judge, dataset,
+                     progress, evidence_tokens)  # fmt: skip
 
 
 def _evaluate(
     cases: Sequence[EvalCase], kbo: Any, kb_name: str, k: int, model: Any, template: str, mode: str,
     max_tokens: int, judge: Any, dataset: str | Path | None,
-    progress: Callable[[int, int, EvalCase], None] | None,
+    progress: Callable[[int, int, EvalCase], None] | None, evidence_tokens: int = 0,
 ) -> EvalRun:  # fmt: skip
     from genloom.route.rag_cascade import answer_stream  # an AnswerStream, or a cascade:SMALL|BIG (issue 21)
 
@@ -138,7 +138,7 @@ def _evaluate(
         t_search = time.perf_counter() - t0
         stream = answer_stream(
             case.question, kb=kbo, k=k, model=model, template=template, mode=mode,
-            max_tokens=max_tokens,
+            max_tokens=max_tokens, evidence_tokens=evidence_tokens,
         )  # fmt: skip
         for _ in stream:
             pass
@@ -166,6 +166,7 @@ def _evaluate(
         "model": model_id or (model if isinstance(model, str) else None),
         "template": template_id or template,
         "mode": mode,
+        **({"evidence_tokens": evidence_tokens} if evidence_tokens else {}),  # issue 21: compressed
         "decoding": {"temperature": 0, "seed": 0, "max_tokens": max_tokens},
         "judge": judge.describe() if judge is not None else None,
         "synthetic": any(c.synthetic for c in cases),
