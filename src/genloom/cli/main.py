@@ -25,10 +25,12 @@ from genloom.cli import (
     mcp,
     models,
     redteam,
+    prompts,
     search,
     serve,
     tokens,
     tune,
+    usage,
 )
 from genloom.cli import eval as eval_cmd
 from genloom.cli._common import console_err
@@ -62,6 +64,8 @@ for module in (
     image,
     redteam,
     audit,
+    prompts,
+    usage,
 ):
     module.register(app)
 

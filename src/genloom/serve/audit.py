@@ -106,6 +106,15 @@ MIGRATIONS: list[tuple[str, str]] = [
         )
         """,
     ),
+    (
+        "008_cost",
+        """
+        -- issue 21: what the request cost in USD by the price table (settings.prices, 0 for local models)
+        ALTER TABLE requests ADD COLUMN cost REAL NOT NULL DEFAULT 0;
+        -- JSON: which model answered and why (cascade, router, online A/B arm), NULL when nothing chose
+        ALTER TABLE requests ADD COLUMN route TEXT;
+        """,
+    ),
 ]
 
 
@@ -131,6 +140,8 @@ class AuditRecord:
     cache_hit: bool = False
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
     guard: list[dict[str, Any]] = field(default_factory=list)  # the guards' findings (issue 14)
+    cost: float = 0.0  # USD by the price table (issue 21; genloom.cost)
+    route: dict[str, Any] | None = None  # issue 21: {"model", "reason", "cascade"?, "rule"?, "arm"?}
 
 
 class AuditLog:
@@ -217,6 +228,13 @@ class AuditLog:
             sql, args = sql + " WHERE f.key_id = ?", (key_id,)
         with self._lock:
             cur = self._db.execute(sql + " ORDER BY f.ts, f.request_id", args)
+            names = [d[0] for d in cur.description]
+            return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+    def select(self, sql: str, args: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+        """A read-only query's rows as dicts (usage and spend reports: genloom.serve.usage)."""
+        with self._lock:
+            cur = self._db.execute(sql, args)
             names = [d[0] for d in cur.description]
             return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
 
