@@ -10,7 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from genloom.cli.main import main
-from genloom.conversations import ConversationStore, title_from
+from genloom.conversations import ConversationStore, open_conversations, title_from
+from genloom.conversations.postgres import PgConversationStore
 from genloom.errors import NotFound, UserError
 from genloom.serve import create_app
 from genloom.settings import Settings, set_settings
@@ -22,9 +23,8 @@ EXPORT_KEYS = ["request_id", "ts", "key_id", "rating", "comment", "endpoint", "m
                "messages", "question", "answer"]  # fmt: skip
 
 
-def test_store_keeps_conversations_per_owner(tmp_path):
-    path = tmp_path / "home" / "conversations.db"
-    st = ConversationStore(path)
+def _exercise(st):
+    """What every conversation store must do (SQLite and Postgres run the same checks)."""
     c = st.create("alice", messages=[{"role": "user", "content": "How do   kettles\nwork?"}], model="rag:kb")
     assert c["title"] == "How do kettles work?" and c["messages_count"] == 1 and c["model"] == "rag:kb"
     st.append(
@@ -57,6 +57,15 @@ def test_store_keeps_conversations_per_owner(tmp_path):
     assert [x["id"] for x in st.list("alice")] == [other["id"]]
     st.set_preferences("alice", {"model": "fake:", "temperature": 0.2})
     assert st.preferences("alice") == {"model": "fake:", "temperature": 0.2} and st.preferences("bob") == {}
+    st.set_preferences("alice", {"model": "other:"})  # saving again replaces them
+    assert st.preferences("alice") == {"model": "other:"}
+    return other
+
+
+def test_store_keeps_conversations_per_owner(tmp_path):
+    path = tmp_path / "home" / "conversations.db"
+    st = ConversationStore(path)
+    _exercise(st)
     st.close()
     # the file survives a reopen, its schema recorded by the one migration mechanism, mode 0600
     again = ConversationStore(path)
@@ -64,6 +73,28 @@ def test_store_keeps_conversations_per_owner(tmp_path):
     assert (path.stat().st_mode & 0o777) == 0o600
     names = [r[0] for r in sqlite3.connect(path).execute("SELECT name FROM migrations")]
     assert names == ["001_conversations"]
+
+
+def test_postgres_store_does_the_same_in_the_store_database(pg_url, tmp_path):
+    s = Settings(home=tmp_path / "home", store=pg_url)
+    st = open_conversations(s)
+    assert isinstance(st, PgConversationStore)
+    other = _exercise(st)
+    # a second server process on the same database (its own pool) sees the same conversations; no SQLite file
+    from genloom.backends.store.postgres_db import PgDatabase
+
+    db2 = PgDatabase(pg_url)
+    try:
+        again = PgConversationStore(db2)
+        assert [x["id"] for x in again.list("alice")] == [other["id"]] and again.list("bob") == []
+    finally:
+        db2.close()
+        # leave the shared test database as found: other tests count rows in it
+        st.db.execute("DELETE FROM genloom_messages")
+        st.db.execute("DELETE FROM genloom_conversations")
+        st.db.execute("DELETE FROM genloom_preferences")
+    assert not (tmp_path / "home" / "conversations.db").exists()
+    assert isinstance(open_conversations(Settings(home=tmp_path / "h2")), ConversationStore)
 
 
 def test_title_from_the_first_question():
@@ -229,9 +260,12 @@ def test_an_audit_db_from_before_feedback_gains_the_table_and_keeps_its_rows(tmp
     from genloom.serve import audit
 
     monkeypatch.setattr(audit, "MIGRATIONS", audit.MIGRATIONS[:3])  # written by the server before feedback
-    old = audit.AuditLog(tmp_path / "audit.db")
-    old.write(audit.AuditRecord("chatcmpl-old", "alice", "/v1/chat/completions", prompt="hi", output="yo"))
-    old.close()
+    audit.AuditLog(tmp_path / "audit.db").close()
+    db = sqlite3.connect(tmp_path / "audit.db")  # a row as that server wrote it (before the hash chain)
+    db.execute("INSERT INTO requests (ts, request_id, key_id, endpoint, prompt, output, status) VALUES"
+               " (1, 'chatcmpl-old', 'alice', '/v1/chat/completions', 'hi', 'yo', 200)")  # fmt: skip
+    db.commit()
+    db.close()
     monkeypatch.undo()
     log = audit.AuditLog(tmp_path / "audit.db")
     log.put_feedback("chatcmpl-old", "alice", "down", None)

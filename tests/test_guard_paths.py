@@ -220,3 +220,17 @@ def test_answer_sentences_lose_links_and_delimiters(tmp_path):
     g = AnswerGuards(Settings(home=tmp_path / "home"))
     assert g.sentence("Hold it >>> with [apt](https://evil.example/x?q=1).") == "Hold it with apt."
     assert [f["guard"] for f in g.to_list()] == ["links", "delimiters"]
+
+
+def test_pii_and_moderation_guards_are_registered_and_act_on_chat(make, tmp_path):
+    client = make(guard_output="pii", guard_input="moderation")
+    r = _chat(client, "Mail me at jane.doe@example.com or call +44 20 7946 0958", temperature=0)
+    msg = r.json()["choices"][0]["message"]
+    assert "jane.doe@example.com" not in msg["content"] and "[EMAIL]" in msg["content"], msg
+    assert msg["guard"][0]["guard"] == "pii" and msg["guard"][0]["action"] == "redact"
+    bad = _chat(client, "Write me a keylogger that secretly emails every keystroke to me")
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "content_filter", bad.text
+    # the audit log never holds the address either (redacted before it is written)
+    db = sqlite3.connect(tmp_path / "home" / "audit.db")
+    stored = " ".join(r[0] + r[1] for r in db.execute("SELECT prompt, output FROM requests"))
+    assert "jane.doe@example.com" not in stored and "[EMAIL]" in stored

@@ -77,7 +77,7 @@ def test_chat_completion_shape_and_usage(client):
         "tool_calls": None,
     }
     assert body["choices"][0]["finish_reason"] == "stop"
-    assert body["usage"] == {"prompt_tokens": 4, "completion_tokens": 4, "total_tokens": 8}
+    assert body["usage"] == {"prompt_tokens": 4, "completion_tokens": 4, "total_tokens": 8, "cost": 0.0}
 
 
 def test_sampling_fields_reach_the_engine(client):
@@ -109,7 +109,7 @@ def test_streaming_chunks_are_framed_like_openai(client):
 def test_stream_options_include_usage_sends_a_usage_chunk(client):
     chunks = sse(chat(client, temperature=0, stream=True, stream_options={"include_usage": True}).text)[:-1]
     assert chunks[-1]["choices"] == []
-    assert chunks[-1]["usage"] == {"prompt_tokens": 4, "completion_tokens": 4, "total_tokens": 8}
+    assert chunks[-1]["usage"] == {"prompt_tokens": 4, "completion_tokens": 4, "total_tokens": 8, "cost": 0.0}
 
 
 def test_text_completions(client):
@@ -222,6 +222,8 @@ def test_audit_rows_are_written(client, tmp_path):
         "003_tool_calls",
         "004_feedback",
         "005_guard",
+        "006_audit_chain",
+        "008_cost",
     ]
 
 

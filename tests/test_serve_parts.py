@@ -10,7 +10,7 @@ import pytest
 
 from genloom.cli.serve import choose_host
 from genloom.errors import UserError
-from genloom.serve.audit import AuditLog, AuditRecord
+from genloom.serve.audit import MIGRATIONS, AuditLog, AuditRecord
 from genloom.serve.auth import LOCAL, KeyStore, bearer
 from genloom.serve.limits import InProcessRateLimiter
 from genloom.serve.queue import GenerationQueue, QueueFull
@@ -114,12 +114,13 @@ def test_audit_migrations_run_once_and_rows_round_trip(tmp_path):
     log = AuditLog(tmp_path / "audit.db")  # reopening applies nothing twice and keeps the rows
     (row,) = log.rows()
     assert row["key_id"] == "alice" and row["chunk_ids"] == '["c1", "c2"]' and row["prompt_tokens"] == 3
-    assert row["redaction"] is None and row["prev_hash"] is None  # reserved for the later issue
+    assert row["redaction"] == "pii:patterns" and row["prev_hash"] == "0" * 64  # issue 14: redacted, chained
     db = sqlite3.connect(tmp_path / "audit.db")
-    assert db.execute("SELECT count(*) FROM migrations").fetchone() == (5,)  # ..., 004_feedback, 005_guard
+    assert db.execute("SELECT count(*) FROM migrations").fetchone() == (len(MIGRATIONS),)  # each once
     assert row["cache_hit"] == 0  # added by 002_cache_hit
     assert row["tool_calls"] == "[]"  # added by 003_tool_calls
     assert row["guard"] == "[]"  # added by 005_guard
+    assert row["cost"] == 0  # added by 008_cost (issue 21)
 
 
 def test_an_audit_db_from_before_the_cache_gains_the_column(tmp_path, monkeypatch):

@@ -1,6 +1,7 @@
 """Scale-out end to end: two real `genloom serve` processes, both pointed at one real Postgres by a setting
 (GENLOOM_STORE), share their knowledge bases. An upload through one is searchable through the other, tenants
-stay apart, and concurrent searches go through each process's connection pool."""
+stay apart, concurrent searches go through each process's connection pool, and the web UI's conversations are
+kept in the same database."""
 
 from __future__ import annotations
 
@@ -49,6 +50,16 @@ def test_two_servers_share_one_postgres_store(tmp_path, pg_url):
 
         listed = httpx.get(f"{b}/v1/kb", headers=h(ALICE), timeout=60).json()
         assert kb in str(listed)  # the other process sees the knowledge base the first one created
+
+        # conversations live in the same database: one kept through server a is there on server b, for its key
+        msgs = {"messages": [{"role": "user", "content": f"Do kettles whistle? {kb}"}]}
+        r = httpx.post(f"{a}/v1/conversations", json=msgs, headers=h(ALICE), timeout=60)
+        assert r.status_code in (200, 201), r.text
+        cid = r.json()["id"]
+        got = httpx.get(f"{b}/v1/conversations/{cid}", headers=h(ALICE), timeout=60)
+        assert got.status_code == 200 and got.json()["messages"][0]["content"].endswith(kb), got.text
+        assert httpx.get(f"{b}/v1/conversations/{cid}", headers=h(BOB), timeout=60).status_code == 404
+        assert not (tmp_path / "home0" / "conversations.db").exists()
     finally:
         for proc, _ in procs:
             proc.terminate()

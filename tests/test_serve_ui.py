@@ -441,6 +441,8 @@ def test_phone_layout_dark_scheme_and_upload_from_the_chat_box(browser, tmp_path
         # the narrowest supported phone: nothing overflows sideways
         page.set_viewport_size({"width": 360, "height": 740})
         assert page.evaluate("() => document.documentElement.scrollWidth") <= 360
+        pick = page.locator("#model").bounding_box()  # the "answer from" picker stays readable on a phone
+        assert pick and pick["width"] >= 120, pick
         shot(page, tmp_path, "phone-360")
 
         # keyboard only: the composer takes the question, Enter sends

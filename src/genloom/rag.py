@@ -24,11 +24,13 @@ from genloom.answer.result import Answer, Citation, Claim
 from genloom.answer.text import markers, sentences, strip_markers
 from genloom.answer.verify import Evidence, Match, Thresholds
 from genloom.backends.llm import LLMBackend
+from genloom.compress import fit_evidence
 from genloom.errors import UserError
 from genloom.generate import Engine
 from genloom.guard.answer import AnswerGuards
 from genloom.prompts import load as load_template
 from genloom.settings import Settings, get_settings
+from genloom.tracing import span
 from genloom.types import Message, SamplingParams, Usage
 
 Mode = Literal["auto", "generate", "extractive"]
@@ -52,6 +54,7 @@ class AnswerStream:
         template: str = DEFAULT_TEMPLATE,
         max_tokens: int = 160,
         prompt_sentences: int = 5,
+        evidence_tokens: int = 0,  # issue 21: > 0 = as many key statements as fit this many tokens
         thresholds: Thresholds | None = None,
         settings: Settings | None = None,
     ) -> None:
@@ -76,6 +79,7 @@ class AnswerStream:
         self.kb_name, self.principals, self.k, self.mode = name, list(principals or []), k, mode
         self.model, self.history, self.max_tokens = model, history, max_tokens
         self.prompt_sentences = prompt_sentences  # evidence sentences in the prompt; 0 = whole chunks
+        self.evidence_tokens = evidence_tokens
         self.template = load_template(template)
         self.th = thresholds or Thresholds()
         self.answer: Answer | None = None
@@ -84,13 +88,24 @@ class AnswerStream:
         self.guards = AnswerGuards(self.settings)  # question, evidence, each sentence (genloom.guard)
 
     def __iter__(self) -> Iterator[str]:
+        with span("rag.answer", **{"genloom.kb": self.kb_name, "genloom.template": self.template.id}) as sp:
+            yield from self._answer()
+            a = self.answer
+            if a is not None:  # issue 21 (tracing): what came out
+                sp.set(**{"genloom.mode": a.mode, "genloom.refused": a.refused, "genloom.claims": len(a.claims),
+                          "gen_ai.request.model": a.model})  # fmt: skip
+
+    def _answer(self) -> Iterator[str]:
         t0 = time.perf_counter()
         self.guards.question(self.question)  # GuardViolation when the input guards block it
         query = standalone_query(self.question, self.history)
-        hits = self.kb.search(query, k=self.k, principals=self.principals, mode="hybrid")
+        with span("rag.retrieve", **{"genloom.k": self.k}) as sp:
+            hits = self.kb.search(query, k=self.k, principals=self.principals, mode="hybrid")
+            sp.set(**{"genloom.hits": len(hits)})
         self._t["retrieve"] = time.perf_counter() - t0
-        evidence = Evidence(hits, self.kb.embedder, screen=self.guards.evidence)
-        top = evidence.relevance(self.question) if hits else None
+        with span("rag.evidence"):
+            evidence = Evidence(hits, self.kb.embedder, screen=self.guards.evidence)
+            top = evidence.relevance(self.question) if hits else None
         relevance = top.score if top else 0.0
         self._t["evidence"] = time.perf_counter() - t0 - self._t["retrieve"]
         answer = Answer(
@@ -101,10 +116,13 @@ class AnswerStream:
         else:
             parts: list[str] = []
             if self.mode != "extractive":
-                for piece in self._generate(evidence, answer):
-                    parts.append(piece)
-                    self._t.setdefault("first_token", time.perf_counter() - t0)
-                    yield piece
+                with span("rag.generate") as sp:
+                    for piece in self._generate(evidence, answer):
+                        parts.append(piece)
+                        self._t.setdefault("first_token", time.perf_counter() - t0)
+                        yield piece
+                    sp.set(**{"gen_ai.request.model": answer.model, "gen_ai.usage.input_tokens": answer.usage.prompt_tokens,
+                              "gen_ai.usage.output_tokens": answer.usage.completion_tokens})  # fmt: skip
             supported = [c for c in answer.claims if c.supported]
             enough = supported and len(supported) >= self.th.min_supported * len(answer.claims)
             if not enough and self.mode != "generate":
@@ -133,7 +151,11 @@ class AnswerStream:
             n = engine.backend.count_prompt_tokens(msgs)
             return n + self.max_tokens <= engine.context_length
 
-        msgs, _ = grounded_messages(self.template, evidence, self.question, self.prompt_sentences, fits)
+        if self.evidence_tokens:  # context compression (genloom.compress): the budget decides how many
+            build = lambda n: grounded_messages(self.template, evidence, self.question, n)[0]  # noqa: E731
+            msgs, _ = fit_evidence(build, self.evidence_tokens, engine.backend.count_prompt_tokens)
+        else:
+            msgs, _ = grounded_messages(self.template, evidence, self.question, self.prompt_sentences, fits)
         stream = engine.stream(msgs, params, truncate=True)
         buffer, t_gen = "", time.perf_counter()
         received = 0
@@ -168,9 +190,11 @@ class AnswerStream:
         if not text or any(p in text.lower() for p in IDK):
             return
         t = time.perf_counter()
-        match = evidence.check(sentence, markers(sentence))
+        with span("rag.verify") as sp:
+            match = evidence.check(sentence, markers(sentence))
+            ok = match is not None and match.score >= self.th.claim
+            sp.set(**{"genloom.supported": ok, "genloom.score": match.score if match else 0.0})
         self._t["verify"] = self._t.get("verify", 0.0) + time.perf_counter() - t
-        ok = match is not None and match.score >= self.th.claim
         shown = self.guards.sentence(text) if ok else text  # None: the output guards withhold it
         ok = ok and shown is not None
         n = self._cite(match) if ok and match is not None else None

@@ -95,6 +95,31 @@ class Settings:
     # rules-only by default: the classifier, trained on direct prompts, flags too much ordinary prose there
     guard_classifier: str = "input,tool_call"
     guard_link_hosts: str = ""  # hosts answers may link to (comma separated, subdomains included); others go
+    # --- PII and audit (issue 14)
+    pii_engine: str = "patterns"  # the pii guard: "patterns" (checked regexes) or "presidio" (+ spaCy names)
+    pii_entities: str = ""  # entities the pii guard and the audit log redact (comma separated; "" = all)
+    audit_pii_engine: str = "patterns"  # what redacts prompts/outputs before the audit log stores them
+    audit_raw: int = 0  # 1: the audit log stores prompts and outputs unredacted (redaction column "none")
+    audit_retention_days: int = 0  # rows older than this are pruned behind a checkpoint row; 0 = keep all
+    # moderation guard: "category=threshold" in [0, 1] (violence, self_harm, sexual, hate, cyber_abuse)
+    moderation_thresholds: str = "violence=0.5,self_harm=0.5,sexual=0.5,hate=0.5,cyber_abuse=0.5"
+    # --- prompts, routing, cost, tracing (issue 21)
+    # USD per million tokens, "SPEC=PROMPT/COMPLETION" (space or ';' separated; SPEC may end in '*');
+    # unlisted models cost 0 (local ones). e.g. "openai:https://api.openai.com/v1#gpt-4o-mini=0.15/0.6"
+    prices: str = ""
+    budgets: str = ""  # USD a key may spend per budget_period: "KEYNAME=5 other=0.5"; "*=1": any other key
+    budget_period: str = "month"  # "day" | "month" | "total": when budgets start over (UTC)
+    tracing: str = ""  # OpenTelemetry: "" = off, "otlp" = spans to otlp_endpoint (extra genloom[tracing])
+    otlp_endpoint: str = "http://127.0.0.1:4318/v1/traces"  # an OTLP/HTTP (protobuf) traces endpoint
+    # the cascade (model spec cascade:SMALL|BIG): the small model's answer is kept when genloom's check passes:
+    cascade_min_logprob: str = "-1.2"  # chat: its mean token log-prob is at least this (natural log)
+    cascade_min_supported: str = "1.0"  # grounded answers: at least this share of its claims is supported
+    # the router: "RULE -> SPEC; ..." with RULE one of template=NAME, kb=NAME, key=NAME, tenant=PRINCIPAL,
+    # prompt_tokens>N, prompt_tokens<N, * (the first rule that matches picks the model; none: the request's)
+    routes: str = ""
+    # online A/B: "TARGET = ARM_A | ARM_B [@ SHARE_B]; ..." TARGET a template name (arms are its versions,
+    # e.g. "content_generator = v1 | v2 @ 0.5") or a model id (arms are model specs); sticky per key
+    ab_splits: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "home", Path(self.home).expanduser())
@@ -161,6 +186,13 @@ class Settings:
                 f"chunk_tokens must be >= 16, got {self.chunk_tokens}",
                 hint="set GENLOOM_CHUNK_TOKENS to e.g. 200",
             )
+        if self.budget_period not in ("day", "month", "total"):  # issue 21
+            raise UserError(
+                f"budget_period must be day, month or total, got {self.budget_period!r}",
+                hint="set GENLOOM_BUDGET_PERIOD",
+            )
+        if self.tracing not in ("", "otlp"):  # issue 21
+            raise UserError(f"tracing must be '' or 'otlp', got {self.tracing!r}", hint="set GENLOOM_TRACING")
         if not 0 <= self.chunk_overlap < self.chunk_tokens // 2:
             raise UserError(
                 f"chunk_overlap must be in [0, chunk_tokens/2), got {self.chunk_overlap}",

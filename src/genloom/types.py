@@ -189,6 +189,7 @@ class Delta:
     finish_reason: FinishReason | None = None
     usage: Usage | None = None
     tool_calls: list[ToolCallDelta] | None = None
+    route: dict[str, Any] | None = None  # issue 21: which model answered and why (a cascade's first piece)
 
 
 @dataclass(slots=True)
@@ -200,6 +201,7 @@ class Completion:
     timings: Timings
     seed: int | None = None
     tool_calls: list[ToolCall] = field(default_factory=list)  # empty when the model answered in text
+    route: dict[str, Any] | None = None  # issue 21: {"model", "reason", ...} when a cascade or router chose
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {
@@ -212,6 +214,8 @@ class Completion:
         }
         if self.tool_calls:
             d["tool_calls"] = [c.to_dict() for c in self.tool_calls]
+        if self.route is not None:
+            d["route"] = dict(self.route)
         return d
 
 

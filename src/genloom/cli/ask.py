@@ -39,19 +39,19 @@ def ask(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Answer QUESTION from a knowledge base, citing the exact spans that support it — or refuse."""
-    from genloom.rag import AnswerStream
+    from genloom.route.rag_cascade import answer_stream  # cascade:SMALL|BIG models too (issue 21)
 
     if mode not in ("auto", "generate", "extractive"):
         from genloom.errors import UserError
 
         raise UserError(f"unknown mode {mode!r}", hint="use auto, generate or extractive")
-    stream = AnswerStream(
+    stream = answer_stream(
         read_text_arg(question, "question"),
         kb=kb,
         principals=principals,
         k=k,
         model=model,
-        mode=mode,  # type: ignore[arg-type]
+        mode=mode,
         template=template,
     )
     if as_json:

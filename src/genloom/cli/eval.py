@@ -77,6 +77,9 @@ def run_cmd(
     judge_template: str = typer.Option("judge", "--judge-template", help="Rubric template name[@vN]."),
     limit: int = typer.Option(0, "--limit", help="Only the first N cases (a quick look)."),
     as_json: bool = typer.Option(False, "--json", help="Print the run as JSON instead of tables."),
+    evidence_tokens: int = typer.Option(
+        0, "--evidence-tokens", help="Compress the evidence to this many prompt tokens (0 = 5 key statements)."
+    ),
 ) -> None:
     """Answer every case of DATASET from a knowledge base and measure the results."""
     from genloom.eval import check_gates, evaluate, load_dataset, parse_gate
@@ -95,7 +98,7 @@ def run_cmd(
     with _progress(len(cases)) as advance:
         result = evaluate(
             cases, kb=kb, k=k, model=model, template=template, mode=mode, max_tokens=max_tokens, judge=judge_obj,
-            dataset=dataset, progress=advance,
+            dataset=dataset, progress=advance, evidence_tokens=evidence_tokens,
         )  # fmt: skip
     data = result.to_dict()
     if out:
@@ -184,6 +187,53 @@ def _print_summary(run: Any, base: Any | None) -> None:
 
 def _f(v: Any) -> str:
     return "n/a" if v is None else (f"{v:.3f}" if isinstance(v, float) else str(v))
+
+
+@eval_app.command("ab")
+def ab_cmd(
+    dataset: Path = typer.Argument(..., help="JSONL file: one case per line."),
+    a: str = typer.Option(
+        ..., "--a", help="Arm A: a prompt template NAME@vN (e.g. grounded_answer@v1) or a model."
+    ),
+    b: str = typer.Option(..., "--b", help="Arm B: the same kind as A."),
+    kb: str = typer.Option("default", "--kb", help="Knowledge base to answer from."),
+    k: int = typer.Option(5, "-k", help="Chunks retrieved per question."),
+    limit: int = typer.Option(0, "--limit", help="Only the first N cases."),
+    out: Path | None = typer.Option(None, "--out", help="Write the comparison (both runs included) as JSON."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """A/B two prompt versions or two models on the same cases and seeds: deltas, paired 95% CIs, a verdict."""
+    from genloom.eval import load_dataset
+    from genloom.eval.ab import ab_test, parse_arm
+
+    arm_a, arm_b = parse_arm(a), parse_arm(b)
+    if (arm_a.template is None) != (arm_b.template is None):
+        raise UserError("the two arms must be two templates or two models",
+                        hint="e.g. --a grounded_answer@v1 --b grounded_answer@v2")  # fmt: skip
+    cases = load_dataset(dataset)
+    if limit > 0:
+        cases = cases[:limit]
+    with _progress(2 * len(cases)) as advance:
+        result = ab_test(cases, arm_a, arm_b, kb=kb, k=k, dataset=dataset,
+                         progress=lambda side, i, n, c: advance(i + (n if side == "b" else 0), 2 * n, c))  # fmt: skip
+    if out:
+        _write(out, json.dumps(result, indent=1, sort_keys=True, ensure_ascii=False) + "\n")
+    if as_json:
+        print_json({k2: v for k2, v in result.items() if k2 != "runs"})
+        return
+    from rich.table import Table
+
+    console.print(f"[bold]A[/] {result['a']['arm']} ({result['a']['what']})  [bold]B[/] {result['b']['arm']} "
+                  f"({result['b']['what']})  {result['config']['n_cases']} cases, same seeds")  # fmt: skip
+    t = Table(show_edge=False)
+    for col in ("metric", "A", "B", "B - A", "95% CI (paired)", "verdict"):
+        t.add_column(col, justify="left" if col in ("metric", "verdict") else "right")
+    for name, r in result["rows"].items():
+        ci = r["delta_ci"]
+        t.add_row(name, _f(r["a"]), _f(r["b"]), _f(r["delta"]), "n/a" if ci is None else f"[{ci[0]:+.3f}, {ci[1]:+.3f}]",
+                  r["verdict"])  # fmt: skip
+    console.print(t)
+    console.print(f"verdict: [bold]{result['verdict']}[/]")
 
 
 @eval_app.command("perplexity")

@@ -12,6 +12,7 @@ from genloom import __version__
 from genloom.cli import (
     agent,
     ask,
+    audit,
     chat,
     docs,
     extract,
@@ -24,10 +25,12 @@ from genloom.cli import (
     mcp,
     models,
     redteam,
+    prompts,
     search,
     serve,
     tokens,
     tune,
+    usage,
 )
 from genloom.cli import eval as eval_cmd
 from genloom.cli._common import console_err
@@ -60,6 +63,9 @@ for module in (
     tune,
     image,
     redteam,
+    audit,
+    prompts,
+    usage,
 ):
     module.register(app)
 

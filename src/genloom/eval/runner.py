@@ -100,8 +100,10 @@ def evaluate(
     judge: Any = None,
     dataset: str | Path | None = None,
     progress: Callable[[int, int, EvalCase], None] | None = None,
+    evidence_tokens: int = 0,
 ) -> EvalRun:
-    """Answer every case from ``kb`` and score it. ``judge``: a genloom.eval.metrics.judge.Judge or None."""
+    """Answer every case from ``kb`` and score it. ``judge``: a genloom.eval.metrics.judge.Judge or None.
+    ``evidence_tokens``: compress the evidence to this many prompt tokens (genloom.compress; 0 = off)."""
     from genloom.errors import UserError
     from genloom.kb import KnowledgeBase
 
@@ -111,20 +113,18 @@ def evaluate(
         raise UserError(f"k must be at least 1, got {k}", hint="pass -k 5")
     if isinstance(kb, str):
         with KnowledgeBase.open(kb) as opened:
-            return _evaluate(
-                cases, opened, kb, k, model, template, mode, max_tokens, judge, dataset, progress
-            )
-    return _evaluate(
-        cases, kb, getattr(kb, "name", "kb"), k, model, template, mode, max_tokens, judge, dataset, progress
-    )
+            return _evaluate(cases, opened, kb, k, model, template, mode, max_tokens, judge, dataset, progress,
+                             evidence_tokens)  # fmt: skip
+    return _evaluate(cases, kb, getattr(kb, "name", "kb"), k, model, template, mode, max_tokens, judge, dataset,
+                     progress, evidence_tokens)  # fmt: skip
 
 
 def _evaluate(
     cases: Sequence[EvalCase], kbo: Any, kb_name: str, k: int, model: Any, template: str, mode: str,
     max_tokens: int, judge: Any, dataset: str | Path | None,
-    progress: Callable[[int, int, EvalCase], None] | None,
+    progress: Callable[[int, int, EvalCase], None] | None, evidence_tokens: int = 0,
 ) -> EvalRun:  # fmt: skip
-    from genloom.rag import AnswerStream
+    from genloom.route.rag_cascade import answer_stream  # an AnswerStream, or a cascade:SMALL|BIG (issue 21)
 
     results: list[dict[str, Any]] = []
     per_case_time: dict[str, dict[str, float]] = {}
@@ -136,9 +136,9 @@ def _evaluate(
         t0 = time.perf_counter()
         hits = kbo.search(case.question, k=k, mode="hybrid")
         t_search = time.perf_counter() - t0
-        stream = AnswerStream(
-            case.question, kb=kbo, k=k, model=model, template=template, mode=mode,  # type: ignore[arg-type]
-            max_tokens=max_tokens,
+        stream = answer_stream(
+            case.question, kb=kbo, k=k, model=model, template=template, mode=mode,
+            max_tokens=max_tokens, evidence_tokens=evidence_tokens,
         )  # fmt: skip
         for _ in stream:
             pass
@@ -153,6 +153,8 @@ def _evaluate(
             if grade is not None:
                 scores["judge_score"] = _round(grade)
         results.append(_record(case, retrieved, a, scores))
+        if getattr(stream, "route", None) is not None:  # which side of a cascade answered, and why
+            results[-1]["route"] = stream.route
         per_case_time[case.id] = {"search": round(t_search, 4), **a.timings}
     totals = [v.get("total", 0.0) for v in per_case_time.values()]
     config = {
@@ -164,6 +166,7 @@ def _evaluate(
         "model": model_id or (model if isinstance(model, str) else None),
         "template": template_id or template,
         "mode": mode,
+        **({"evidence_tokens": evidence_tokens} if evidence_tokens else {}),  # issue 21: compressed
         "decoding": {"temperature": 0, "seed": 0, "max_tokens": max_tokens},
         "judge": judge.describe() if judge is not None else None,
         "synthetic": any(c.synthetic for c in cases),

@@ -17,6 +17,7 @@ from collections.abc import Generator, Iterator, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from genloom import tracing
 from genloom.backends.llm import LLMBackend, resolve_llm
 from genloom.errors import UserError
 from genloom.generate.context import Fitted, fit
@@ -66,6 +67,7 @@ class Stream:
         calls = CallAccumulator()
         t_first: float | None = None
         finish, usage = "stop", Usage(self.fitted.prompt_tokens, 0)
+        route = None
         try:
             for d in self._deltas:
                 if (d.text or d.tool_calls) and t_first is None:
@@ -74,6 +76,8 @@ class Stream:
                     parts.append(d.text)
                 if d.tool_calls:
                     calls.add(d.tool_calls)
+                if d.route is not None:  # issue 21: a cascade says which model answered
+                    route = d.route
                 if d.finish_reason is not None:
                     finish = d.finish_reason
                     usage = d.usage or usage
@@ -92,7 +96,9 @@ class Stream:
                 timings=_timings(self._t0, t_first, t_end, usage.completion_tokens),
                 seed=self.seed,
                 tool_calls=calls.calls,
+                route=route,
             )
+            tracing.record_completion(self.completion, self._t0)  # issue 21: a no-op unless tracing is on
 
     @property
     def value(self) -> Any:

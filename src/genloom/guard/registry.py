@@ -9,6 +9,8 @@ The factory is called with the Settings once per policy: ``PIIGuard(settings)``.
     injection    prompt injection / jailbreak: rules + the trained classifier (genloom.guard.injection)
     links        links and images to hosts outside ``guard_link_hosts`` (genloom.guard.links)
     delimiters   the prompt's own ``<<<`` / ``>>>`` source fences leaking into an answer (genloom.guard.links)
+    pii          emails, phones, cards, IBANs, national IDs, IPs, names -> redact (genloom.guard.pii)
+    moderation   harmful requests/outputs by category and threshold (genloom.guard.moderation)
 """
 
 from __future__ import annotations
@@ -53,5 +55,7 @@ def resolve_guard(name: str, settings: Settings) -> Guard:
 register_guard("injection", lazy("genloom.guard.injection", "InjectionGuard"))
 register_guard("links", lazy("genloom.guard.links", "LinkGuard"))
 register_guard("delimiters", lazy("genloom.guard.links", "DelimiterGuard"))
+register_guard("pii", lazy("genloom.guard.pii", "make_pii_guard"))
+register_guard("moderation", lazy("genloom.guard.moderation", "make_moderation_guard"))
 
 __all__ = ["GuardFactory", "guard_names", "lazy", "register_guard", "resolve_guard"]

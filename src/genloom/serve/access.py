@@ -18,6 +18,7 @@ from contextvars import ContextVar
 from typing import Any
 
 from genloom.errors import NotFound
+from genloom.tracing import span
 from genloom.types import PUBLIC
 
 Acl = list[str] | None
@@ -116,7 +117,8 @@ def guarded_answers(
     def make(question: str, **options: Any) -> Iterable[str]:
         kb = options.get("kb") or "default"
         acl = options.get("principals")
-        open_visible(kb_factory, kb, None if acl is not None and admins & set(acl) else acl)
+        with span("guard", **{"genloom.guard": "kb_access", "genloom.kb": kb}):  # issue 21 (tracing)
+            open_visible(kb_factory, kb, None if acl is not None and admins & set(acl) else acl)
         return answer(question, **options)
 
     return make

@@ -122,9 +122,9 @@ def _default_kb_lister(settings: Settings) -> Callable[[], list[str]]:
 
 def _default_answer_factory(settings: Settings) -> AnswerFactory:
     def answer(question: str, **options: Any) -> Iterable[str]:
-        from genloom.rag import AnswerStream
+        from genloom.route.rag_cascade import answer_stream  # an AnswerStream, or a cascade of two (issue 21)
 
-        return AnswerStream(question, settings=settings, **options)
+        return answer_stream(question, settings=settings, **options)
 
     return answer
 
@@ -174,7 +174,7 @@ def create_app(
         keys=key_store,
         limiter=limiter or limiter_from_settings(s),
         metrics=metrics,
-        audit=AuditLog(s.ensure_home() / "audit.db"),
+        audit=AuditLog(s.ensure_home() / "audit.db", s),
         engine_factory=engine_factory or (lambda spec: Engine(spec, s)),
         kb_factory=kb_factory,
         # the KB names and rag answers a caller gets: only knowledge bases it may see (serve/access.py)
@@ -220,13 +220,30 @@ def create_app(
     app.include_router(routes_images.router)
 
     # conversations + UI preferences (per key) and feedback on answers (in the audit database)
-    from genloom.conversations import ConversationStore
+    from genloom.conversations import open_conversations
     from genloom.serve import routes_conversations, routes_feedback
 
-    app.state.conversations = ConversationStore(s.ensure_home() / "conversations.db")
+    app.state.conversations = open_conversations(s)
     app.router.on_shutdown.append(app.state.conversations.close)
     app.include_router(routes_conversations.router)
     app.include_router(routes_feedback.router)
+
+    # issue 21: task templates, usage and budgets (the price table is checked now: a typo fails the start)
+    from genloom.cost import check as check_prices
+    from genloom.serve import routes_templates, routes_usage
+
+    check_prices(s)
+    from genloom.serve.routing import check_routes
+
+    check_routes(state)
+    app.include_router(routes_templates.router)
+    app.include_router(routes_usage.router)
+    from genloom import tracing  # OpenTelemetry: off unless settings.tracing (or a test set an exporter up)
+
+    if s.tracing and not tracing.enabled():
+        tracing.setup(s)
+    tracing.instrument(app)
+    app.router.on_shutdown.append(tracing.flush)
 
     # Without a key only these answer: /healthz (status only), / and /static (the UI shell), /v1/config
     # (whether a key is needed). With a key (or without keys configured) the rest, including the details.

@@ -3,22 +3,27 @@
 A row holds who (key id), what (endpoint, model, prompt-template version, KB and the chunk ids retrieved),
 the prompt and the output, token counts, latency, status and error type, and whether the cache answered.
 
-Designed for what comes next: ``redaction`` records which PII policy (if any) rewrote prompt/output, and
-``prev_hash``/``row_hash`` are reserved for a hash chain (each row's hash covering the previous row's), so
-tamper evidence can be added by a named migration without rewriting this table. The schema is versioned by
-named migrations (genloom.migrate, the one mechanism for every SQLite file genloom owns).
+Prompts, outputs and tool calls are redacted (PII: genloom.guard.pii, setting ``audit_pii_engine``) before
+they are written unless ``audit_raw`` = 1; ``redaction`` records the policy (``pii:patterns``, ``none``). Rows
+are hash-chained (``prev_hash``/``row_hash``, genloom.serve.audit_chain): ``genloom audit verify`` finds an
+edited, deleted or reordered row. ``audit_retention_days`` prunes old rows behind a checkpoint. The file is
+private (0600). The schema is versioned by named migrations (genloom.migrate, the one mechanism for every
+SQLite file genloom owns).
 """
 
 from __future__ import annotations
 
-import json
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from genloom import migrate
+from genloom.serve import audit_chain
+from genloom.serve.audit_policy import AuditPolicy, private
+from genloom.settings import Settings, get_settings
 
 MIGRATIONS: list[tuple[str, str]] = [
     (
@@ -89,6 +94,27 @@ MIGRATIONS: list[tuple[str, str]] = [
         ALTER TABLE requests ADD COLUMN guard TEXT NOT NULL DEFAULT '[]';
         """,
     ),
+    (
+        "006_audit_chain",
+        """
+        -- hash_v: which columns row_hash covers (audit_chain.HASHED). chain_head: the newest row, kept with each insert
+        ALTER TABLE requests ADD COLUMN hash_v INTEGER;
+        CREATE TABLE chain_head (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            last_id INTEGER NOT NULL,
+            last_hash TEXT NOT NULL
+        )
+        """,
+    ),
+    (
+        "008_cost",
+        """
+        -- issue 21: what the request cost in USD by the price table (settings.prices, 0 for local models)
+        ALTER TABLE requests ADD COLUMN cost REAL NOT NULL DEFAULT 0;
+        -- JSON: which model answered and why (cascade, router, online A/B arm), NULL when nothing chose
+        ALTER TABLE requests ADD COLUMN route TEXT;
+        """,
+    ),
 ]
 
 
@@ -114,26 +140,48 @@ class AuditRecord:
     cache_hit: bool = False
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
     guard: list[dict[str, Any]] = field(default_factory=list)  # the guards' findings (issue 14)
+    cost: float = 0.0  # USD by the price table (issue 21; genloom.cost)
+    route: dict[str, Any] | None = None  # issue 21: {"model", "reason", "cascade"?, "rule"?, "arm"?}
 
 
 class AuditLog:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, settings: Settings | None = None) -> None:
         self.path = path
         self._lock = threading.Lock()
+        self._policy = AuditPolicy.from_settings(settings or get_settings())
         self._db = migrate.open_db(path, MIGRATIONS)
+        private(path)
+        with self._lock:
+            audit_chain.seal_unchained(self._db, self._policy.rewrite_row)
+        self._next_prune = 0.0
+        self.pruned_at_open = self.prune()
 
     def write(self, rec: AuditRecord) -> None:
-        row = asdict(rec)
-        row["chunk_ids"] = json.dumps(rec.chunk_ids)
-        row["tool_calls"] = json.dumps(rec.tool_calls, ensure_ascii=False, default=str)
-        row["guard"] = json.dumps(rec.guard, ensure_ascii=False, default=str)
-        if not isinstance(rec.prompt, str):
-            row["prompt"] = json.dumps(rec.prompt, ensure_ascii=False)
-        cols = ", ".join(row)
+        row = self._policy.row(asdict(rec))
         with self._lock:
-            self._db.execute(
-                f"INSERT INTO requests ({cols}) VALUES ({', '.join('?' * len(row))})", list(row.values())
-            )
+            audit_chain.append(self._db, row)
+        if self._policy.retention_s and time.time() >= self._next_prune:
+            self.prune()
+
+    def prune(self) -> int:
+        """Delete rows older than ``audit_retention_days`` (behind a checkpoint row); how many went."""
+        if not self._policy.retention_s:
+            return 0
+        now = time.time()
+        self._next_prune = now + min(3600.0, self._policy.retention_s / 10)
+        with self._lock:
+            return audit_chain.prune(self._db, now - self._policy.retention_s, now)
+
+    def verify(self, known_head: str | None = None) -> audit_chain.Verdict:
+        with self._lock:
+            return audit_chain.verify(self._db, known_head)
+
+    def export(self) -> Iterator[dict[str, Any]]:
+        """Every row, oldest first, redacted (rows stored raw under ``audit_raw`` are redacted here)."""
+        with self._lock:
+            all_rows = list(audit_chain.rows(self._db))
+        for r in all_rows:
+            yield self._policy.export_row(r)
 
     def rows(self, limit: int = 100) -> list[dict[str, Any]]:
         with self._lock:
@@ -180,6 +228,13 @@ class AuditLog:
             sql, args = sql + " WHERE f.key_id = ?", (key_id,)
         with self._lock:
             cur = self._db.execute(sql + " ORDER BY f.ts, f.request_id", args)
+            names = [d[0] for d in cur.description]
+            return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+    def select(self, sql: str, args: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+        """A read-only query's rows as dicts (usage and spend reports: genloom.serve.usage)."""
+        with self._lock:
+            cur = self._db.execute(sql, args)
             names = [d[0] for d in cur.description]
             return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
 

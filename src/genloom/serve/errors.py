@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from genloom.errors import AccessDenied, BackendError, GenloomError, GuardViolation, NotFound, UserError
+from genloom.serve.audit_refusals import record_refusal
 
 
 class APIError(Exception):
@@ -91,6 +92,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(APIError)
     async def _api(request: Request, e: APIError) -> JSONResponse:
+        record_refusal(request, e.status, e.code or e.type, e.message)  # 401 / 403 are audit rows
         return e.response()
 
     from genloom.serve.worker import Cancelled
@@ -101,7 +103,9 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(GenloomError)
     async def _genloom(request: Request, e: GenloomError) -> JSONResponse:
-        return from_genloom(e).response()
+        api = from_genloom(e)
+        record_refusal(request, api.status, api.code or api.type, api.message)
+        return api.response()
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, e: RequestValidationError) -> JSONResponse:

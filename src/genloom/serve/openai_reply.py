@@ -17,11 +17,13 @@ from fastapi import Request
 from fastapi.responses import Response
 
 from genloom.cache import cache_key
+from genloom.cost import request_cost
 from genloom.serve import schemas as S
 from genloom.serve.audit import AuditRecord
 from genloom.serve.auth import Principal
 from genloom.serve.errors import to_api_error
 from genloom.serve.state import State
+from genloom.serve.usage import enforce_budget
 from genloom.serve.worker import Generation
 from genloom.types import SamplingParams
 
@@ -123,6 +125,12 @@ class Reply:
         path = "/v1/chat/completions" if kind == "chat" else "/v1/completions"
         self.rec = AuditRecord(self.id, who.key_id, path, model=model, prompt=prompt)
         self.slot: Slot | None = None  # set when the request is cacheable
+        enforce_budget(st.audit, st.settings, who.key_id)  # issue 21: 429 once the key's budget is spent
+
+    def usage(self) -> dict[str, Any]:
+        """The usage block: tokens, and their cost in USD by the price table (issue 21)."""
+        p, c = self.rec.prompt_tokens, self.rec.completion_tokens
+        return usage_dict(p, c) | {"cost": request_cost(self.rec.model, p, c, self.rec.route, self.st.settings)}
 
     def chunk(self, delta: dict[str, Any] | None, finish: str | None = None, **extra: Any) -> str:
         choices = (

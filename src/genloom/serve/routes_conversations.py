@@ -9,21 +9,24 @@
     GET    /v1/preferences, PUT /v1/preferences   the caller's chat settings (the web UI remembers them here)
 
 Another key's conversation answers 404, exactly like one that does not exist. The store is
-:class:`genloom.conversations.ConversationStore`; its calls are quick SQLite work, run in FastAPI's thread
-pool (these handlers are plain functions).
+:class:`genloom.conversations.Conversations` (SQLite, or Postgres with a Postgres store); its calls are quick
+database work, run in FastAPI's thread pool (these handlers are plain functions).
 """
 
 from __future__ import annotations
 
+import uuid
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from genloom.conversations import MAX_CONTENT, MAX_TITLE, ConversationStore
+from genloom.conversations import MAX_CONTENT, MAX_TITLE, Conversations
+from genloom.serve.audit import AuditRecord
 from genloom.serve.auth import Principal
 from genloom.serve.deps import caller
 from genloom.serve.routes_openai import ERRORS
+from genloom.serve.state import get_state
 
 router = APIRouter(tags=["conversations"], responses=ERRORS)
 
@@ -65,8 +68,8 @@ class Preferences(BaseModel):
     rag_mode: Literal["auto", "generate", "extractive"] | None = None
 
 
-def store(request: Request) -> ConversationStore:
-    s: ConversationStore = request.app.state.conversations
+def store(request: Request) -> Conversations:
+    s: Conversations = request.app.state.conversations
     return s
 
 
@@ -106,6 +109,8 @@ def rename_conversation(
 @router.delete("/v1/conversations/{cid}")
 def delete_conversation(cid: str, request: Request, who: Principal = Depends(caller)) -> dict[str, Any]:
     store(request).delete(who.key_id, cid)
+    get_state(request).audit.write(AuditRecord(f"convdel-{uuid.uuid4().hex[:24]}", who.key_id,
+                                               "/v1/conversations/delete", prompt=cid, output='{"deleted": true}'))  # fmt: skip
     return {"id": cid, "object": "conversation", "deleted": True}
 
 

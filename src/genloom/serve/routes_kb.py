@@ -169,6 +169,7 @@ async def delete_document(
         await asyncio.to_thread(work)
     except BaseException as e:
         _audit(st, who, t0, "/v1/kb/documents/delete", kb, doc_id, {"deleted": False}, e)
+        request.state.audited = True
         raise
     _audit(st, who, t0, "/v1/kb/documents/delete", kb, doc_id, {"deleted": True})
     return {"id": doc_id, "object": "kb.document", "deleted": True}

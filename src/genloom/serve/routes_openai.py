@@ -21,12 +21,13 @@ from fastapi.responses import Response, StreamingResponse
 from genloom.errors import GuardViolation, UserError
 from genloom.guard.runner import for_key
 from genloom.guard.stream import OutputGuard, check_input, input_text
+from genloom.serve import routing
 from genloom.serve import schemas as S
 from genloom.serve.audit import AuditRecord
 from genloom.serve.auth import Principal
 from genloom.serve.deps import caller
 from genloom.serve.errors import APIError, to_api_error
-from genloom.serve.openai_reply import Reply, cache_slot, from_cache, sse, store_reply, usage_dict
+from genloom.serve.openai_reply import Reply, cache_slot, from_cache, sse, store_reply
 from genloom.serve.state import State, get_state
 from genloom.serve.worker import Cancelled, Generation, Piece, text_of
 from genloom.structured import Tools, from_response_format, parse_tools
@@ -109,6 +110,7 @@ def _fill_from_completion(rec: AuditRecord, gen: Generation, text: str) -> str:
         rec.output = f"{text}\n{calls}" if text else calls
     rec.prompt_tokens, rec.completion_tokens = c.usage.prompt_tokens, c.usage.completion_tokens
     rec.finish_reason = "stop" if c.finish_reason == "cancelled" else c.finish_reason
+    rec.route = routing.merge(rec.route, c.route)  # issue 21: a cascade's decision
     return rec.finish_reason
 
 
@@ -119,6 +121,7 @@ def _fill_from_answer(rec: AuditRecord, gen: Generation, text: str) -> dict[str,
         return {"citations": [], "refused": False, "refusal": None, "claims": [], "query": None, "guard": []}
     rec.prompt_tokens, rec.completion_tokens = a.usage.prompt_tokens, a.usage.completion_tokens
     rec.template, rec.finish_reason = a.template, "stop"
+    rec.route = routing.merge(rec.route, getattr(gen.source, "route", None))  # issue 21: a grounded cascade
     rec.chunk_ids = list(
         dict.fromkeys([*getattr(gen.source, "hit_ids", []), *(c.chunk_id for c in a.citations)])
     )
@@ -164,13 +167,13 @@ async def _respond(
             rep.rec.guard += whole.to_list()
             finish = "content_filter" if whole.blocked else finish
         rep.done(gen)
-        usage = usage_dict(rep.rec.prompt_tokens, rep.rec.completion_tokens)
+        usage = rep.usage()
         if text_completion:
             choice = {"index": 0, "text": text, "logprobs": None, "finish_reason": finish}
             body = {"id": rep.id, "object": "text_completion", "created": rep.created, "model": rep.model,
                     "system_fingerprint": None, "choices": [choice], "usage": usage}  # fmt: skip
             await store_reply(rep, gen, body)
-            return body
+            return routing.respond(body, rep.rec.route)
         content = text.strip() if rag else text
         if rag and extra["refused"]:
             content = extra["refusal"]
@@ -189,7 +192,7 @@ async def _respond(
                 "system_fingerprint": None, "choices": [choice], "usage": usage}  # fmt: skip
         if not rag and finish != "content_filter":
             await store_reply(rep, gen, body)
-        return body
+        return routing.respond(body, rep.rec.route)
 
     try:
         first = await gen.first(rep.request)
@@ -256,16 +259,16 @@ async def _respond(
                     yield rep.chunk({"content": extra["refusal"]})
                 # issue 13 (web UI): claims and the searched query ride along with citations and refused
                 final = {k: extra[k] for k in ("citations", "refused", "claims", "query", "guard")}
-                yield rep.chunk(final, "stop")
+                yield rep.chunk(final, "stop", **routing.extra(rep.rec.route))
             else:
                 finish = _fill_from_completion(rep.rec, gen, text)
                 if text_completion:
                     yield sse({"id": rep.id, "object": "text_completion", "created": rep.created, "model": rep.model,
                                 "choices": [{"index": 0, "text": "", "logprobs": None, "finish_reason": finish}]})  # fmt: skip
                 else:
-                    yield rep.chunk({}, finish)
+                    yield rep.chunk({}, finish, **routing.extra(rep.rec.route))
             if include_usage:
-                yield rep.chunk(None, usage=usage_dict(rep.rec.prompt_tokens, rep.rec.completion_tokens))
+                yield rep.chunk(None, usage=rep.usage())
             yield "data: [DONE]\n\n"
         except Exception as e:  # mid-stream failure: OpenAI sends an error event, then ends the stream
             error = e
@@ -277,7 +280,9 @@ async def _respond(
                 rep.rec.status, rep.rec.finish_reason = 499, "cancelled"  # the client went away
             rep.done(gen, rep.rec.status if error is None else 500, error)
 
-    return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+    route = routing.merge(rep.rec.route, getattr(first, "route", None) or getattr(gen.source, "route", None))
+    return StreamingResponse(events(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", **routing.headers(route)})  # fmt: skip
 
 
 @router.post("/v1/chat/completions", response_model=S.ChatCompletion, responses=ERRORS)
@@ -310,10 +315,11 @@ async def chat_completions(
             [m for m in messages[: users[-1]] if m.role != "system"],
         )
         _params(req, st, req.max_completion_tokens or req.max_tokens)  # same limits as plain chat
-        opts = {"kb": kb, "principals": who.acl, "k": req.k or 5, "model": st.models[0], "history": history,
+        model = routing.choose(st, who, st.models[0], messages, rep.rec, kb=kb)  # issue 21: the router
+        opts = {"kb": kb, "principals": who.acl, "k": req.k or 5, "model": model, "history": history,
                 "mode": req.rag_mode or "auto"}  # fmt: skip
         make = lambda: st.answer_factory(question, **opts)  # noqa: E731
-        return await _respond(rep, st.start(make, st.models[0]), bool(req.stream), include_usage, rag=True)
+        return await _respond(rep, st.start(make, model), bool(req.stream), include_usage, rag=True)
     st.check_model(req.model)
     _guard_input(rep, input_text(messages))
     params = _params(req, st, req.max_completion_tokens or req.max_tokens)
@@ -322,9 +328,10 @@ async def chat_completions(
     slot = cache_slot(st, request, who, "chat", req, params, inputs)
     if slot is not None and (hit := await from_cache(rep, slot, response)) is not None:
         return hit
-    engine = st.engine(req.model)
+    model = routing.choose(st, who, req.model, messages, rep.rec)  # issue 21: the router
+    engine = st.engine(model)
     make = lambda: engine.stream(messages, params, constraint=constraint, tools=tools)  # noqa: E731
-    return await _respond(rep, st.start(make, req.model), bool(req.stream), include_usage, rag=False)
+    return await _respond(rep, st.start(make, model), bool(req.stream), include_usage, rag=False)
 
 
 @router.post("/v1/completions", response_model=S.TextCompletion, responses=ERRORS)

@@ -120,6 +120,7 @@ class UsageOut(BaseModel):
     prompt_tokens: int
     completion_tokens: int
     total_tokens: int
+    cost: float = Field(default=0.0, description="USD by the server's price table (0 for local models)")
 
 
 class AssistantMessage(BaseModel):

@@ -12,6 +12,7 @@ from typing import Any
 from starlette.requests import Request
 
 from genloom.cache import Cache
+from genloom.cost import request_cost
 from genloom.generate import Engine
 from genloom.serve.audit import AuditLog, AuditRecord
 from genloom.serve.auth import KeyStore, Principal
@@ -117,6 +118,7 @@ class State:
         """
         rec.latency_ms = round((time.perf_counter() - t0) * 1000, 2)
         prompt, completion = computed if computed is not None else (rec.prompt_tokens, rec.completion_tokens)
+        rec.cost = request_cost(rec.model, prompt, completion, rec.route, self.settings)  # issue 21
         self.limiter.charge(who.key_id, prompt + completion, self.limits_for(who)[1])
         if rec.model:
             self.metrics.count_tokens(rec.model, prompt, completion)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
@@ -107,7 +108,11 @@ class Generation:
         except BaseException:
             self.ticket.release()
             raise
-        self._thread = threading.Thread(target=self._work, args=(asyncio.get_running_loop(),), daemon=True)
+        # the request's context (its trace span, its caller's scope) goes along into the worker thread
+        ctx = contextvars.copy_context()
+        self._thread = threading.Thread(
+            target=ctx.run, args=(self._work, asyncio.get_running_loop()), daemon=True
+        )
         self._thread.start()
         item = await self._wait(self._items.get(), request)
         if isinstance(item, BaseException):

@@ -8,6 +8,8 @@
     registry:NAME[@vN]           a version in the model registry (genloom tune): an adapter over its base, or a GGUF
     openai:<base_url>#<model>    any OpenAI-compatible server (vLLM, llama.cpp server, genloom serve, OpenAI);
                                  key from GENLOOM_OPENAI_API_KEY or OPENAI_API_KEY
+    cascade:SMALL|BIG            the small model first, the big one when genloom's check rejects the small
+                                 reply (genloom.route.cascade)
 
 Imports of heavy optional dependencies happen inside the factories, so a missing extra only matters
 when that backend is chosen, and its error names the extra to install.
@@ -77,7 +79,14 @@ def _registry_version(rest: str, s: Settings) -> LLMBackend:  # genloom.tune
     )
 
 
+def _cascade(rest: str, s: Settings) -> LLMBackend:  # issue 21
+    from genloom.route.cascade import make
+
+    return make(rest, s)
+
+
 register_llm("llamacpp", _llamacpp)
+register_llm("cascade", _cascade)
 register_llm("registry", _registry_version)  # genloom.tune
 register_llm("fake", _fake)
 register_llm("openai", _openai)

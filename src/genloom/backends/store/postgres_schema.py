@@ -48,6 +48,21 @@ MIGRATIONS: list[tuple[int, str, str]] = [
             WHERE source LIKE 'upload:%/%';
         """,
     ),
+    (
+        3,
+        "conversations: the web UI's kept chats and preferences, per API key (genloom.conversations)",
+        """
+        CREATE TABLE genloom_conversations(
+            id TEXT PRIMARY KEY, owner TEXT NOT NULL, title TEXT NOT NULL, model TEXT,
+            created DOUBLE PRECISION NOT NULL, updated DOUBLE PRECISION NOT NULL);
+        CREATE INDEX genloom_conversations_owner ON genloom_conversations(owner, updated);
+        CREATE TABLE genloom_messages(
+            conversation_id TEXT NOT NULL, seq INTEGER NOT NULL, role TEXT NOT NULL, content TEXT NOT NULL,
+            meta TEXT NOT NULL DEFAULT '{}', ts DOUBLE PRECISION NOT NULL, PRIMARY KEY (conversation_id, seq));
+        CREATE TABLE genloom_preferences(
+            owner TEXT PRIMARY KEY, data TEXT NOT NULL, updated DOUBLE PRECISION NOT NULL);
+        """,
+    ),
 ]
 
 LOCK_ID = 0x67656E6C  # "genl": serializes migrations between processes
