@@ -230,8 +230,14 @@ def test_an_audit_db_from_before_feedback_gains_the_table_and_keeps_its_rows(tmp
 
     monkeypatch.setattr(audit, "MIGRATIONS", audit.MIGRATIONS[:3])  # written by the server before feedback
     old = audit.AuditLog(tmp_path / "audit.db")
-    old.write(audit.AuditRecord("chatcmpl-old", "alice", "/v1/chat/completions", prompt="hi", output="yo"))
     old.close()
+    import sqlite3
+
+    db = sqlite3.connect(tmp_path / "audit.db")  # a row as that server wrote it (its own columns only)
+    db.execute("INSERT INTO requests (ts, request_id, key_id, endpoint, prompt, output, status)"
+               " VALUES (1, 'chatcmpl-old', 'alice', '/v1/chat/completions', 'hi', 'yo', 200)")  # fmt: skip
+    db.commit()
+    db.close()
     monkeypatch.undo()
     log = audit.AuditLog(tmp_path / "audit.db")
     log.put_feedback("chatcmpl-old", "alice", "down", None)
