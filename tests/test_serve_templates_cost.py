@@ -127,6 +127,8 @@ def test_budget_per_key_429_and_usage_endpoint(make):
         ).status_code
         == 429
     )
+    agent = c.post("/v1/agent", json={"task": "add 2 and 2", "tools": ["calculator"]}, headers=auth(ALICE))
+    assert agent.status_code == 429 and agent.json()["error"]["code"] == "budget_exceeded"
     u = c.get("/v1/usage", headers=auth(ALICE)).json()  # the usage endpoint still answers
     assert u["key_id"] == "alice" and u["budget"]["budget"] == 0.01 and u["budget"]["remaining"] == 0
     assert [r["requests"] for r in u["data"]] == [1] and u["data"][0]["cost"] == pytest.approx(spent)

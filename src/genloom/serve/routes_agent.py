@@ -25,6 +25,7 @@ from genloom.serve.errors import APIError
 from genloom.serve.queue import QueueFull
 from genloom.serve.routes_openai import ERRORS
 from genloom.serve.state import get_state
+from genloom.serve.usage import enforce_budget
 
 router = APIRouter(tags=["agents"], responses=ERRORS)
 
@@ -46,6 +47,7 @@ async def run_agent(body: AgentRequest, request: Request, who: Principal = Depen
     from genloom.agents.loop import AgentRun
 
     st = get_state(request)
+    enforce_budget(st.audit, st.settings, who.key_id)  # issue 21: 429 once the key's budget is spent
     t0 = time.perf_counter()
     model = body.model or st.models[0]
     engine: Any = st.engine(model)  # 404 naming the models on offer
