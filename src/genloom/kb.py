@@ -5,7 +5,9 @@
     for hit in kb.search("how do I vacuum a table?", k=5, principals=["alice"]):
         print(hit.source, hit.heading_path, kb.document(hit.doc_id).text[hit.start:hit.end])
 
-A knowledge base remembers the embedder it was created with and always uses it, so its vectors never mix.
+A knowledge base remembers the embedder it was created with and never mixes vectors: it uses that embedder,
+or the configured / requested one when that makes the same vectors (``same_vectors``: ``minilm:`` and
+``onnx:``), so a KB made by the torch embedder is extended and searched by the faster ONNX one.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from genloom.backends.embed import Embedder, resolve_embedder
+from genloom.backends.embed import Embedder, resolve_embedder, same_vectors
 from genloom.backends.store import SearchFilter, Store, resolve_store
 from genloom.backends.store.base import check_kb_name
 from genloom.errors import NotFound, UserError
@@ -44,7 +46,9 @@ class KnowledgeBase:
     ) -> KnowledgeBase:  # fmt: skip
         """Open KB ``name``; with ``create=True`` make it if missing (else NotFound).
 
-        ``embedder`` picks the embedder for a new KB; for an existing KB it must match the stored one.
+        ``embedder`` picks the embedder for a new KB; for an existing KB it must make the same vectors as the
+        stored one. Without it an existing KB uses the configured embedder if that makes the same vectors,
+        else the one it was made with.
         """
         s = settings or get_settings()
         provider = resolve_store(None, s)
@@ -58,13 +62,14 @@ class KnowledgeBase:
                 hint=f"pick one of those with --kb, or create it: genloom ingest PATH --kb {name}",
             ) from None
         stored = store.meta().get("embedder")
-        if stored and embedder and resolve_embedder(embedder, s).info()["id"] != stored:
+        if stored and embedder and not same_vectors(resolve_embedder(embedder, s).info()["id"], stored):
             store.close()
             raise UserError(
                 f"knowledge base {name!r} was built with embedder {stored!r}, not {embedder!r}",
                 hint=f"leave out --embedder, or use another --kb, or drop it: genloom kb drop {name}",
             )
-        return cls(name, store, s, stored or embedder)
+        spec = embedder or s.embedder
+        return cls(name, store, s, spec if not stored or same_vectors(spec, stored) else stored)
 
     @staticmethod
     def list(settings: Settings | None = None) -> builtins.list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
 from genloom.cli._common import console, console_err, print_json
@@ -13,6 +13,7 @@ from genloom.cli._kbopts import KB_OPTION, parse_pairs
 from genloom.ingest import FileResult
 from genloom.kb import KnowledgeBase
 
+_FIELDS = "{task.fields[files]}/{task.fields[n_files]} files · {task.fields[chunks]} chunks · {task.fields[rate]} chunks/s"
 _COLOURS = {"added": "green", "updated": "cyan", "unchanged": "dim", "failed": "red", "skipped": "yellow"}
 
 
@@ -26,7 +27,9 @@ def ingest(
         None, "--meta", help="key=value metadata for --where (repeatable)."
     ),
     embedder: str | None = typer.Option(
-        None, "--embedder", help="Embedder for a new KB: 'minilm:' (default) or 'hash:'."
+        None,
+        "--embedder",
+        help="Embedder for a new KB: 'onnx:' (default), 'onnx:int8', 'minilm:' (torch) or 'hash:'.",
     ),
     max_file_mb: int | None = typer.Option(None, "--max-file-mb", help="Skip files larger than this."),
     bulk: bool | None = typer.Option(
@@ -43,25 +46,30 @@ def ingest(
     bar = Progress(
         TextColumn("[bold]ingest[/]"),
         BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("files · {task.fields[chunks]} chunks · {task.fields[rate]} chunks/s"),
+        TextColumn(_FIELDS),
         TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),  # by bytes read: files differ in size far more than in count
         console=console_err,
         disable=not show_bar,
         transient=True,
     )
-    task = bar.add_task("ingest", total=None, chunks=0, rate="-")
-    state: dict[str, Any] = {"chunks": 0}
+    task = bar.add_task("ingest", total=None, chunks=0, rate="-", files=0, n_files="?")
+    state: dict[str, Any] = {"chunks": 0, "files": 0}
 
     def on_event(kind: str, value: Any) -> None:
         if kind == "total":
-            bar.update(task, total=value)
+            bar.update(task, n_files=value)
+            return
+        if kind == "bytes":
+            bar.update(task, total=max(1, value))
             return
         r: FileResult = value
         state["chunks"] += r.chunks
+        state["files"] += 1
         elapsed = bar.tasks[0].elapsed or 0.0
         rate = f"{state['chunks'] / elapsed:.0f}" if elapsed > 0 else "-"
-        bar.update(task, advance=1, chunks=state["chunks"], rate=rate)
+        bar.update(task, advance=r.bytes, chunks=state["chunks"], rate=rate, files=state["files"])
         if verbose:
             reason = f" ({r.reason})" if r.reason else ""
             console_err.print(f"{r.status} {r.source} {r.chunks} chunks{reason}", markup=False)
@@ -87,6 +95,7 @@ def ingest(
     console.print(
         f"{kb}: " + (", ".join(parts) or "nothing to do")
         + f" · {d['chunks']} chunks ({d['embedded']} embedded, {d['reused']} reused) in {d['seconds']:.1f}s{rate}"
+        + f" · peak RSS {d['peak_rss_mb']:.0f} MiB"
     )  # fmt: skip
 
 
