@@ -81,8 +81,7 @@ class Finding:
             "reason": self.reason,
             "score": self.score,
             "spans": [
-                {"start": s.start, "end": s.end, "category": s.category, "reason": s.reason}
-                for s in self.spans
+                {"start": s.start, "end": s.end, "category": s.category, "reason": s.reason} for s in self.spans
             ],
         }
 
