@@ -41,9 +41,7 @@ class Settings:
     queue_size: int = 32  # generations admitted at once (running + waiting); more get 503
     max_request_bytes: int = 20_000_000  # request bodies above this get 413
     max_tokens_limit: int = 4096  # a request's max_tokens above this gets 400
-    embedder: str = (
-        "onnx:"  # embedder spec, see genloom.backends.embed.resolve_embedder (issue 20: ONNX fp32)
-    )
+    embedder: str = "onnx:"  # embedder spec, see genloom.backends.embed.resolve_embedder
     store: str = "sqlite:"  # store spec, see genloom.backends.store.resolve_store
     max_file_mb: int = 50  # ingest skips (and reports) files larger than this
     chunk_tokens: int = 200  # chunk budget in proxy tokens (MiniLM reads at most 256 word pieces)
