@@ -26,6 +26,7 @@ from genloom.backends.store.base import check_kb_name
 from genloom.errors import NotFound, UserError
 from genloom.ingest.limits import Limits
 from genloom.ingest.pipeline import Ingestor, IngestReport, Progress
+from genloom.ingest.sink import Sink
 from genloom.retrieve import search as _search
 from genloom.settings import Settings, get_settings
 from genloom.types import PUBLIC, Chunk, Document, Hit
@@ -98,6 +99,7 @@ class KnowledgeBase:
         bulk: bool | None = None,
         writers: builtins.list[str] | None = None,
         cancel: threading.Event | None = None,
+        sink: Sink | None = None,
     ) -> IngestReport:
         """Ingest files. ``bulk``: on stores that have a bulk mode (Postgres), build the vector index once at
         the end instead of row by row; None = only when the knowledge base is still empty (the first load),
@@ -106,6 +108,8 @@ class KnowledgeBase:
         ``sources`` (logical names, as the server gives uploads) also keys the documents' ids with this
         knowledge base's secret salt, so nobody can compute an upload's id from its name. ``writers``: who
         may change the documents (the server: the uploading key). ``cancel``: stop at the next check.
+        ``sink``: where batches are embedded and written (default: here; genloom.distributed.CelerySink:
+        workers, which write themselves, so no bulk mode with it).
         Every file is read under the ingest limits (settings ``ingest_*``)."""
         if isinstance(paths, str | Path):
             paths = [paths]
@@ -117,15 +121,17 @@ class KnowledgeBase:
             chunk_overlap=s.chunk_overlap,
             max_bytes=(max_file_mb or s.max_file_mb) * 2**20,
             limits=Limits.from_settings(s),
+            batch_chunks=s.ingest_batch_chunks,
+            queue_batches=s.ingest_queue_batches,
         )
         salt = self._id_salt() if sources else ""
         bulk_load = getattr(self.store, "bulk_load", None)
         if bulk is None:
-            bulk = bulk_load is not None and self.store.stats()["chunks"] == 0
+            bulk = bulk_load is not None and sink is None and self.store.stats()["chunks"] == 0
         with bulk_load() if bulk and bulk_load is not None else contextlib.nullcontext():
             return ingestor.run(
                 list(paths), principals=principals, metadata=metadata, progress=progress, sources=sources,
-                writers=writers, id_salt=salt, cancel=cancel,
+                writers=writers, id_salt=salt, cancel=cancel, sink=sink,
             )  # fmt: skip
 
     def _id_salt(self) -> str:

@@ -78,6 +78,14 @@ class Settings:
     # the first step's tool_choice: "required" makes the model call a tool before answering (the bundled 135M
     # model never chooses a tool by itself: docs/benchmarks.md "Tool calling"); "auto" lets it decide
     agent_first_tool_choice: str = "required"
+    # --- ingest throughput and distributed ingest (issue 20; README "Ingest throughput")
+    ingest_batch_chunks: int = 128  # chunks per embedder call (and per task sent to workers)
+    ingest_queue_batches: int = 2  # batches parsed ahead of the embedder (bounds ingest memory)
+    ingest_workers: str = ""  # broker URL (amqp://...): genloom ingest sends batches to `genloom worker`s
+    ingest_results: str = ""  # Celery result backend; "" = redis_url if set, else rpc:// over the broker
+    ingest_task_timeout: int = 3600  # seconds the dispatcher waits for one batch before reporting it failed
+    worker_queue: str = "genloom-ingest"  # broker queue the batches go through
+    worker_concurrency: int = 1  # worker processes per `genloom worker` (each loads the embedder once)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "home", Path(self.home).expanduser())
@@ -149,6 +157,15 @@ class Settings:
                 f"chunk_overlap must be in [0, chunk_tokens/2), got {self.chunk_overlap}",
                 hint="set GENLOOM_CHUNK_OVERLAP to e.g. 30",
             )
+        for name in (
+            "ingest_batch_chunks",
+            "ingest_queue_batches",
+            "ingest_task_timeout",
+            "worker_concurrency",
+        ):
+            if getattr(self, name) < 1:  # issue 20
+                raise UserError(f"{name} must be >= 1, got {getattr(self, name)}",
+                                hint=f"set GENLOOM_{name.upper()}")  # fmt: skip
 
     @classmethod
     def load(cls, cwd: Path | None = None, env: dict[str, str] | None = None, **overrides: Any) -> Settings:

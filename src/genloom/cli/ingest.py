@@ -10,6 +10,7 @@ from rich.table import Table
 
 from genloom.cli._common import console, console_err, print_json
 from genloom.cli._kbopts import KB_OPTION, parse_pairs
+from genloom.errors import UserError
 from genloom.ingest import FileResult
 from genloom.kb import KnowledgeBase
 
@@ -37,11 +38,22 @@ def ingest(
         "--bulk/--no-bulk",
         help="Postgres: build the vector index once at the end (default: only into an empty KB).",
     ),
+    workers: str | None = typer.Option(
+        None,
+        "--workers",
+        help="Broker URL (amqp://...): embed and write on `genloom worker` processes (Postgres store only; "
+        "default: the ingest_workers setting; '' = here).",
+    ),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Print one line per file as it is done."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Ingest documents (.txt .md .html .pdf .docx); unchanged files are skipped, re-runs resume."""
     base = KnowledgeBase.open(kb, create=True, embedder=embedder)
+    try:
+        sink = _sink(base, workers, bulk)
+    except BaseException:
+        base.close()
+        raise
     show_bar = console_err.is_terminal and not verbose
     bar = Progress(
         TextColumn("[bold]ingest[/]"),
@@ -77,7 +89,8 @@ def ingest(
     try:
         with bar:
             report = base.ingest(paths, principals=principal, progress=on_event,
-                                 metadata=parse_pairs(meta, "--meta"), max_file_mb=max_file_mb, bulk=bulk)  # fmt: skip
+                                 metadata=parse_pairs(meta, "--meta"), max_file_mb=max_file_mb, bulk=bulk,
+                                 sink=sink)  # fmt: skip
     finally:
         base.close()
     if as_json:
@@ -97,6 +110,25 @@ def ingest(
         + f" · {d['chunks']} chunks ({d['embedded']} embedded, {d['reused']} reused) in {d['seconds']:.1f}s{rate}"
         + f" · peak RSS {d['peak_rss_mb']:.0f} MiB"
     )  # fmt: skip
+
+
+def _sink(base: KnowledgeBase, workers: str | None, bulk: bool | None) -> Any:
+    """The Celery sink when --workers (or the ingest_workers setting) names a broker, else None (here)."""
+    s = base.settings
+    broker = s.ingest_workers if workers is None else workers
+    if not broker:
+        return None
+    if not s.store.startswith(("postgres://", "postgresql://")):
+        raise UserError(
+            "--workers needs the shared Postgres store (workers write to it themselves)",
+            hint="set GENLOOM_STORE=postgres://... here and for the workers, or leave out --workers",
+        )
+    if bulk:
+        raise UserError("--bulk cannot be used with --workers", hint="leave out --bulk")
+    from genloom.distributed import CelerySink
+
+    base.embedder.info()  # records the KB's embedder before any worker writes to it
+    return CelerySink(broker, base.name, s, timeout=s.ingest_task_timeout)
 
 
 def register(app: typer.Typer) -> None:

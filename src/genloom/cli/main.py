@@ -27,6 +27,7 @@ from genloom.cli import (
     serve,
     tokens,
     tune,
+    worker,
 )
 from genloom.cli import eval as eval_cmd
 from genloom.cli._common import console_err
@@ -58,6 +59,7 @@ for module in (
     feedback,
     tune,
     image,
+    worker,
 ):
     module.register(app)
 
