@@ -208,3 +208,26 @@ def test_a_worker_killed_mid_batch_loses_and_doubles_nothing(cluster, tmp_path):
     assert any(t == first_text and p != pid for p, _, t in calls)  # the killed batch ran again elsewhere
     _check_store(kb, 8)
     kb.close()
+
+
+def test_cli_workers_need_the_postgres_store(tmp_path, monkeypatch, capsys):
+    from genloom.cli.main import main
+
+    monkeypatch.setenv("GENLOOM_EMBEDDER", "hash:")
+    (tmp_path / "a.txt").write_text("hello")
+    assert main(["ingest", str(tmp_path / "a.txt"), "--workers", BROKER]) != 0
+    assert "needs the shared Postgres store" in capsys.readouterr().err
+    assert main(["worker", "--broker", BROKER]) != 0
+    assert "needs the shared Postgres store" in capsys.readouterr().err
+
+
+def test_cli_ingest_json_reports_peak_rss(tmp_path, monkeypatch, capsys):
+    import json
+
+    from genloom.cli.main import main
+
+    monkeypatch.setenv("GENLOOM_EMBEDDER", "hash:")
+    (tmp_path / "a.txt").write_text("hello there")
+    assert main(["ingest", str(tmp_path / "a.txt"), "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["added"] == 1 and d["peak_rss_mb"] > 10 and d["files"][0]["bytes"] == 11
