@@ -217,6 +217,7 @@ def test_cli_workers_need_the_postgres_store(tmp_path, monkeypatch, capsys):
     (tmp_path / "a.txt").write_text("hello")
     assert main(["ingest", str(tmp_path / "a.txt"), "--workers", BROKER]) != 0
     assert "needs the shared Postgres store" in capsys.readouterr().err
+    assert main(["kb", "list"]) == 0 and "default" not in capsys.readouterr().out  # nothing was created
     assert main(["worker", "--broker", BROKER]) != 0
     assert "needs the shared Postgres store" in capsys.readouterr().err
 

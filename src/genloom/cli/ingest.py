@@ -13,6 +13,7 @@ from genloom.cli._kbopts import KB_OPTION, parse_pairs
 from genloom.errors import UserError
 from genloom.ingest import FileResult
 from genloom.kb import KnowledgeBase
+from genloom.settings import get_settings
 
 _FIELDS = "{task.fields[files]}/{task.fields[n_files]} files · {task.fields[chunks]} chunks · {task.fields[rate]} chunks/s"
 _COLOURS = {"added": "green", "updated": "cyan", "unchanged": "dim", "failed": "red", "skipped": "yellow"}
@@ -48,9 +49,10 @@ def ingest(
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Ingest documents (.txt .md .html .pdf .docx); unchanged files are skipped, re-runs resume."""
+    broker = _broker(workers, bulk)  # checked before the KB is created
     base = KnowledgeBase.open(kb, create=True, embedder=embedder)
     try:
-        sink = _sink(base, workers, bulk)
+        sink = _sink(base, broker) if broker else None
     except BaseException:
         base.close()
         raise
@@ -112,23 +114,25 @@ def ingest(
     )  # fmt: skip
 
 
-def _sink(base: KnowledgeBase, workers: str | None, bulk: bool | None) -> Any:
-    """The Celery sink when --workers (or the ingest_workers setting) names a broker, else None (here)."""
-    s = base.settings
+def _broker(workers: str | None, bulk: bool | None) -> str:
+    """The broker of --workers (or the ingest_workers setting); "" = embed and write here."""
+    s = get_settings()
     broker = s.ingest_workers if workers is None else workers
-    if not broker:
-        return None
-    if not s.store.startswith(("postgres://", "postgresql://")):
+    if broker and not s.store.startswith(("postgres://", "postgresql://")):
         raise UserError(
             "--workers needs the shared Postgres store (workers write to it themselves)",
             hint="set GENLOOM_STORE=postgres://... here and for the workers, or leave out --workers",
         )
-    if bulk:
+    if broker and bulk:
         raise UserError("--bulk cannot be used with --workers", hint="leave out --bulk")
+    return broker
+
+
+def _sink(base: KnowledgeBase, broker: str) -> Any:
     from genloom.distributed import CelerySink
 
     base.embedder.info()  # records the KB's embedder before any worker writes to it
-    return CelerySink(broker, base.name, s, timeout=s.ingest_task_timeout)
+    return CelerySink(broker, base.name, base.settings, timeout=base.settings.ingest_task_timeout)
 
 
 def register(app: typer.Typer) -> None:
