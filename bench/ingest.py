@@ -48,11 +48,9 @@ def genloom_worker(files_json: str) -> None:
     report = kb.ingest(files)
     ingest_s = time.perf_counter() - t1
     model = kb.embedder._m()  # type: ignore[attr-defined]
-    from genloom.ingest.pipeline import _embed_text
+    from genloom.ingest.pipeline import embed_text
 
-    texts = [
-        _embed_text(d.title, c) for d in kb.documents() for c in kb.chunks(d.doc_id)
-    ]  # what was embedded
+    texts = [embed_text(d.title, c) for d in kb.documents() for c in kb.chunks(d.doc_id)]  # what was embedded
     pieces = [len(ids) for ids in model.tokenizer(texts, add_special_tokens=True)["input_ids"]]
     print(json.dumps({
         "system": "genloom", "load_s": load_s, "ingest_s": ingest_s, "chunks": report.chunks,

@@ -5,7 +5,9 @@
     for hit in kb.search("how do I vacuum a table?", k=5, principals=["alice"]):
         print(hit.source, hit.heading_path, kb.document(hit.doc_id).text[hit.start:hit.end])
 
-A knowledge base remembers the embedder it was created with and always uses it, so its vectors never mix.
+A knowledge base remembers the embedder it was created with and never mixes vectors: it uses that embedder,
+or the configured / requested one when that makes the same vectors (``same_vectors``: ``minilm:`` and
+``onnx:``), so a KB made by the torch embedder is extended and searched by the faster ONNX one.
 """
 
 from __future__ import annotations
@@ -18,13 +20,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from genloom.backends.embed import Embedder, resolve_embedder
+from genloom.backends.embed import Embedder, resolve_embedder, same_vectors
 from genloom.backends.store import SearchFilter, Store, resolve_store
 from genloom.backends.store.base import check_kb_name
 from genloom.errors import NotFound, UserError
 from genloom.guard.ingest import DocumentScreen
 from genloom.ingest.limits import Limits
 from genloom.ingest.pipeline import Ingestor, IngestReport, Progress
+from genloom.ingest.sink import Sink
 from genloom.retrieve import search as _search
 from genloom.settings import Settings, get_settings
 from genloom.types import PUBLIC, Chunk, Document, Hit
@@ -45,7 +48,9 @@ class KnowledgeBase:
     ) -> KnowledgeBase:  # fmt: skip
         """Open KB ``name``; with ``create=True`` make it if missing (else NotFound).
 
-        ``embedder`` picks the embedder for a new KB; for an existing KB it must match the stored one.
+        ``embedder`` picks the embedder for a new KB; for an existing KB it must make the same vectors as the
+        stored one. Without it an existing KB uses the configured embedder if that makes the same vectors,
+        else the one it was made with.
         """
         s = settings or get_settings()
         provider = resolve_store(None, s)
@@ -59,13 +64,14 @@ class KnowledgeBase:
                 hint=f"pick one of those with --kb, or create it: genloom ingest PATH --kb {name}",
             ) from None
         stored = store.meta().get("embedder")
-        if stored and embedder and resolve_embedder(embedder, s).info()["id"] != stored:
+        if stored and embedder and not same_vectors(resolve_embedder(embedder, s).info()["id"], stored):
             store.close()
             raise UserError(
                 f"knowledge base {name!r} was built with embedder {stored!r}, not {embedder!r}",
                 hint=f"leave out --embedder, or use another --kb, or drop it: genloom kb drop {name}",
             )
-        return cls(name, store, s, stored or embedder)
+        spec = embedder or s.embedder
+        return cls(name, store, s, spec if not stored or same_vectors(spec, stored) else stored)
 
     @staticmethod
     def list(settings: Settings | None = None) -> builtins.list[str]:
@@ -94,6 +100,7 @@ class KnowledgeBase:
         bulk: bool | None = None,
         writers: builtins.list[str] | None = None,
         cancel: threading.Event | None = None,
+        sink: Sink | None = None,
     ) -> IngestReport:
         """Ingest files. ``bulk``: on stores that have a bulk mode (Postgres), build the vector index once at
         the end instead of row by row; None = only when the knowledge base is still empty (the first load),
@@ -102,6 +109,8 @@ class KnowledgeBase:
         ``sources`` (logical names, as the server gives uploads) also keys the documents' ids with this
         knowledge base's secret salt, so nobody can compute an upload's id from its name. ``writers``: who
         may change the documents (the server: the uploading key). ``cancel``: stop at the next check.
+        ``sink``: where batches are embedded and written (default: here; genloom.distributed.CelerySink:
+        workers, which write themselves, so no bulk mode with it).
         Every file is read under the ingest limits (settings ``ingest_*``)."""
         if isinstance(paths, str | Path):
             paths = [paths]
@@ -114,15 +123,17 @@ class KnowledgeBase:
             max_bytes=(max_file_mb or s.max_file_mb) * 2**20,
             limits=Limits.from_settings(s),
             screen=DocumentScreen(s),
+            batch_chunks=s.ingest_batch_chunks,
+            queue_batches=s.ingest_queue_batches,
         )
         salt = self._id_salt() if sources else ""
         bulk_load = getattr(self.store, "bulk_load", None)
         if bulk is None:
-            bulk = bulk_load is not None and self.store.stats()["chunks"] == 0
+            bulk = bulk_load is not None and sink is None and self.store.stats()["chunks"] == 0
         with bulk_load() if bulk and bulk_load is not None else contextlib.nullcontext():
             return ingestor.run(
                 list(paths), principals=principals, metadata=metadata, progress=progress, sources=sources,
-                writers=writers, id_salt=salt, cancel=cancel,
+                writers=writers, id_salt=salt, cancel=cancel, sink=sink,
             )  # fmt: skip
 
     def _id_salt(self) -> str:

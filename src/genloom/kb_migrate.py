@@ -16,7 +16,7 @@ import numpy as np
 
 from genloom.backends.store import resolve_store
 from genloom.errors import BackendError, UserError
-from genloom.ingest.pipeline import _embed_text
+from genloom.ingest.pipeline import embed_text
 from genloom.settings import Settings, get_settings
 
 
@@ -72,7 +72,7 @@ def _copy(a: Any, b: Any, name: str, progress: Callable[[str, int, int], None] |
         doc = a.document(listed.doc_id)
         chunks = a.chunks(listed.doc_id)
         vectors = a.chunk_vectors(listed.doc_id)
-        hashes = [hashlib.sha1(_embed_text(doc.title, c).encode()).hexdigest() for c in chunks]
+        hashes = [hashlib.sha1(embed_text(doc.title, c).encode()).hexdigest() for c in chunks]
         absent = [h for h in hashes if h not in vectors]
         if absent and len(vectors) == len(chunks):  # written by another ingest version: keep stored order
             hashes = list(vectors)

@@ -41,7 +41,7 @@ class Settings:
     queue_size: int = 32  # generations admitted at once (running + waiting); more get 503
     max_request_bytes: int = 20_000_000  # request bodies above this get 413
     max_tokens_limit: int = 4096  # a request's max_tokens above this gets 400
-    embedder: str = "minilm:"  # embedder spec, see genloom.backends.embed.resolve_embedder
+    embedder: str = "onnx:"  # embedder spec, see genloom.backends.embed.resolve_embedder
     store: str = "sqlite:"  # store spec, see genloom.backends.store.resolve_store
     max_file_mb: int = 50  # ingest skips (and reports) files larger than this
     chunk_tokens: int = 200  # chunk budget in proxy tokens (MiniLM reads at most 256 word pieces)
@@ -120,6 +120,14 @@ class Settings:
     # online A/B: "TARGET = ARM_A | ARM_B [@ SHARE_B]; ..." TARGET a template name (arms are its versions,
     # e.g. "content_generator = v1 | v2 @ 0.5") or a model id (arms are model specs); sticky per key
     ab_splits: str = ""
+    # --- ingest throughput and distributed ingest (issue 20; README "Ingest throughput")
+    ingest_batch_chunks: int = 128  # chunks per embedder call (and per task sent to workers)
+    ingest_queue_batches: int = 2  # batches parsed ahead of the embedder (bounds ingest memory)
+    ingest_workers: str = ""  # broker URL (amqp://...): genloom ingest sends batches to `genloom worker`s
+    ingest_results: str = ""  # Celery result backend; "" = redis_url if set, else rpc:// over the broker
+    ingest_task_timeout: int = 3600  # seconds the dispatcher waits for one batch before reporting it failed
+    worker_queue: str = "genloom-ingest"  # broker queue the batches go through
+    worker_concurrency: int = 1  # worker processes per `genloom worker` (each loads the embedder once)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "home", Path(self.home).expanduser())
@@ -198,6 +206,15 @@ class Settings:
                 f"chunk_overlap must be in [0, chunk_tokens/2), got {self.chunk_overlap}",
                 hint="set GENLOOM_CHUNK_OVERLAP to e.g. 30",
             )
+        for name in (
+            "ingest_batch_chunks",
+            "ingest_queue_batches",
+            "ingest_task_timeout",
+            "worker_concurrency",
+        ):
+            if getattr(self, name) < 1:  # issue 20
+                raise UserError(f"{name} must be >= 1, got {getattr(self, name)}",
+                                hint=f"set GENLOOM_{name.upper()}")  # fmt: skip
 
     @classmethod
     def load(cls, cwd: Path | None = None, env: dict[str, str] | None = None, **overrides: Any) -> Settings:

@@ -31,6 +31,7 @@ from genloom.cli import (
     tokens,
     tune,
     usage,
+    worker,
 )
 from genloom.cli import eval as eval_cmd
 from genloom.cli._common import console_err
@@ -66,6 +67,7 @@ for module in (
     audit,
     prompts,
     usage,
+    worker,
 ):
     module.register(app)
 

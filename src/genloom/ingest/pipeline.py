@@ -6,6 +6,11 @@ read past hashing and never re-embedded; chunks of an updated document whose tex
 stored vectors. Vectors are computed for several documents at once (large batches are what make the
 embedder fast) but each document is written in its own transaction, so ``kill -9`` at any moment leaves
 whole documents only, and re-running the same command finishes the rest.
+
+The stages overlap: this thread reads, parses and splits files and writes finished documents, while the
+embedder computes the previous batch on a background thread (genloom.ingest.stage; ONNX Runtime and torch
+release the GIL). At most ``queue_batches`` batches of ``batch_chunks`` chunks wait for the embedder, so memory
+stays bounded whatever the corpus size; the store is only touched from the calling thread.
 """
 
 from __future__ import annotations
@@ -13,14 +18,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import resource
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
-
-import numpy as np
+from typing import Any
 
 from genloom.backends.embed import Embedder
 from genloom.backends.store import Store
@@ -30,68 +32,12 @@ from genloom.ingest.errors import LoadError
 from genloom.ingest.files import expand
 from genloom.ingest.limits import IngestCancelled, Limits
 from genloom.ingest.loaders import loader_for
+from genloom.ingest.records import FileResult, IngestReport, Prepared, Progress, Status, Written
+from genloom.ingest.sink import LocalSink, Sink
 from genloom.ingest.splitter import split
 from genloom.types import PUBLIC, Chunk, Document
 
-Status = Literal["added", "updated", "unchanged", "failed", "skipped", "quarantined"]
 SPLITTER_VERSION = "1"
-
-
-@dataclass(slots=True)
-class FileResult:
-    source: str
-    status: Status
-    reason: str = ""
-    chunks: int = 0
-    doc_id: str = ""
-    flagged: list[dict[str, Any]] = field(default_factory=list)  # spans the guards kept out (issue 14)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"source": self.source, "status": self.status, "reason": self.reason, "chunks": self.chunks,
-                "doc_id": self.doc_id, "flagged": self.flagged}  # fmt: skip
-
-
-@dataclass(slots=True)
-class IngestReport:
-    kb: str
-    results: list[FileResult] = field(default_factory=list)
-    embedded: int = 0  # chunk vectors computed in this run
-    reused: int = 0  # chunk vectors taken from the store (text unchanged)
-    seconds: float = 0.0
-
-    def count(self, status: Status) -> int:
-        return sum(1 for r in self.results if r.status == status)
-
-    @property
-    def chunks(self) -> int:
-        return sum(r.chunks for r in self.results if r.status in ("added", "updated"))
-
-    def to_dict(self) -> dict[str, Any]:
-        statuses: tuple[Status, ...] = ("added", "updated", "unchanged", "failed", "skipped", "quarantined")
-        return {
-            "kb": self.kb,
-            **{s: self.count(s) for s in statuses},
-            "flagged": sum(1 for r in self.results if r.flagged),
-            "chunks": self.chunks,
-            "embedded": self.embedded,
-            "reused": self.reused,
-            "seconds": round(self.seconds, 3),
-            "chunks_per_second": round(self.chunks / self.seconds, 1) if self.seconds > 0 else None,
-            "files": [r.to_dict() for r in self.results],
-        }
-
-
-Progress = Callable[[str, Any], None]  # ("total", n_files) | ("file", FileResult)
-
-
-@dataclass(slots=True)
-class _Pending:
-    result: FileResult
-    doc: Document
-    chunks: list[Chunk]
-    embed_texts: list[str]
-    hashes: list[str]
-    vectors: list[np.ndarray | None]
 
 
 class Quarantined(LoadError):
@@ -121,7 +67,8 @@ class Ingestor:
         chunk_tokens: int = 200,
         chunk_overlap: int = 30,
         max_bytes: int = 50 * 2**20,
-        batch_chunks: int = 256,
+        batch_chunks: int = 128,
+        queue_batches: int = 2,
         limits: Limits | None = None,
         screen: DocumentScreen | None = None,
     ) -> None:
@@ -131,7 +78,8 @@ class Ingestor:
         self.chunk_overlap = chunk_overlap
         self.max_bytes = max_bytes
         self._sources: dict[Path, str] = {}
-        self.batch_chunks = batch_chunks
+        self.batch_chunks = batch_chunks  # chunks per embedder call (one batch through the stage)
+        self.queue_batches = queue_batches  # batches parsed ahead of the embedder (bounds memory)
         self.limits = limits or Limits()
         self.screen = screen  # the document guards (genloom.guard.ingest); None = unguarded
         self._writers: list[str] = []
@@ -148,6 +96,7 @@ class Ingestor:
         writers: list[str] | None = None,
         id_salt: str = "",
         cancel: threading.Event | None = None,
+        sink: Sink | None = None,
     ) -> IngestReport:
         """Ingest ``paths``. ``sources`` names files by a logical source instead of their path (uploads
         arrive in temp files: naming them 'upload:<name>' makes re-uploads update the same document).
@@ -155,7 +104,8 @@ class Ingestor:
         ``writers``: who may change the documents (stamped on them; an existing document whose writers do
         not include one of them is not touched: that file fails). ``id_salt``: document ids are keyed with
         it (uploads: not computable from a name). ``cancel``: once set, the run stops at the next check
-        (``IngestCancelled``); documents already written stay whole."""
+        (``IngestCancelled``); documents already written stay whole. ``sink``: where batches are embedded
+        and written (default: ``LocalSink``, a thread and this store)."""
         t0 = time.perf_counter()
         self._sources = {Path(k).resolve(): v for k, v in (sources or {}).items()}
         self._writers, self._salt, self._cancel = sorted(set(writers or [])), id_salt, cancel
@@ -164,40 +114,64 @@ class Ingestor:
         readers = sorted({p.strip() for p in (principals or []) if p.strip()}) or [PUBLIC]
         files, problems = expand(paths)
         emit("total", len(files) + len(problems))
+        emit("bytes", sum(_size(p) for p in files))
         for source, reason in problems:
             self._done(report, emit, FileResult(source, "failed", reason))
-        pending: list[_Pending] = []
+        pending: list[Prepared] = []
         n_new = 0
-        for path in files:
-            if cancel is not None and cancel.is_set():
-                raise IngestCancelled("the ingest was cancelled", hint="run it again to finish")
-            try:
-                item = self._prepare(path, readers, dict(metadata or {}))
-            except Quarantined as e:  # the guards' policy holds the whole document back
-                source = self._sources.get(path.resolve(), str(path))
-                self._done(report, emit, FileResult(source, "quarantined", e.message, flagged=e.flagged))
-                continue
-            except LoadError as e:  # named by its logical source (an upload's, not the temp file's)
-                source = self._sources.get(path.resolve(), str(path))
-                self._done(report, emit, FileResult(source, "failed", e.message))
-                continue
-            if isinstance(item, FileResult):
-                self._done(report, emit, item)
-                continue
-            pending.append(item)
-            n_new += sum(v is None for v in item.vectors)
-            if n_new >= self.batch_chunks:
-                self._flush(pending, report, emit)
-                pending, n_new = [], 0
-        self._flush(pending, report, emit)
+        # reading, parsing, splitting (here) overlap embedding and writing (the sink)
+        with sink or LocalSink(self.store, self.embedder, self.queue_batches) as out:
+            for path in files:
+                if cancel is not None and cancel.is_set():
+                    raise IngestCancelled("the ingest was cancelled", hint="run it again to finish")
+                n_new += self._prepare_one(path, readers, metadata, pending, report, emit)
+                if n_new >= self.batch_chunks:
+                    out.submit(pending)
+                    pending, n_new = [], 0
+                for written in out.ready():
+                    self._record(written, report, emit)
+            if pending:
+                out.submit(pending)
+            for written in out.drain():
+                self._record(written, report, emit)
         report.seconds = time.perf_counter() - t0
+        report.peak_rss_mb = peak_rss_mb()
         return report
+
+    def _prepare_one(
+        self, path: Path, readers: list[str], metadata: dict[str, str] | None, pending: list[Prepared],
+        report: IngestReport, emit: Progress,
+    ) -> int:  # fmt: skip
+        """Read, hash, parse and split one file; returns how many of its chunks need vectors."""
+        try:
+            item = self._prepare(path, readers, dict(metadata or {}))
+        except Quarantined as e:  # the guards' policy holds the whole document back
+            source = self._sources.get(path.resolve(), str(path))
+            self._done(report, emit, FileResult(source, "quarantined", e.message, flagged=e.flagged, bytes=_size(path)))
+            return 0
+        except LoadError as e:  # named by its logical source (an upload's, not the temp file's)
+            source = self._sources.get(path.resolve(), str(path))
+            self._done(report, emit, FileResult(source, "failed", e.message, bytes=_size(path)))
+            return 0
+        if isinstance(item, FileResult):
+            item.bytes = _size(path)
+            self._done(report, emit, item)
+            return 0
+        item.result.bytes = _size(path)
+        pending.append(item)
+        return item.n_new
+
+    def _record(self, written: Written, report: IngestReport, emit: Progress) -> None:
+        report.embedded += written.embedded
+        report.reused += written.reused
+        for r in written.results:
+            self._done(report, emit, r)
 
     def _done(self, report: IngestReport, emit: Progress, r: FileResult) -> None:
         report.results.append(r)
         emit("file", r)
 
-    def _prepare(self, path: Path, readers: list[str], metadata: dict[str, str]) -> _Pending | FileResult:
+    def _prepare(self, path: Path, readers: list[str], metadata: dict[str, str]) -> Prepared | FileResult:
         source = self._sources.get(path.resolve(), str(path.resolve()))
         loader = loader_for(path)
         if loader is None:
@@ -246,7 +220,7 @@ class Ingestor:
     def _extract(
         self, path: Path, source: str, data: bytes, loader: Any, doc_id: str, content_hash: str,
         old_hash: str | None, readers: list[str], meta: dict[str, Any], budget: Any,
-    ) -> _Pending:  # fmt: skip
+    ) -> Prepared:  # fmt: skip
         try:
             extracted = loader(data, path)
         except (LoadError, IngestCancelled):
@@ -274,34 +248,34 @@ class Ingestor:
             Chunk(f"{doc_id}:{i}", doc_id, i, text[s.start : s.end], s.start, s.end, s.heading_path)
             for i, s in enumerate(spans)
         ]
-        embed_texts = [_embed_text(extracted.title, c) for c in chunks]
+        embed_texts = [embed_text(extracted.title, c) for c in chunks]
         hashes = [hashlib.sha1(t.encode()).hexdigest() for t in embed_texts]
         known = self.store.chunk_vectors(doc_id) if old_hash else {}
         doc = Document(doc_id, source, extracted.title, content_hash, text, readers, meta, len(chunks),
                        writers=list(self._writers))  # fmt: skip
         status: Status = "updated" if old_hash else "added"
         flagged = screened.flagged if screened is not None else []
-        return _Pending(
+        vectors = [known.get(h) for h in hashes]
+        return Prepared(
             FileResult(source, status, chunks=len(chunks), doc_id=doc_id, flagged=flagged), doc, chunks,
             embed_texts, hashes,
-            [known.get(h) for h in hashes],
+            vectors, sum(v is None for v in vectors),
         )  # fmt: skip
 
-    def _flush(self, pending: list[_Pending], report: IngestReport, emit: Progress) -> None:
-        todo = [(p, i) for p in pending for i, v in enumerate(p.vectors) if v is None]
-        report.reused += sum(len(p.vectors) for p in pending) - len(todo)
-        if todo:
-            vecs = self.embedder.embed_documents([p.embed_texts[i] for p, i in todo])
-            for (p, i), v in zip(todo, vecs, strict=True):
-                p.vectors[i] = v
-        report.embedded += len(todo)
-        for p in pending:
-            p.doc.updated_at = time.time()
-            self.store.put_document(p.doc, p.chunks, np.stack(p.vectors), p.hashes)  # type: ignore[arg-type]
-            self._done(report, emit, p.result)
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory so far, in MiB (Linux reports KiB)."""
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
-def _embed_text(title: str, chunk: Chunk) -> str:
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def embed_text(title: str, chunk: Chunk) -> str:
     """What the embedder sees: the heading path (or title) as context, then the chunk."""
     context = " > ".join(chunk.heading_path) if chunk.heading_path else title
     return f"{context}\n{chunk.text}" if context and not chunk.text.startswith(context) else chunk.text

