@@ -516,7 +516,7 @@ def test_templates_panel_lists_fills_and_runs_a_template(browser, tmp_path):
         page.fill("[data-var='text']", "Owls hunt at night.")
         page.get_by_role("button", name="Run", exact=True).click()
         expect(page.locator("#tpl-status")).to_contain_text("summarizer@v1 on fake:")
-        expect(page.locator("#tpl-out")).to_contain_text("Owls")  # the echo model repeats (shuffles) the prompt
+        expect(page.locator("#tpl-out")).to_contain_text("Owls")  # the echo model repeats the prompt
         axe(page, "templates panel")
         assert not errors, errors
         page.context.close()
