@@ -504,6 +504,26 @@ def test_images_panel_calls_the_openai_images_endpoint_and_hides_without_it(brow
         page.context.close()
 
 
+def test_templates_panel_lists_fills_and_runs_a_template(browser, tmp_path):
+    """Issue 21: the template picker renders a template's typed variables and runs it through the API."""
+    from playwright.sync_api import expect
+
+    app, _, _ = make_app(tmp_path)
+    with live_server(app) as url:
+        page, errors = page_for(browser, url, viewport=DESKTOP)
+        page.get_by_role("button", name="Templates", exact=True).click()
+        page.select_option("#tpl-name", "summarizer")
+        expect(page.locator("#tpl-desc")).to_contain_text("summarizer@v1")
+        expect(page.locator("[data-var='sentences']")).to_have_value("3")  # the default, typed as a number
+        page.fill("[data-var='text']", "Owls hunt at night.")
+        page.get_by_role("button", name="Run", exact=True).click()
+        expect(page.locator("#tpl-status")).to_contain_text("summarizer@v1 on fake:")
+        expect(page.locator("#tpl-out")).to_contain_text("Owls")  # the echo model repeats the prompt
+        axe(page, "templates panel")
+        assert not errors, errors
+        page.context.close()
+
+
 @pytest.mark.slow
 def test_a_walk_on_the_real_bundled_models(browser, tmp_path):
     """The embedded defaults end to end: MiniLM embeds the upload, SmolLM2 on llama.cpp answers, and the

@@ -9,6 +9,7 @@ import { send, stop, busy, onConversationSaved, updateWelcome } from "./chat.js"
 import { initSidebar, loadList, openFromHash } from "./sidebar.js";
 import { initDocs, loadDocs, loadKbNames, onDocumentsChanged, setKb, upload, currentKb } from "./docs.js";
 import { initImages, probeImages } from "./images.js";
+import { initTemplates, loadTemplates } from "./templates.js";
 
 async function refreshModels(select = null) {
   try {
@@ -29,7 +30,7 @@ async function loadAll() {
   const ids = await refreshModels();
   const s = settings();
   if (s.model && s.model.startsWith("rag:")) setKb(s.model.slice(4));
-  await Promise.all([loadDocs(), loadKbNames(), openFromHash(), probeImages(ids)]); // openFromHash lists them
+  await Promise.all([loadDocs(), loadKbNames(), openFromHash(), probeImages(ids), loadTemplates()]); // openFromHash lists them
   updateWelcome();
 }
 
@@ -46,6 +47,7 @@ async function init() {
   initSidebar();
   initDocs();
   initImages();
+  initTemplates();
   const cfg = await fetch("/v1/config").then((r) => r.json()).catch(() => ({}));
   if (cfg.auth) {
     $("key-row").hidden = false;
