@@ -443,6 +443,8 @@ def test_phone_layout_dark_scheme_and_upload_from_the_chat_box(browser, tmp_path
         assert page.evaluate("() => document.documentElement.scrollWidth") <= 360
         pick = page.locator("#model").bounding_box()  # the "answer from" picker stays readable on a phone
         assert pick and pick["width"] >= 120, pick
+        bar = page.locator(".topbar").bounding_box()  # at most two rows: the picker, then the actions
+        assert bar and bar["height"] < 110, bar
         shot(page, tmp_path, "phone-360")
 
         # keyboard only: the composer takes the question, Enter sends
