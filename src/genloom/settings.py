@@ -79,7 +79,7 @@ class Settings:
     # model never chooses a tool by itself: docs/benchmarks.md "Tool calling"); "auto" lets it decide
     agent_first_tool_choice: str = "required"
     # --- ingest throughput and distributed ingest (issue 20; README "Ingest throughput")
-    ingest_batch_chunks: int = 128  # chunks per embedder call (and per task sent to workers)
+    ingest_batch_chunks: int = 32  # chunks per embedder call (and per task sent to workers); measured
     ingest_queue_batches: int = 2  # batches parsed ahead of the embedder (bounds ingest memory)
     ingest_workers: str = ""  # broker URL (amqp://...): genloom ingest sends batches to `genloom worker`s
     ingest_results: str = ""  # Celery result backend; "" = redis_url if set, else rpc:// over the broker
