@@ -5,6 +5,7 @@ killed mid-batch and nothing is lost or doubled."""
 from __future__ import annotations
 
 import concurrent.futures
+import json
 import os
 import signal
 import socket
@@ -18,6 +19,7 @@ import numpy as np
 import pytest
 
 import slow_embedder  # noqa: F401  (registers slowhash: here too: the dispatcher records the KB's embedder)
+from genloom.cli.main import main
 from genloom.distributed import CelerySink
 from genloom.distributed.app import ingest_batch
 from genloom.distributed.codec import encode_batch
@@ -85,7 +87,7 @@ def cluster(_pg16, tmp_path):
         return proc
 
     settings = Settings.load(env={k: v for k, v in env.items() if k.startswith("GENLOOM_")})
-    yield start, settings, tmp_path / "embed.log"
+    yield start, settings, env
     for proc in procs.values():
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
@@ -118,8 +120,8 @@ def _check_store(kb: KnowledgeBase, n_docs: int) -> None:
     assert kb.stats()["chunks"] == sum(d.n_chunks for d in docs)
 
 
-def test_two_workers_ingest_everything_once(cluster, tmp_path):
-    start, settings, _ = cluster
+def test_two_workers_ingest_everything_once(cluster, tmp_path, monkeypatch, capsys):
+    start, settings, env = cluster
     start("w1", 0.3)
     start("w2", 0.3)
     corpus = _corpus(tmp_path / "corpus", 12)
@@ -142,6 +144,18 @@ def test_two_workers_ingest_everything_once(cluster, tmp_path):
     assert (again.count("unchanged"), again.embedded) == (12, 0)
     kb.close()
     local.close()
+    # the CLI: `genloom ingest --workers` with the workers' settings adds one new file through them
+    (corpus / "new.md").write_text(
+        "# New\n\nA new document about " + " ".join(f"fresh{k}" for k in range(40))
+    )
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    set_settings(None)
+    assert main(["ingest", str(corpus), "--kb", "dist", "--workers", BROKER, "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert (d["added"], d["unchanged"], d["failed"]) == (1, 12, 0)
+    with KnowledgeBase.open("dist", Settings.load()) as kb:
+        _check_store(kb, 13)
 
 
 def test_a_batch_written_twice_leaves_the_same_rows(_pg16, tmp_path):
@@ -187,7 +201,8 @@ def test_a_batch_written_twice_leaves_the_same_rows(_pg16, tmp_path):
 
 @pytest.mark.slow
 def test_a_worker_killed_mid_batch_loses_and_doubles_nothing(cluster, tmp_path):
-    start, settings, embed_log = cluster
+    start, settings, env = cluster
+    embed_log = Path(env["SLOW_EMBED_LOG"])
     workers = [start("w1", 2.0), start("w2", 2.0)]
     corpus = _corpus(tmp_path / "corpus", 8)
     kb = KnowledgeBase.open("kill", settings, create=True)
@@ -211,8 +226,6 @@ def test_a_worker_killed_mid_batch_loses_and_doubles_nothing(cluster, tmp_path):
 
 
 def test_cli_workers_need_the_postgres_store(tmp_path, monkeypatch, capsys):
-    from genloom.cli.main import main
-
     monkeypatch.setenv("GENLOOM_EMBEDDER", "hash:")
     (tmp_path / "a.txt").write_text("hello")
     assert main(["ingest", str(tmp_path / "a.txt"), "--workers", BROKER]) != 0
@@ -223,10 +236,6 @@ def test_cli_workers_need_the_postgres_store(tmp_path, monkeypatch, capsys):
 
 
 def test_cli_ingest_json_reports_peak_rss(tmp_path, monkeypatch, capsys):
-    import json
-
-    from genloom.cli.main import main
-
     monkeypatch.setenv("GENLOOM_EMBEDDER", "hash:")
     (tmp_path / "a.txt").write_text("hello there")
     assert main(["ingest", str(tmp_path / "a.txt"), "--json"]) == 0

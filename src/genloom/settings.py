@@ -121,7 +121,7 @@ class Settings:
     # e.g. "content_generator = v1 | v2 @ 0.5") or a model id (arms are model specs); sticky per key
     ab_splits: str = ""
     # --- ingest throughput and distributed ingest (issue 20; README "Ingest throughput")
-    ingest_batch_chunks: int = 128  # chunks per embedder call (and per task sent to workers)
+    ingest_batch_chunks: int = 32  # chunks per embedder call (and per task sent to workers); measured
     ingest_queue_batches: int = 2  # batches parsed ahead of the embedder (bounds ingest memory)
     ingest_workers: str = ""  # broker URL (amqp://...): genloom ingest sends batches to `genloom worker`s
     ingest_results: str = ""  # Celery result backend; "" = redis_url if set, else rpc:// over the broker

@@ -67,7 +67,7 @@ class Ingestor:
         chunk_tokens: int = 200,
         chunk_overlap: int = 30,
         max_bytes: int = 50 * 2**20,
-        batch_chunks: int = 128,
+        batch_chunks: int = 32,
         queue_batches: int = 2,
         limits: Limits | None = None,
         screen: DocumentScreen | None = None,
