@@ -13,6 +13,7 @@ from genloom.cli import (
     agent,
     ask,
     chat,
+    detect,
     docs,
     extract,
     feedback,
@@ -27,6 +28,7 @@ from genloom.cli import (
     serve,
     tokens,
     tune,
+    verify,
 )
 from genloom.cli import eval as eval_cmd
 from genloom.cli._common import console_err
@@ -58,6 +60,8 @@ for module in (
     feedback,
     tune,
     image,
+    detect,
+    verify,
 ):
     module.register(app)
 

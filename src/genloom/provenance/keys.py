@@ -121,3 +121,9 @@ def watermark_scheme(settings: Settings) -> Scheme:
     key, key_id = watermark_key(settings)
     return Scheme(key, key_id, gamma=settings.watermark_gamma, delta=settings.watermark_delta,
                   context_width=settings.watermark_context)  # fmt: skip
+
+
+def own_signer_id(settings: Settings) -> str | None:
+    """This installation's signing key id, when it has a key (never creates one)."""
+    path = _key_path(settings, settings.signing_key_file, "signing.key")
+    return signing_key(settings).key_id if path.is_file() else None

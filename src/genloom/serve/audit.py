@@ -81,6 +81,13 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX feedback_ts ON feedback(ts)
         """,
     ),
+    (
+        "007_manifest",
+        """
+        -- the signed provenance manifest (JSON) returned with the output, when manifests are on (issue 16)
+        ALTER TABLE requests ADD COLUMN manifest TEXT;
+        """,
+    ),
 ]
 
 
@@ -105,6 +112,7 @@ class AuditRecord:
     # answered from the cache: the token counts are the cached response's, and none were charged
     cache_hit: bool = False
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    manifest: str | None = None  # the signed provenance manifest, JSON (genloom.serve.manifests)
 
 
 class AuditLog:

@@ -123,6 +123,8 @@ class Reply:
         path = "/v1/chat/completions" if kind == "chat" else "/v1/completions"
         self.rec = AuditRecord(self.id, who.key_id, path, model=model, prompt=prompt)
         self.slot: Slot | None = None  # set when the request is cacheable
+        self.kind = kind  # the manifest's kind: chat | completion | rag | structured (genloom.serve.manifests)
+        self.params: SamplingParams | None = None
 
     def chunk(self, delta: dict[str, Any] | None, finish: str | None = None, **extra: Any) -> str:
         choices = (

@@ -24,6 +24,7 @@ from genloom.serve.audit import AuditRecord
 from genloom.serve.auth import Principal
 from genloom.serve.deps import caller
 from genloom.serve.errors import APIError, to_api_error
+from genloom.serve.manifests import sign_reply
 from genloom.serve.openai_reply import Reply, cache_slot, from_cache, sse, store_reply, usage_dict
 from genloom.serve.state import State, get_state
 from genloom.serve.worker import Cancelled, Generation, Piece, text_of
@@ -144,17 +145,18 @@ async def _respond(
             raise
         extra = _fill_from_answer(rep.rec, gen, text) if rag else {}
         finish = "stop" if rag else _fill_from_completion(rep.rec, gen, text)
+        content = (extra["refusal"] if extra["refused"] else text.strip()) if rag else text
+        manifest = sign_reply(rep, gen, content, rag)  # issue 16: None unless the setting manifest = 1
         rep.done(gen)
         usage = usage_dict(rep.rec.prompt_tokens, rep.rec.completion_tokens)
         if text_completion:
             choice = {"index": 0, "text": text, "logprobs": None, "finish_reason": finish}
             body = {"id": rep.id, "object": "text_completion", "created": rep.created, "model": rep.model,
                     "system_fingerprint": None, "choices": [choice], "usage": usage}  # fmt: skip
+            if manifest is not None:
+                body["genloom_manifest"] = manifest
             await store_reply(rep, gen, body)
             return body
-        content = text.strip() if rag else text
-        if rag and extra["refused"]:
-            content = extra["refusal"]
         msg: dict[str, Any] = (
             {"role": "assistant", "content": content, **extra}
             if rag
@@ -166,6 +168,8 @@ async def _respond(
         choice = {"index": 0, "message": msg, "logprobs": None, "finish_reason": finish}
         body = {"id": rep.id, "object": "chat.completion", "created": rep.created, "model": rep.model,
                 "system_fingerprint": None, "choices": [choice], "usage": usage}  # fmt: skip
+        if manifest is not None:
+            body["genloom_manifest"] = manifest
         if not rag:
             await store_reply(rep, gen, body)
         return body
@@ -210,20 +214,26 @@ async def _respond(
                 if (ev := piece(p)) is not None:
                     yield ev
             text = "".join(parts)
+            signed: dict[str, Any] = {}  # issue 16: the manifest rides in the last chunk (manifest = 1)
             if rag:
                 extra = _fill_from_answer(rep.rec, gen, text)
                 if extra["refused"]:
                     yield rep.chunk({"content": extra["refusal"]})
+                if (m := sign_reply(rep, gen, text + (extra["refusal"] if extra["refused"] else ""), rag)):
+                    signed["genloom_manifest"] = m
                 # issue 13 (web UI): claims and the searched query ride along with citations and refused
                 final = {k: extra[k] for k in ("citations", "refused", "claims", "query")}
-                yield rep.chunk(final, "stop")
+                yield rep.chunk(final, "stop", **signed)
             else:
                 finish = _fill_from_completion(rep.rec, gen, text)
+                if (m := sign_reply(rep, gen, text, rag)) is not None:
+                    signed["genloom_manifest"] = m
                 if text_completion:
                     yield sse({"id": rep.id, "object": "text_completion", "created": rep.created, "model": rep.model,
-                                "choices": [{"index": 0, "text": "", "logprobs": None, "finish_reason": finish}]})  # fmt: skip
+                                "choices": [{"index": 0, "text": "", "logprobs": None, "finish_reason": finish}],
+                                **signed})  # fmt: skip
                 else:
-                    yield rep.chunk({}, finish)
+                    yield rep.chunk({}, finish, **signed)
             if include_usage:
                 yield rep.chunk(None, usage=usage_dict(rep.rec.prompt_tokens, rep.rec.completion_tokens))
             yield "data: [DONE]\n\n"
@@ -269,13 +279,16 @@ async def chat_completions(
             messages[users[-1]].content,
             [m for m in messages[: users[-1]] if m.role != "system"],
         )
-        _params(req, st, req.max_completion_tokens or req.max_tokens)  # same limits as plain chat
+        rep.kind, rep.params = "rag", _params(req, st, req.max_completion_tokens or req.max_tokens)  # same limits
         opts = {"kb": kb, "principals": who.acl, "k": req.k or 5, "model": st.models[0], "history": history,
                 "mode": req.rag_mode or "auto"}  # fmt: skip
         make = lambda: st.answer_factory(question, **opts)  # noqa: E731
         return await _respond(rep, st.start(make, st.models[0]), bool(req.stream), include_usage, rag=True)
     st.check_model(req.model)
     params = _params(req, st, req.max_completion_tokens or req.max_tokens)
+    rep.params = params
+    if constraint is not None:
+        rep.kind = "structured"
     inputs = {"messages": rep.rec.prompt, "response_format": req.response_format,
               "tools": tools.openai() if tools is not None else None}  # fmt: skip
     slot = cache_slot(st, request, who, "chat", req, params, inputs)
@@ -298,6 +311,7 @@ async def completions(
     st.check_model(req.model)
     params = _params(req, st, req.max_tokens)
     rep = Reply(st, who, request, req.model, prompts[0], "completion")
+    rep.params = params
     inputs = {"prompt": prompts[0], "echo": req.echo, "suffix": req.suffix}
     slot = cache_slot(st, request, who, "completion", req, params, inputs)
     if slot is not None and (hit := await from_cache(rep, slot, response)) is not None:
