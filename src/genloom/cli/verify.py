@@ -36,6 +36,19 @@ def _load(path: Path) -> tuple[Any, str | None]:
     return (obj.get("genloom_manifest", obj) if isinstance(obj, dict) else obj), None
 
 
+def _c2pa_state(path: Path, settings: Any) -> dict[str, Any] | None:
+    """The PNG's C2PA validation (this installation's local CA trusted), when c2pa-python is installed."""
+    try:
+        from genloom.provenance.c2pa_png import read
+    except ImportError:
+        return None
+    try:
+        r = read(path.read_bytes(), settings)
+    except UserError:  # c2pa-python is not installed: the genloom manifest alone is checked
+        return None
+    return None if r is None else {"state": r["state"], "status": r["status"]}
+
+
 def verify(
     manifest: Path = typer.Argument(
         ..., help="The manifest (JSON, or an API response with genloom_manifest) or a PNG."
@@ -56,14 +69,18 @@ def verify(
         body = read_text_arg(text)
     if body is None and output_hash is None:
         raise UserError("no output to check", hint="pass the text (or '-' for stdin, or --file PATH)")
-    v = verify_here(m, get_settings(), text=body, output_sha256=output_hash, trust=trust)
+    s = get_settings()
+    v = verify_here(m, s, text=body, output_sha256=output_hash, trust=trust)
+    c2pa = _c2pa_state(manifest, s) if output_hash is not None else None
     if as_json:
-        print_json(v.to_dict())
+        print_json({**v.to_dict(), **({"c2pa": c2pa} if c2pa else {})})
     else:
         console.print(("valid" if v.valid else "NOT valid") + f"  (signer {v.signer or 'none'}"
                       + (", trusted)" if v.trusted else ", not trusted)"))  # fmt: skip
         for p in v.problems:
             console.print(f"  - {p}")
+        if c2pa is not None:
+            console.print(f"C2PA: {c2pa['state']}" + "".join(f"; {x.get('code')}" for x in c2pa["status"]))
     if not v.valid:
         raise typer.Exit(1)
 

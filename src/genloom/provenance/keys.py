@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from genloom.settings import Settings
 
 
-def _private_file(path: Path, data: bytes) -> None:
+def private_file(path: Path, data: bytes) -> None:
     """Write ``data`` to a new file only its owner may read (never over an existing one)."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     try:
@@ -47,7 +47,7 @@ def watermark_key(settings: Settings) -> tuple[bytes, str]:
     """(the watermark key, its key id), created on first use."""
     path = _key_path(settings, settings.watermark_key_file, "watermark.key")
     if not path.exists():
-        _private_file(path, secrets.token_hex(32).encode() + b"\n")
+        private_file(path, secrets.token_hex(32).encode() + b"\n")
     text = path.read_text(encoding="utf-8").strip()
     try:
         key = bytes.fromhex(text)
@@ -92,7 +92,7 @@ def signing_key(settings: Settings) -> SigningKey:
         pem = ed25519.Ed25519PrivateKey.generate().private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         )
-        _private_file(path, pem)
+        private_file(path, pem)
     try:
         private = serialization.load_pem_private_key(path.read_bytes(), password=None)
     except ValueError:

@@ -3,7 +3,8 @@
 With the setting ``manifest = 1`` every generated output the API returns carries its signed manifest in the
 response field ``genloom_manifest`` (a chat completion, a text completion, a grounded ``rag:`` answer, a
 structured output, an agent run; streams: in the last chunk), and the same manifest is stored in the audit
-row's ``manifest`` column. The output hash is of the text exactly as the client receives it: the message
+row's ``manifest`` column. Images: each PNG's own manifest is signed in place and the PNG carries C2PA Content
+Credentials too (genloom.provenance.c2pa_png). The output hash is of the text exactly as the client receives it: the message
 content (or the completion text; a stream's deltas joined); tool calls are hashed as their JSON in ``extra``.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 from genloom.provenance import manifest as M
@@ -55,6 +57,23 @@ def sign_output(
 def sign_image(st: State, manifest: dict[str, Any]) -> dict[str, Any]:
     """An image's manifest (genloom.image.png), signed in place when manifests are on (else as it was)."""
     return M.sign(manifest, signing_key(st.settings)) if st.settings.manifest else manifest
+
+
+def c2pa_bytes(st: State, png: bytes, manifest: dict[str, Any]) -> bytes:
+    """A generated PNG with its C2PA Content Credentials when manifests are on (genloom.provenance.c2pa_png)."""
+    if not st.settings.manifest:
+        return png
+    from genloom.provenance.c2pa_png import embed
+
+    return embed(png, manifest, st.settings)
+
+
+def c2pa_file(st: State, path: Path, manifest: dict[str, Any]) -> None:
+    """:func:`c2pa_bytes` for a saved PNG (its sidecar's file hash follows)."""
+    if st.settings.manifest:
+        from genloom.provenance.c2pa_png import embed_file
+
+        embed_file(path, manifest, st.settings)
 
 
 def sign_reply(rep: Reply, gen: Generation, content: str, rag: bool) -> dict[str, Any] | None:

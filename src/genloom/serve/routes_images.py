@@ -38,7 +38,7 @@ from genloom.serve.audit import AuditRecord
 from genloom.serve.auth import Principal
 from genloom.serve.deps import caller
 from genloom.serve.errors import APIError, from_genloom
-from genloom.serve.manifests import sign_image
+from genloom.serve.manifests import c2pa_bytes, c2pa_file, sign_image
 from genloom.serve.queue import QueueFull
 from genloom.serve.routes_openai import ERRORS
 from genloom.serve.state import State, get_state
@@ -129,9 +129,10 @@ def _generate(st: State, req: ImageGenerationRequest, factor: int, seed: int) ->
             folder = _generated_dir(st)
             folder.mkdir(parents=True, exist_ok=True)
             save_with_sidecar(folder / f"{image_id}.png", big, man)
+            c2pa_file(st, folder / f"{image_id}.png", man)
             item["url"] = f"/v1/images/files/{image_id}.png"
         else:
-            item["b64_json"] = base64.b64encode(encode_png(big, man)).decode("ascii")
+            item["b64_json"] = base64.b64encode(c2pa_bytes(st, encode_png(big, man), man)).decode("ascii")
         data.append(item)
     return {"ref": m.ref, "data": data, "side": m.size * factor}
 
