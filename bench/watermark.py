@@ -131,7 +131,8 @@ def auroc(pos: Sequence[float], neg: Sequence[float]) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=40, help="watermarked generations per decoding mode")
-    ap.add_argument("--n-plain", type=int, default=0, help="plain generations per mode (default: --n)")
+    ap.add_argument("--plain-every", type=int, default=1, help="plain arms on every k-th prompt (1: all)")
+    ap.add_argument("--budget-s", type=int, default=0, help="stop generating after this many seconds (0: no)")
     ap.add_argument("--paraphrase", type=int, default=20)
     ap.add_argument("--lp-human", type=int, default=150, help="human windows scored by the log-prob detector")
     ap.add_argument("--out", default="bench/watermark-results.json")
@@ -186,20 +187,21 @@ def main() -> None:
     for i in range(0 if args.reuse and cache.is_file() else args.n):
         prompt = f"Write a detailed essay of at least 300 words about {TOPICS[i % len(TOPICS)]}."
         for c, (backend, params) in conds.items():  # interleaved: load drift hits both arms alike
-            if c.startswith("plain") and i >= (args.n_plain or args.n):
+            if c.startswith("plain") and i % args.plain_every:
                 continue
             p = params or SamplingParams(max_tokens=230, seed=1000 + i)
             gens[c].append(generate(backend, prompt, p, MIN_NEW))
         print(
             f"  generated {i + 1}/{args.n} prompts ({time.perf_counter() - t_start:.0f} s)", file=sys.stderr
         )
-
-    if not args.reuse:
-        cache.write_text(json.dumps(gens))
+        cache.write_text(json.dumps(gens))  # kept after every prompt: --reuse analyses a cut-short run
+        if args.budget_s and time.perf_counter() - t_start > args.budget_s:
+            print(f"  generation budget of {args.budget_s} s spent after {i + 1} prompts", file=sys.stderr)
+            break
     human = human_texts()[:150]
     words = sorted({w for t in human for w in re.findall(r"[A-Za-z]{3,12}", t)})
     neg = {L: windows(tok, human, L, {50: 800, 100: 500, 200: 300}[L]) for L in LENGTHS}
-    res: dict = {"model": plain.info().id, "n": args.n, "n_plain": args.n_plain or args.n, "gamma": scheme.gamma, "delta": scheme.delta,
+    res: dict = {"model": plain.info().id, "n": args.n, "n_done": len(gens["wm-greedy"]), "plain_every": args.plain_every, "gamma": scheme.gamma, "delta": scheme.delta,
                  "context_width": scheme.context_width, "threads": plain.n_threads,
                  "load_start": [round(x, 2) for x in load0]}  # fmt: skip
 
@@ -245,7 +247,7 @@ def main() -> None:
                      SamplingParams(max_tokens=200, temperature=0.0), 100)  # fmt: skip
         ids = tok(p["text"])
         para.append((z_of(ids[:100]), len(ids)))
-    pz = np.array([z for z, _ in para])
+    pz = np.array([z for z, _ in para] or [float("nan")])
     attacks["wm-sampled paraphrased by the model (first 100 tokens)"] = {
         "n": len(pz), "tpr_at_1pct_fpr": float((pz > thr100).mean()), "rate_at_z4": float((pz >= 4).mean()),
         "median_z": round(float(np.median(pz)), 2)}  # fmt: skip

@@ -92,6 +92,10 @@ def test_api_outputs_carry_signed_manifests(client, tmp_path):
     assert m["kind"] == "chat" and m["request_id"] == body["id"] and m["params"]["temperature"] == 0
     assert _verify(client, text, m)["valid"] is True
     assert _verify(client, text + ".", m)["output_matches"] is False
+    again = client.post(
+        "/v1/chat/completions", json=chat
+    )  # a cache hit keeps the manifest signed at generation
+    assert again.headers["x-genloom-cache"] == "hit" and again.json()["genloom_manifest"] == m
     # streamed: the manifest comes in the last chunk and covers the joined deltas
     events = _events(client.post("/v1/chat/completions", json={**chat, "stream": True}).text)
     streamed = "".join(e["choices"][0]["delta"].get("content") or "" for e in events if e["choices"])
@@ -106,7 +110,7 @@ def test_api_outputs_carry_signed_manifests(client, tmp_path):
     # the audit row keeps the same manifest
     db = sqlite3.connect(tmp_path / "home" / "audit.db")
     rows = dict(db.execute("SELECT request_id, manifest FROM requests WHERE manifest IS NOT NULL").fetchall())
-    assert json.loads(rows[body["id"]]) == m and len(rows) == 4
+    assert json.loads(rows[body["id"]]) == m and json.loads(rows[again.json()["id"]]) == m and len(rows) == 5
 
 
 def test_grounded_answer_manifest_names_kb_and_chunks(client):

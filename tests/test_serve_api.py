@@ -221,6 +221,7 @@ def test_audit_rows_are_written(client, tmp_path):
         "002_cache_hit",
         "003_tool_calls",
         "004_feedback",
+        "007_manifest",
     ]
 
 

@@ -86,6 +86,8 @@ async def from_cache(rep: Reply, slot: Slot, response: Response) -> dict[str, An
             rec.output = (choice["message"]["content"] if slot.kind == "chat" else choice["text"]) or ""
             rec.prompt_tokens, rec.completion_tokens = usage["prompt_tokens"], usage["completion_tokens"]
             rec.finish_reason, body = choice["finish_reason"], data
+            if data.get("genloom_manifest"):  # the manifest signed when it was generated (issue 16)
+                rec.manifest = json.dumps(data["genloom_manifest"], ensure_ascii=False)
         except (ValueError, KeyError, IndexError, TypeError):  # not a response body of ours: a miss
             rec.output, rec.prompt_tokens, rec.completion_tokens, rec.finish_reason = "", 0, 0, None
     result = "miss" if body is None else "hit"
