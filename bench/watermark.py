@@ -78,11 +78,13 @@ LENGTHS = (50, 100, 200)
 MIN_NEW = 200
 
 
-def human_texts() -> list[str]:
-    """Human-written text available offline: stdlib docstrings (long ones) and licence texts."""
+def human_texts(limit: int = 80) -> list[str]:
+    """Human-written text available offline: stdlib docstrings (long ones; ``limit`` modules) and licence texts."""
     out: list[str] = []
     lib = Path(sys.base_prefix) / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}"
     for path in sorted(lib.glob("*.py")):
+        if len(out) >= limit:
+            break
         try:
             tree = ast.parse(path.read_text(encoding="utf-8"))
         except (SyntaxError, UnicodeDecodeError):
@@ -136,6 +138,7 @@ def main() -> None:
     ap.add_argument("--paraphrase", type=int, default=20)
     ap.add_argument("--lp-human", type=int, default=150, help="human windows scored by the log-prob detector")
     ap.add_argument("--out", default="bench/watermark-results.json")
+    ap.add_argument("--threads", type=int, default=2, help="llama.cpp threads (1 on an oversubscribed box)")
     ap.add_argument("--reuse", action="store_true", help="analyse the generations saved by an earlier run")
     args = ap.parse_args()
 
@@ -149,7 +152,8 @@ def main() -> None:
 
     scheme = Scheme(b"genloom-bench-watermark-key-0001", "wm-bench", gamma=0.25, delta=2.0, context_width=1)
     load0 = os.getloadavg()
-    marked, plain = LlamaCppLLM(n_ctx=1024, watermark=scheme), LlamaCppLLM(n_ctx=1024)
+    marked = LlamaCppLLM(n_ctx=1024, n_threads=args.threads, watermark=scheme)
+    plain = LlamaCppLLM(n_ctx=1024, n_threads=args.threads)
     rt = plain.runtime
     eog = np.array([t for t in range(rt.n_vocab) if rt.is_eog(t)])
     tok = vocab(plain.path).tokenize
@@ -198,9 +202,9 @@ def main() -> None:
         if args.budget_s and time.perf_counter() - t_start > args.budget_s:
             print(f"  generation budget of {args.budget_s} s spent after {i + 1} prompts", file=sys.stderr)
             break
-    human = human_texts()[:150]
+    human = human_texts()
     words = sorted({w for t in human for w in re.findall(r"[A-Za-z]{3,12}", t)})
-    neg = {L: windows(tok, human, L, {50: 800, 100: 500, 200: 300}[L]) for L in LENGTHS}
+    neg = {L: windows(tok, human, L, {50: 500, 100: 300, 200: 200}[L]) for L in LENGTHS}
     res: dict = {"model": plain.info().id, "n": args.n, "n_done": len(gens["wm-greedy"]), "plain_every": args.plain_every, "gamma": scheme.gamma, "delta": scheme.delta,
                  "context_width": scheme.context_width, "threads": plain.n_threads,
                  "load_start": [round(x, 2) for x in load0]}  # fmt: skip
@@ -218,8 +222,11 @@ def main() -> None:
             "human_fpr_at_z4": float((hz >= 4).mean()),
         }
         for c in ("wm-greedy", "wm-sampled", "plain-greedy", "plain-sampled"):
-            zs = np.array([z_of(ids[:L]) for g in gens[c] if len(ids := tok(g["text"])) >= L])
-            row[c] = {"n": len(zs), "tpr_at_1pct_fpr": float((zs > thr).mean()) if len(zs) else None,
+            # every non-overlapping window of L tokens of each text (texts are few: the box is shared)
+            texts = [tok(g["text"]) for g in gens[c]]
+            zs = np.array([z_of(ids[k : k + L]) for ids in texts for k in range(0, len(ids) - L + 1, L)])
+            row[c] = {"texts": sum(len(ids) >= L for ids in texts), "windows": len(zs),
+                      "tpr_at_1pct_fpr": float((zs > thr).mean()) if len(zs) else None,
                       "rate_at_z4": float((zs >= 4).mean()) if len(zs) else None,
                       "median_z": round(float(np.median(zs)), 2) if len(zs) else None}  # fmt: skip
         detection[L] = row
@@ -227,18 +234,16 @@ def main() -> None:
 
     rng = np.random.default_rng(7)
     attacks = {}
-    thr200 = detection[200]["threshold_1pct_fpr"]
     thr100 = detection[100]["threshold_1pct_fpr"]
     for c in ("wm-sampled", "wm-greedy"):
         for frac in (0.1, 0.2, 0.3):
             zs = []
-            for g in gens[c]:
+            for g in gens[c]:  # windows of 100 tokens of the attacked text, against the 100-token threshold
                 ids = tok(substitute(g["text"], frac, words, rng))
-                if len(ids) >= 200:
-                    zs.append(z_of(ids[:200]))
-            zs_a = np.array(zs)
-            attacks[f"{c} {int(frac * 100)}% words"] = {
-                "n": len(zs), "tpr_at_1pct_fpr": float((zs_a > thr200).mean()),
+                zs += [z_of(ids[k : k + 100]) for k in range(0, len(ids) - 99, 100)]
+            zs_a = np.array(zs or [float("nan")])
+            attacks[f"{c} {int(frac * 100)}% words (100-token windows)"] = {
+                "n": len(zs), "tpr_at_1pct_fpr": float((zs_a > thr100).mean()),
                 "rate_at_z4": float((zs_a >= 4).mean()), "median_z": round(float(np.median(zs_a)), 2)}  # fmt: skip
     para = []
     for g in gens["wm-sampled"][: args.paraphrase]:
@@ -249,7 +254,7 @@ def main() -> None:
         para.append((z_of(ids[:100]), len(ids)))
     pz = np.array([z for z, _ in para] or [float("nan")])
     attacks["wm-sampled paraphrased by the model (first 100 tokens)"] = {
-        "n": len(pz), "tpr_at_1pct_fpr": float((pz > thr100).mean()), "rate_at_z4": float((pz >= 4).mean()),
+        "n": len(para), "tpr_at_1pct_fpr": float((pz > thr100).mean()), "rate_at_z4": float((pz >= 4).mean()),
         "median_z": round(float(np.median(pz)), 2)}  # fmt: skip
     res["attacks"] = attacks
 
