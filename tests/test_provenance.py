@@ -180,3 +180,32 @@ def test_detect_api_and_cli_with_the_bundled_tokenizer(tmp_path, capsys):
     )  # Python's sorted() docstring
     assert main(["detect", human]) == 0
     assert "no watermark found" in capsys.readouterr().out
+
+
+def test_logprob_verdicts():
+    from genloom.provenance.logprob import THRESHOLD, verdict_of
+
+    assert verdict_of(2.0, 3.0, 100).verdict == "likely model-generated"  # ratio 0.67
+    assert verdict_of(3.3, 3.0, 100).verdict == "likely human-written"
+    short = verdict_of(2.0, 3.0, 10)
+    assert short.verdict == "too short to tell" and short.threshold == THRESHOLD and "weaker" in short.label
+
+
+@pytest.mark.model
+def test_logprob_scores_model_text_below_human_text(tmp_path):
+    from genloom.backends.llm.llamacpp import LlamaCppLLM
+    from genloom.provenance.logprob import score_text
+    from genloom.types import Message, SamplingParams
+
+    s = Settings(home=tmp_path / "home", n_ctx=1024)
+    msgs = [Message("user", "Explain in a few sentences why the sky is blue.")]
+    text = "".join(
+        d.text for d in LlamaCppLLM(n_ctx=1024).stream(msgs, SamplingParams(max_tokens=80, temperature=0))
+    )
+    human = (
+        "The operator module exports a set of efficient functions corresponding to the intrinsic operators of"
+        " Python. For example, operator.add(x, y) is equivalent to the expression x+y. Many function names are"
+        " those used for special methods, without the double underscores."
+    )  # Python's operator docs
+    model, person = score_text(text, s), score_text(human, s)
+    assert model.ratio < person.ratio and model.tokens >= 25
