@@ -223,6 +223,7 @@ def test_audit_rows_are_written(client, tmp_path):
         "004_feedback",
         "005_guard",
         "006_audit_chain",
+        "007_manifest",
         "008_cost",
     ]
 

@@ -128,6 +128,15 @@ class Settings:
     ingest_task_timeout: int = 3600  # seconds the dispatcher waits for one batch before reporting it failed
     worker_queue: str = "genloom-ingest"  # broker queue the batches go through
     worker_concurrency: int = 1  # worker processes per `genloom worker` (each loads the embedder once)
+    # --- provenance (issue 16): watermark, signed manifests, detection (genloom.provenance, README "Provenance")
+    watermark: int = 0  # 1: every llama.cpp generation carries the green-list watermark (genloom detect finds it)
+    watermark_gamma: float = 0.25  # share of the vocabulary that is green at each step, in (0, 1)
+    watermark_delta: float = 2.0  # logit bias added to green tokens (> 0; higher: easier to detect, costlier)
+    watermark_context: int = 1  # previous tokens that seed the green list (1-8; 1 is the most edit-robust)
+    watermark_key_file: str = ""  # "" = $GENLOOM_HOME/watermark.key (created 0600 on first use)
+    watermark_z: float = 4.0  # detection threshold on the z-score (4 = one-sided p ~3e-5)
+    manifest: int = 0  # 1: every API output carries a signed provenance manifest (genloom_manifest field)
+    signing_key_file: str = ""  # "" = $GENLOOM_HOME/signing.key (Ed25519, created 0600 on first use)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "home", Path(self.home).expanduser())
@@ -215,6 +224,18 @@ class Settings:
             if getattr(self, name) < 1:  # issue 20
                 raise UserError(f"{name} must be >= 1, got {getattr(self, name)}",
                                 hint=f"set GENLOOM_{name.upper()}")  # fmt: skip
+        # --- provenance (issue 16)
+        if self.watermark not in (0, 1) or self.manifest not in (0, 1):
+            raise UserError("watermark and manifest must be 0 or 1", hint="set GENLOOM_WATERMARK / GENLOOM_MANIFEST")
+        if not 0.0 < self.watermark_gamma < 1.0:
+            raise UserError(f"watermark_gamma must be in (0, 1), got {self.watermark_gamma}",
+                            hint="set GENLOOM_WATERMARK_GAMMA to e.g. 0.25")  # fmt: skip
+        if not 0.0 < self.watermark_delta <= 20.0:
+            raise UserError(f"watermark_delta must be in (0, 20], got {self.watermark_delta}",
+                            hint="set GENLOOM_WATERMARK_DELTA to e.g. 2.0")  # fmt: skip
+        if not 1 <= self.watermark_context <= 8:
+            raise UserError(f"watermark_context must be in [1, 8], got {self.watermark_context}",
+                            hint="set GENLOOM_WATERMARK_CONTEXT to e.g. 1")  # fmt: skip
 
     @classmethod
     def load(cls, cwd: Path | None = None, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
@@ -252,12 +273,14 @@ def _coerce(name: str, value: Any) -> Any:
     try:
         if kind == "int":
             return int(value)
+        if kind == "float":
+            return float(value)
         if kind == "Path":
             return Path(str(value))
         return str(value)
     except ValueError:
         raise UserError(
-            f"setting {name!r} must be an integer, got {value!r}",
+            f"setting {name!r} must be a{'n integer' if kind == 'int' else ' number'}, got {value!r}",
             hint=f"fix {ENV_PREFIX}{name.upper()} or genloom.toml",
         ) from None
 

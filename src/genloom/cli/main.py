@@ -14,6 +14,7 @@ from genloom.cli import (
     ask,
     audit,
     chat,
+    detect,
     docs,
     extract,
     feedback,
@@ -31,6 +32,7 @@ from genloom.cli import (
     tokens,
     tune,
     usage,
+    verify,
     worker,
 )
 from genloom.cli import eval as eval_cmd
@@ -68,6 +70,8 @@ for module in (
     prompts,
     usage,
     worker,
+    detect,
+    verify,
 ):
     module.register(app)
 

@@ -218,6 +218,9 @@ def create_app(
     app.include_router(routes_kb.router)
     app.include_router(routes_agent.router)
     app.include_router(routes_images.router)
+    from genloom.serve import routes_provenance  # watermark detection, manifest verification (issue 16)
+
+    app.include_router(routes_provenance.router)
 
     # conversations + UI preferences (per key) and feedback on answers (in the audit database)
     from genloom.conversations import open_conversations

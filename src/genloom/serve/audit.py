@@ -107,6 +107,13 @@ MIGRATIONS: list[tuple[str, str]] = [
         """,
     ),
     (
+        "007_manifest",
+        """
+        -- the signed provenance manifest (JSON) returned with the output, when manifests are on (issue 16)
+        ALTER TABLE requests ADD COLUMN manifest TEXT;
+        """,
+    ),
+    (
         "008_cost",
         """
         -- issue 21: what the request cost in USD by the price table (settings.prices, 0 for local models)
@@ -142,6 +149,7 @@ class AuditRecord:
     guard: list[dict[str, Any]] = field(default_factory=list)  # the guards' findings (issue 14)
     cost: float = 0.0  # USD by the price table (issue 21; genloom.cost)
     route: dict[str, Any] | None = None  # issue 21: {"model", "reason", "cascade"?, "rule"?, "arm"?}
+    manifest: str | None = None  # the signed provenance manifest, JSON (genloom.serve.manifests)
 
 
 class AuditLog:

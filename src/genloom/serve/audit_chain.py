@@ -33,7 +33,7 @@ PRUNE_ENDPOINT = "audit/prune"
 _V1 = ("id", "ts", "request_id", "key_id", "endpoint", "model", "template", "kb", "chunk_ids", "prompt",
        "output", "prompt_tokens", "completion_tokens", "latency_ms", "status", "error_type", "finish_reason",
        "redaction", "prev_hash", "cache_hit", "tool_calls", "guard", "hash_v",
-       "cost", "route")  # fmt: skip
+       "cost", "route", "manifest")  # fmt: skip
 HASHED: dict[int, tuple[str, ...]] = {1: _V1}
 CHAIN_V = max(HASHED)
 

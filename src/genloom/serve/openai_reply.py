@@ -88,6 +88,8 @@ async def from_cache(rep: Reply, slot: Slot, response: Response) -> dict[str, An
             rec.output = (choice["message"]["content"] if slot.kind == "chat" else choice["text"]) or ""
             rec.prompt_tokens, rec.completion_tokens = usage["prompt_tokens"], usage["completion_tokens"]
             rec.finish_reason, body = choice["finish_reason"], data
+            if data.get("genloom_manifest"):  # the manifest signed when it was generated (issue 16)
+                rec.manifest = json.dumps(data["genloom_manifest"], ensure_ascii=False)
         except (ValueError, KeyError, IndexError, TypeError):  # not a response body of ours: a miss
             rec.output, rec.prompt_tokens, rec.completion_tokens, rec.finish_reason = "", 0, 0, None
     result = "miss" if body is None else "hit"
@@ -125,6 +127,8 @@ class Reply:
         path = "/v1/chat/completions" if kind == "chat" else "/v1/completions"
         self.rec = AuditRecord(self.id, who.key_id, path, model=model, prompt=prompt)
         self.slot: Slot | None = None  # set when the request is cacheable
+        self.kind = kind  # the manifest's kind: chat | completion | rag | structured (genloom.serve.manifests)
+        self.params: SamplingParams | None = None
         enforce_budget(st.audit, st.settings, who.key_id)  # issue 21: 429 once the key's budget is spent
 
     def usage(self) -> dict[str, Any]:

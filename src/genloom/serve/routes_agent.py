@@ -22,6 +22,7 @@ from genloom.serve.audit import AuditRecord
 from genloom.serve.auth import Principal
 from genloom.serve.deps import caller
 from genloom.serve.errors import APIError
+from genloom.serve.manifests import sign_output
 from genloom.serve.queue import QueueFull
 from genloom.serve.routes_openai import ERRORS
 from genloom.serve.state import get_state
@@ -74,6 +75,7 @@ async def run_agent(body: AgentRequest, request: Request, who: Principal = Depen
                       chunk_ids=[c.chunk_id for c in result.citations], finish_reason=result.stopped,
                       prompt_tokens=result.usage.prompt_tokens,
                       completion_tokens=result.usage.completion_tokens)  # fmt: skip
+    signed = sign_output(st, rec, "agent", result.answer or "", spec=model, tool_calls=result.tool_calls)
     st.finish(who, rec, t0)
-    return {"id": rec.request_id, "object": "agent.run", "model": model,
-            **result.to_dict(with_events=True)}  # fmt: skip
+    return {"id": rec.request_id, "object": "agent.run", "model": model, **result.to_dict(with_events=True),
+            **({"genloom_manifest": signed} if signed else {})}  # fmt: skip

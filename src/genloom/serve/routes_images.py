@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import random
 import re
 import secrets
@@ -37,6 +38,7 @@ from genloom.serve.audit import AuditRecord
 from genloom.serve.auth import Principal
 from genloom.serve.deps import caller
 from genloom.serve.errors import APIError, from_genloom
+from genloom.serve.manifests import c2pa_bytes, c2pa_file, sign_image
 from genloom.serve.queue import QueueFull
 from genloom.serve.routes_openai import ERRORS
 from genloom.serve.state import State, get_state
@@ -118,6 +120,7 @@ def _generate(st: State, req: ImageGenerationRequest, factor: int, seed: int) ->
     label = label_for(req.prompt, m.classes)
     gen = m.generate(req.n, seed, label, steps=req.steps, sampler=req.sampler, guidance=req.guidance_scale)
     pixels, manifests = gen.with_manifests(m.ref, req.prompt, scale=factor)
+    manifests = [sign_image(st, man) for man in manifests]  # signed when the setting manifest = 1 (issue 16)
     data: list[dict[str, Any]] = []
     for big, man in zip(pixels, manifests, strict=True):
         item: dict[str, Any] = {"revised_prompt": None, "manifest": man}
@@ -126,9 +129,10 @@ def _generate(st: State, req: ImageGenerationRequest, factor: int, seed: int) ->
             folder = _generated_dir(st)
             folder.mkdir(parents=True, exist_ok=True)
             save_with_sidecar(folder / f"{image_id}.png", big, man)
+            c2pa_file(st, folder / f"{image_id}.png", man)
             item["url"] = f"/v1/images/files/{image_id}.png"
         else:
-            item["b64_json"] = base64.b64encode(encode_png(big, man)).decode("ascii")
+            item["b64_json"] = base64.b64encode(c2pa_bytes(st, encode_png(big, man), man)).decode("ascii")
         data.append(item)
     return {"ref": m.ref, "data": data, "side": m.size * factor}
 
@@ -169,6 +173,8 @@ async def generations(req: ImageGenerationRequest, request: Request, who: Princi
             item["url"] = base + item["url"]
     rec.model = out["ref"]
     rec.output = " ".join(d["manifest"]["sha256"] for d in out["data"])
+    if st.settings.manifest:
+        rec.manifest = json.dumps([d["manifest"] for d in out["data"]])
     st.finish(who, rec, t0, computed=(0, 0))
     side = out["side"]
     return {"created": int(time.time()), "data": out["data"], "output_format": "png", "size": f"{side}x{side}",

@@ -27,6 +27,7 @@ from genloom.serve.audit import AuditRecord
 from genloom.serve.auth import Principal
 from genloom.serve.deps import caller
 from genloom.serve.errors import APIError, to_api_error
+from genloom.serve.manifests import sign_reply
 from genloom.serve.openai_reply import Reply, cache_slot, from_cache, sse, store_reply
 from genloom.serve.state import State, get_state
 from genloom.serve.worker import Cancelled, Generation, Piece, text_of
@@ -166,17 +167,18 @@ async def _respond(
             text = whole.feed(text) + whole.finish()
             rep.rec.guard += whole.to_list()
             finish = "content_filter" if whole.blocked else finish
+        content = (extra["refusal"] if extra["refused"] else text.strip()) if rag else text
+        manifest = sign_reply(rep, gen, content, rag)  # issue 16: None unless the setting manifest = 1
         rep.done(gen)
         usage = rep.usage()
         if text_completion:
             choice = {"index": 0, "text": text, "logprobs": None, "finish_reason": finish}
             body = {"id": rep.id, "object": "text_completion", "created": rep.created, "model": rep.model,
                     "system_fingerprint": None, "choices": [choice], "usage": usage}  # fmt: skip
+            if manifest is not None:
+                body["genloom_manifest"] = manifest
             await store_reply(rep, gen, body)
             return routing.respond(body, rep.rec.route)
-        content = text.strip() if rag else text
-        if rag and extra["refused"]:
-            content = extra["refusal"]
         msg: dict[str, Any] = (
             {"role": "assistant", "content": content, **extra}
             if rag
@@ -190,6 +192,8 @@ async def _respond(
         choice = {"index": 0, "message": msg, "logprobs": None, "finish_reason": finish}
         body = {"id": rep.id, "object": "chat.completion", "created": rep.created, "model": rep.model,
                 "system_fingerprint": None, "choices": [choice], "usage": usage}  # fmt: skip
+        if manifest is not None:
+            body["genloom_manifest"] = manifest
         if not rag and finish != "content_filter":
             await store_reply(rep, gen, body)
         return routing.respond(body, rep.rec.route)
@@ -253,20 +257,26 @@ async def _respond(
             if og is not None:
                 rep.rec.guard += og.to_list()
             text = "".join(parts)
+            signed: dict[str, Any] = {}  # issue 16: the manifest rides in the last chunk (manifest = 1)
             if rag:
                 extra = _fill_from_answer(rep.rec, gen, text)
                 if extra["refused"]:
                     yield rep.chunk({"content": extra["refusal"]})
+                if (m := sign_reply(rep, gen, text + (extra["refusal"] if extra["refused"] else ""), rag)):
+                    signed["genloom_manifest"] = m
                 # issue 13 (web UI): claims and the searched query ride along with citations and refused
                 final = {k: extra[k] for k in ("citations", "refused", "claims", "query", "guard")}
-                yield rep.chunk(final, "stop", **routing.extra(rep.rec.route))
+                yield rep.chunk(final, "stop", **routing.extra(rep.rec.route), **signed)
             else:
                 finish = _fill_from_completion(rep.rec, gen, text)
+                if (m := sign_reply(rep, gen, text, rag)) is not None:
+                    signed["genloom_manifest"] = m
                 if text_completion:
                     yield sse({"id": rep.id, "object": "text_completion", "created": rep.created, "model": rep.model,
-                                "choices": [{"index": 0, "text": "", "logprobs": None, "finish_reason": finish}]})  # fmt: skip
+                                "choices": [{"index": 0, "text": "", "logprobs": None, "finish_reason": finish}],
+                                **signed})  # fmt: skip
                 else:
-                    yield rep.chunk({}, finish, **routing.extra(rep.rec.route))
+                    yield rep.chunk({}, finish, **routing.extra(rep.rec.route), **signed)
             if include_usage:
                 yield rep.chunk(None, usage=rep.usage())
             yield "data: [DONE]\n\n"
@@ -314,7 +324,7 @@ async def chat_completions(
             messages[users[-1]].content,
             [m for m in messages[: users[-1]] if m.role != "system"],
         )
-        _params(req, st, req.max_completion_tokens or req.max_tokens)  # same limits as plain chat
+        rep.kind, rep.params = "rag", _params(req, st, req.max_completion_tokens or req.max_tokens)  # same limits
         model = routing.choose(st, who, st.models[0], messages, rep.rec, kb=kb)  # issue 21: the router
         opts = {"kb": kb, "principals": who.acl, "k": req.k or 5, "model": model, "history": history,
                 "mode": req.rag_mode or "auto"}  # fmt: skip
@@ -323,6 +333,9 @@ async def chat_completions(
     st.check_model(req.model)
     _guard_input(rep, input_text(messages))
     params = _params(req, st, req.max_completion_tokens or req.max_tokens)
+    rep.params = params
+    if constraint is not None:
+        rep.kind = "structured"
     inputs = {"messages": rep.rec.prompt, "response_format": req.response_format,
               "tools": tools.openai() if tools is not None else None}  # fmt: skip
     slot = cache_slot(st, request, who, "chat", req, params, inputs)
@@ -347,6 +360,7 @@ async def completions(
     params = _params(req, st, req.max_tokens)
     rep = Reply(st, who, request, req.model, prompts[0], "completion")
     _guard_input(rep, prompts[0])
+    rep.params = params
     inputs = {"prompt": prompts[0], "echo": req.echo, "suffix": req.suffix}
     slot = cache_slot(st, request, who, "completion", req, params, inputs)
     if slot is not None and (hit := await from_cache(rep, slot, response)) is not None:

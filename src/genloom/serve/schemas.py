@@ -146,6 +146,7 @@ class ChatCompletion(BaseModel):
     choices: list[ChatChoice]
     usage: UsageOut
     system_fingerprint: str | None = None
+    genloom_manifest: dict[str, Any] | None = None  # the signed provenance manifest (setting manifest = 1)
 
 
 class ChunkDelta(BaseModel):
@@ -186,6 +187,7 @@ class TextCompletion(BaseModel):
     choices: list[CompletionChoice]
     usage: UsageOut | None = None
     system_fingerprint: str | None = None
+    genloom_manifest: dict[str, Any] | None = None  # the signed provenance manifest (setting manifest = 1)
 
 
 # -- models ----------------------------------------------------------------------------------------------

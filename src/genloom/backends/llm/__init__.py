@@ -18,6 +18,7 @@ when that backend is chosen, and its error names the extra to install.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from genloom.backends import split_spec
 from genloom.backends.llm.base import LLMBackend
@@ -33,10 +34,20 @@ def register_llm(scheme: str, factory: Factory) -> None:
     _registry[scheme] = factory
 
 
+def _watermark(s: Settings) -> Any:
+    """The watermark scheme every llama.cpp generation carries, or None (settings ``watermark = 0``)."""
+    if not s.watermark:
+        return None
+    from genloom.provenance.keys import watermark_scheme
+
+    return watermark_scheme(s)
+
+
 def _llamacpp(rest: str, s: Settings) -> LLMBackend:
     from genloom.backends.llm.llamacpp import LlamaCppLLM
 
-    return LlamaCppLLM(rest or None, n_ctx=s.n_ctx, n_threads=s.n_threads, n_batch=s.n_batch)
+    return LlamaCppLLM(rest or None, n_ctx=s.n_ctx, n_threads=s.n_threads, n_batch=s.n_batch,
+                       watermark=_watermark(s))  # fmt: skip
 
 
 def _fake(rest: str, s: Settings) -> LLMBackend:
@@ -69,10 +80,12 @@ def _registry_version(rest: str, s: Settings) -> LLMBackend:  # genloom.tune
     finally:
         reg.close()
     if v.kind == "llm":
-        return LlamaCppLLM(v.path, n_ctx=s.n_ctx, n_threads=s.n_threads, n_batch=s.n_batch)
+        return LlamaCppLLM(v.path, n_ctx=s.n_ctx, n_threads=s.n_threads, n_batch=s.n_batch,
+                           watermark=_watermark(s))  # fmt: skip
     if v.kind == "adapter" and (v.base or "llamacpp:").startswith("llamacpp:"):
         base = (v.base or "llamacpp:").removeprefix("llamacpp:") or None
-        return LlamaCppLLM(base, n_ctx=s.n_ctx, n_threads=s.n_threads, n_batch=s.n_batch, lora_path=v.path)
+        return LlamaCppLLM(base, n_ctx=s.n_ctx, n_threads=s.n_threads, n_batch=s.n_batch, lora_path=v.path,
+                           watermark=_watermark(s))  # fmt: skip
     raise UserError(
         f"{v.ref} is a {v.kind!r} over {v.base!r}, which the llm backends cannot serve",
         hint="serve a version of kind 'llm' or an 'adapter' over a llamacpp: base",

@@ -28,6 +28,7 @@ from genloom.structured.tools import OPEN, CallParser, as_deltas
 from genloom.types import Capabilities, Delta, FinishReason, Message, ModelInfo, SamplingParams, Usage
 
 if TYPE_CHECKING:
+    from genloom.provenance.watermark import Scheme
     from genloom.structured.constraint import Constraint
 
 
@@ -45,7 +46,9 @@ class LlamaCppLLM:
         n_batch: int = 512,
         lora_path: str | Path | None = None,
         hooks: Sequence[LogitsHook] = (),
+        watermark: Scheme | None = None,
     ) -> None:
+        """``watermark``: every generation carries this green-list watermark (genloom.provenance)."""
         self.path = gguf.check_gguf(path) if path else bundled_model_path()
         self.bundled = path is None
         self.lora_path = str(gguf.check_gguf(lora_path)) if lora_path else None
@@ -55,6 +58,7 @@ class LlamaCppLLM:
         self.n_threads = n_threads
         self.n_batch = n_batch
         self.hooks = list(hooks)  # applied to every generation, after the constraint's
+        self.watermark = watermark
         self._fmt: Any = None
         self._last_prompt: tuple[Any, list[int]] = ((), [])
         self._info: ModelInfo | None = None
@@ -77,6 +81,7 @@ class LlamaCppLLM:
                     "size_mb": round(self.path.stat().st_size / 1e6, 1),
                     "bundled": self.bundled,
                     "lora": self.lora_path,
+                    "watermark": self.watermark.key_id if self.watermark else None,
                 },
             )
         return self._info
@@ -141,6 +146,10 @@ class LlamaCppLLM:
                 all_hooks.append(CloseOnLoop(rt, room))  # a looping value is closed, not cut off
             elif constraint.kind == "tools":  # inside a call only: a plain-text answer is left alone
                 all_hooks.append(CloseOnLoop(rt, room, only_after=OPEN.encode()))
+        if self.watermark is not None:  # after the constraints: it biases only what they allow
+            from genloom.backends.llm.llamacpp.watermark_hook import WatermarkHook
+
+            all_hooks.append(WatermarkHook(self.watermark, rt.n_vocab))
         all_hooks += [*self.hooks, *hooks]
         out = Outcome()
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")

@@ -61,23 +61,32 @@ def runtime(
     n_batch: int,
     lora_path: str | None = None,
     logits_all: bool = False,
+    vocab_only: bool = False,
 ) -> Runtime:
-    """The shared Runtime for these settings, loaded on first use."""
-    key = (str(path), n_ctx, n_threads, n_batch, lora_path, logits_all)
+    """The shared Runtime for these settings, loaded on first use (``vocab_only``: the tokenizer alone)."""
+    key = (str(path), n_ctx, n_threads, n_batch, lora_path, logits_all, vocab_only)
     rt = _runtimes.get(key)
     if rt is None:
         with _runtimes_lock:
             rt = _runtimes.get(key)
             if rt is None:
-                rt = _runtimes[key] = Runtime(_load(path, n_ctx, n_threads, n_batch, lora_path, logits_all))
+                rt = _runtimes[key] = Runtime(
+                    _load(path, n_ctx, n_threads, n_batch, lora_path, logits_all, vocab_only)
+                )
     return rt
 
 
+def vocab(path: Path) -> Runtime:
+    """A Runtime with the GGUF's vocabulary only (tokenize, token bytes; no weights are read, ~0.2 s)."""
+    return runtime(path, n_ctx=64, n_threads=1, n_batch=64, vocab_only=True)
+
+
 def _load(
-    path: Path, n_ctx: int, n_threads: int, n_batch: int, lora_path: str | None, logits_all: bool
-) -> Any:
+    path: Path, n_ctx: int, n_threads: int, n_batch: int, lora_path: str | None, logits_all: bool,
+    vocab_only: bool = False,
+) -> Any:  # fmt: skip
     llama_cpp = import_llama_cpp()
-    extra: dict[str, Any] = {}
+    extra: dict[str, Any] = {"vocab_only": True} if vocab_only else {}
     if lora_path:
         extra.update(lora_path=str(lora_path), use_mmap=False)
     if logits_all:
