@@ -78,6 +78,10 @@ class Settings:
     # the first step's tool_choice: "required" makes the model call a tool before answering (the bundled 135M
     # model never chooses a tool by itself: docs/benchmarks.md "Tool calling"); "auto" lets it decide
     agent_first_tool_choice: str = "required"
+    # --- batching (issue 20) ---
+    # generations the embedded llama.cpp model decodes together in one context (continuous batching); the server
+    # admits that many at once per model. 1 = one at a time. Each slot holds n_ctx tokens of KV cache.
+    llamacpp_slots: int = 4
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "home", Path(self.home).expanduser())

@@ -34,7 +34,9 @@ def register_llm(scheme: str, factory: Factory) -> None:
 def _llamacpp(rest: str, s: Settings) -> LLMBackend:
     from genloom.backends.llm.llamacpp import LlamaCppLLM
 
-    return LlamaCppLLM(rest or None, n_ctx=s.n_ctx, n_threads=s.n_threads, n_batch=s.n_batch)
+    return LlamaCppLLM(
+        rest or None, n_ctx=s.n_ctx, n_threads=s.n_threads, n_batch=s.n_batch, slots=s.llamacpp_slots
+    )
 
 
 def _fake(rest: str, s: Settings) -> LLMBackend:
@@ -67,10 +69,19 @@ def _registry_version(rest: str, s: Settings) -> LLMBackend:  # genloom.tune
     finally:
         reg.close()
     if v.kind == "llm":
-        return LlamaCppLLM(v.path, n_ctx=s.n_ctx, n_threads=s.n_threads, n_batch=s.n_batch)
+        return LlamaCppLLM(
+            v.path, n_ctx=s.n_ctx, n_threads=s.n_threads, n_batch=s.n_batch, slots=s.llamacpp_slots
+        )
     if v.kind == "adapter" and (v.base or "llamacpp:").startswith("llamacpp:"):
         base = (v.base or "llamacpp:").removeprefix("llamacpp:") or None
-        return LlamaCppLLM(base, n_ctx=s.n_ctx, n_threads=s.n_threads, n_batch=s.n_batch, lora_path=v.path)
+        return LlamaCppLLM(
+            base,
+            n_ctx=s.n_ctx,
+            n_threads=s.n_threads,
+            n_batch=s.n_batch,
+            lora_path=v.path,
+            slots=s.llamacpp_slots,
+        )
     raise UserError(
         f"{v.ref} is a {v.kind!r} over {v.base!r}, which the llm backends cannot serve",
         hint="serve a version of kind 'llm' or an 'adapter' over a llamacpp: base",
