@@ -178,8 +178,3 @@ def test_backend_streams_in_parallel_threads_match_sequential(backend):
         t.join(60)
     assert [got[i] for i in range(3)] == alone
     assert backend.capabilities.concurrency == 2
-
-
-def test_slots_must_be_positive():
-    with pytest.raises(Exception, match="slots"):
-        LlamaCppLLM(slots=0)
