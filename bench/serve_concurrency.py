@@ -15,7 +15,8 @@ the response cache off, n_ctx 1024 per slot):
 For each level c, every server in turn gets c clients at once, each streaming ``--rounds`` requests one after
 another (greedy, ``--tokens`` max tokens, a different story prompt per request so nothing is cached). Printed
 per server and level: aggregate tok/s (all completion tokens / wall time), TTFT p50/p95, per-request decode
-tok/s (tokens after the first / time after the first); then the ratios against slots=1.
+tok/s (tokens after the first / time after the first); then the ratios against slots=1. First, without any
+server: ms per llama_decode step for 1, 4, 8, 16 one-token sequences (the ceiling of batching on this CPU).
 """
 
 from __future__ import annotations
@@ -80,9 +81,25 @@ def servers(a: argparse.Namespace) -> list[tuple[str, subprocess.Popen[bytes], s
         out.append(start(name, cmd, env, f"http://127.0.0.1:{port}", "/healthz"))
     if a.llama_server:
         port = free_port()
-        cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(bundled_model_path()), "--n_ctx", "1024",
-               "--n_threads", str(a.threads), "--n_threads_batch", str(a.threads), "--port", str(port),
-               "--model_alias", "llamacpp:"]  # fmt: skip
+        cmd = [
+            sys.executable,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            str(bundled_model_path()),
+            "--n_ctx",
+            "1024",
+            "--n_threads",
+            str(a.threads),
+            "--n_threads_batch",
+            str(a.threads),
+            "--port",
+            str(port),
+            "--model_alias",
+            "llamacpp:",
+            "--interrupt_requests",
+            "False",
+        ]  # fmt: skip (queue, do not cut off)
         out.append(start("llama_cpp.server", cmd, dict(os.environ), f"http://127.0.0.1:{port}", "/v1/models"))
     return out
 
@@ -154,6 +171,28 @@ async def level(url: str, clients: int, rounds: int, tokens: int, salt: int) -> 
             "decode": statistics.median(x["decode"] for x in done) if done else 0.0}  # fmt: skip
 
 
+def kernel(threads: int, rounds: int = 5) -> dict[int, float]:
+    """The ceiling batching can reach here: ms per llama_decode step of b one-token sequences (no server, no
+    sampling) -- if 16 tokens in one step cost 16x one token, the CPU is compute-bound and batching cannot help."""
+    from genloom.backends.llm.llamacpp.model import runtime
+
+    rt = runtime(bundled_model_path(), n_ctx=1024, n_threads=threads, n_batch=512)
+    ctx = rt.batch_context(16)
+    prompt = rt.tokenize("Write a long story about a dragon.", bos=True)
+    for seq in range(16):
+        ctx.decode([(seq, 0, prompt, True)])
+    times: dict[int, list[float]] = {b: [] for b in (1, 4, 8, 16)}
+    for _ in range(rounds):
+        for b, ts in times.items():  # interleaved: a load change hits every size alike
+            t = time.perf_counter()
+            ctx.decode([(seq, len(prompt), [100 + seq], True) for seq in range(b)])
+            ts.append(time.perf_counter() - t)
+            for seq in range(b):
+                ctx.forget(seq, len(prompt))
+    ctx.close()
+    return {b: statistics.median(ts) * 1000 for b, ts in times.items()}
+
+
 def pct(xs: list[float], p: float) -> float:
     return xs[min(len(xs) - 1, max(0, round(p / 100 * (len(xs) - 1))))] if xs else float("nan")
 
@@ -170,6 +209,9 @@ def main() -> None:
     ap.add_argument("--out", default="")
     a = ap.parse_args()
     print(f"load average at start: {os.getloadavg()}")
+    ms = kernel(a.threads)
+    print("llama_decode per step, b sequences x 1 token: " + ", ".join(
+        f"b={b} {t:.1f} ms ({b * ms[1] / t:.2f}x the tok/s of b=1)" for b, t in ms.items()))  # fmt: skip
     procs = servers(a)
     results: dict[str, list[dict]] = {name: [] for name, _, _ in procs}
     try:

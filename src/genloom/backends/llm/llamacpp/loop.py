@@ -1,7 +1,7 @@
 """The one llama.cpp token loop, and the public hook every per-token rule plugs into.
 
-Per step (of one sequence; the batch scheduler steps every running sequence together): the hooks may force the next tokens (a grammar that knows what must come: fed in one batch without
-sampling); otherwise the step's logits are read, each hook masks (``-inf``) or biases them in turn, genloom's
+Per step of a sequence (the batch scheduler, :mod:`.batch`, steps every running sequence together): the hooks
+may force the next tokens (a grammar that knows what must come: fed in one batch without sampling); otherwise the step's logits are read, each hook masks (``-inf``) or biases them in turn, genloom's
 seeded sampler picks a token, and every hook is told the accepted tokens. Constraints (structured outputs, tool
 calls), watermarks and logit biases are all hooks; none of them forks this loop.
 
@@ -117,8 +117,8 @@ def decode(
 ) -> Generator[int, None, None]:
     """Yield generated token ids (end-of-generation tokens are not yielded); ``out`` records how it ended.
 
-    The sequence decodes on ``rt``'s batch scheduler with ``slots`` slots (of the runtime's n_ctx tokens each), together with
-    the others running there. Closing the iterator stops generation between two tokens and frees its slot."""
+    The sequence decodes on ``rt``'s batch scheduler with ``slots`` slots (of the runtime's n_ctx tokens each),
+    together with the others running there. Closing the iterator stops generation between two tokens and frees its slot."""
     d = Decoding(rt, prompt, room, sampler, hooks)
     for tokens in scheduler(rt, slots).run(d):
         out.produced += len(tokens)
