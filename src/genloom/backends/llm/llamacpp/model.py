@@ -183,6 +183,7 @@ class BatchContext:
     def __init__(self, rt: Runtime, slots: int, n_ctx: int, n_batch: int) -> None:
         lib = self.lib = rt.lib
         self.n_vocab, self.n_batch = rt.n_vocab, n_batch
+        self.batch: Any = None
         src = rt.llama.context_params  # threads, rope and attention settings as the Llama object has them
         params = type(src).from_buffer_copy(src)
         params.n_ctx, params.n_seq_max, params.kv_unified = n_ctx * slots, slots, False
@@ -235,8 +236,10 @@ class BatchContext:
         return np.ctypeslib.as_array(ptr, shape=(self.n_vocab,)).copy()
 
     def close(self) -> None:
-        if self.ctx:
+        if self.batch is not None:
             self.lib.llama_batch_free(self.batch)
+            self.batch = None
+        if self.ctx:
             self.lib.llama_free(self.ctx)
             self.ctx = None
         if self._adapter:
