@@ -14,13 +14,13 @@ from genloom.backends.llm.llamacpp.sampling import Sampler
 
 pytestmark = pytest.mark.model
 
-GREEDY = SamplingParams(temperature=0, max_tokens=400)
-HOT = SamplingParams(temperature=0.9, top_k=0, top_p=1, min_p=0, seed=7, max_tokens=24)
+GREEDY = SamplingParams(temperature=0, max_tokens=200)
+HOT = SamplingParams(temperature=0.9, top_k=0, top_p=1, min_p=0, seed=7, max_tokens=12)
 
 
 @pytest.fixture(scope="module")
 def backend():
-    return LlamaCppLLM(n_ctx=1024, n_threads=2, slots=2)
+    return LlamaCppLLM(n_ctx=1024, n_threads=1, slots=2)
 
 
 class NoEnd(LogitsHook):
@@ -79,14 +79,14 @@ def test_two_sequences_together_give_the_tokens_each_gives_alone(backend):
     rt = backend.runtime
     sched = Scheduler(rt, 2)
     try:
-        long = (ids(backend, "Write a long story about a dragon."), GREEDY, [NoEnd(rt)], 120)
-        short = (ids(backend, "Name three colours."), HOT, [], 24)
-        alone_long = run(sched, backend, long[0], GREEDY, [NoEnd(rt)], room=120)
+        long = (ids(backend, "Write a long story about a dragon."), GREEDY, [NoEnd(rt)], 40)
+        short = (ids(backend, "Name three colours."), HOT, [], 12)
+        alone_long = run(sched, backend, long[0], GREEDY, [NoEnd(rt)], room=40)
         alone_short = run(sched, backend, *short)
         sched.stats.most_running = 0
         a, b = together(sched, backend, long, short)
         assert sched.stats.most_running == 2  # they really were in one batch
-        assert len(a) == 120 and a == alone_long
+        assert len(a) == 40 and a == alone_long
         assert b == alone_short and b
     finally:
         sched.close()
@@ -141,7 +141,7 @@ def test_a_failing_hook_fails_only_its_own_sequence(backend):
     sched = Scheduler(rt, 2)
     try:
         prompt = ids(backend, "Write a long story about a dragon.")
-        d1 = Decoding(rt, prompt, 60, Sampler(GREEDY, rt.n_vocab), [NoEnd(rt), Hold(sched)])
+        d1 = Decoding(rt, prompt, 30, Sampler(GREEDY, rt.n_vocab), [NoEnd(rt), Hold(sched)])
         gen = sched.run(d1)
         a = list(next(gen))
         err: list[Exception] = []
@@ -157,7 +157,7 @@ def test_a_failing_hook_fails_only_its_own_sequence(backend):
         for chunk in gen:
             a += chunk
         t.join(60)
-        assert len(a) == 60 and err and "boom" in str(err[0])
+        assert len(a) == 30 and err and "boom" in str(err[0])
     finally:
         sched.close()
 
