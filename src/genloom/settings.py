@@ -137,6 +137,10 @@ class Settings:
     watermark_z: float = 4.0  # detection threshold on the z-score (4 = one-sided p ~3e-5)
     manifest: int = 0  # 1: every API output carries a signed provenance manifest (genloom_manifest field)
     signing_key_file: str = ""  # "" = $GENLOOM_HOME/signing.key (Ed25519, created 0600 on first use)
+    # --- batching (issue 20) ---
+    # generations the embedded llama.cpp model decodes together in one context (continuous batching); the server
+    # admits that many at once per model. 1 = one at a time. Each slot holds n_ctx tokens of KV cache.
+    llamacpp_slots: int = 4
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "home", Path(self.home).expanduser())

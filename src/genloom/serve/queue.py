@@ -1,8 +1,9 @@
 """A bounded, first-come-first-served generation queue.
 
-A local model runs one generation at a time (llama.cpp holds a lock per loaded model), so requests wait
-their turn here — in FIFO order, so no client is starved — rather than on that lock. At most ``capacity``
-generations are admitted (running + waiting); the next one gets 503 with Retry-After at once.
+A backend runs ``concurrency`` generations at once (a llama.cpp model: its slots, decoded together; an
+``openai:`` one: openai_concurrency), so further requests wait their turn here — in FIFO order, so no
+client is starved. At most ``capacity`` generations are admitted (running + waiting); the next one gets 503
+with Retry-After at once.
 
     ticket = queue.admit()          # raises QueueFull when full
     await ticket.turn()             # FIFO; ``concurrency`` tickets run at a time

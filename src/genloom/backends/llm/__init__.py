@@ -47,7 +47,7 @@ def _llamacpp(rest: str, s: Settings) -> LLMBackend:
     from genloom.backends.llm.llamacpp import LlamaCppLLM
 
     return LlamaCppLLM(rest or None, n_ctx=s.n_ctx, n_threads=s.n_threads, n_batch=s.n_batch,
-                       watermark=_watermark(s))  # fmt: skip
+                       watermark=_watermark(s), slots=s.llamacpp_slots)  # fmt: skip
 
 
 def _fake(rest: str, s: Settings) -> LLMBackend:
@@ -81,11 +81,11 @@ def _registry_version(rest: str, s: Settings) -> LLMBackend:  # genloom.tune
         reg.close()
     if v.kind == "llm":
         return LlamaCppLLM(v.path, n_ctx=s.n_ctx, n_threads=s.n_threads, n_batch=s.n_batch,
-                           watermark=_watermark(s))  # fmt: skip
+                           watermark=_watermark(s), slots=s.llamacpp_slots)  # fmt: skip
     if v.kind == "adapter" and (v.base or "llamacpp:").startswith("llamacpp:"):
         base = (v.base or "llamacpp:").removeprefix("llamacpp:") or None
         return LlamaCppLLM(base, n_ctx=s.n_ctx, n_threads=s.n_threads, n_batch=s.n_batch, lora_path=v.path,
-                           watermark=_watermark(s))  # fmt: skip
+                           watermark=_watermark(s), slots=s.llamacpp_slots)  # fmt: skip
     raise UserError(
         f"{v.ref} is a {v.kind!r} over {v.base!r}, which the llm backends cannot serve",
         hint="serve a version of kind 'llm' or an 'adapter' over a llamacpp: base",

@@ -1,8 +1,9 @@
 """llama.cpp, in-process: one package that owns the model, the chat template and the one token loop.
 
-model.py         Runtime: a loaded model (tokenize, evaluate, logits); the only code touching llama-cpp-python
+model.py         Runtime, BatchContext: a loaded model and its batched context; the only code touching llama-cpp-python
 chat.py          messages -> prompt ids with the GGUF's template (message text never becomes control tokens)
-loop.py          the token loop and LogitsHook, the public per-token hook (constraints, watermarks, biases)
+loop.py          the token loop (one sequence's Decoding) and LogitsHook, the public per-token hook
+batch.py         continuous batching: one scheduler thread decodes every running sequence in one context
 sampling.py      genloom's seeded sampler over (masked) logits
 grammar_hook.py  constrained decoding: an llguidance grammar as a LogitsHook
 closer.py        steers a looping (or out-of-budget) constrained value to close instead of being cut off

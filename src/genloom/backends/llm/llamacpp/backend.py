@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import dataclasses
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -47,8 +48,17 @@ class LlamaCppLLM:
         lora_path: str | Path | None = None,
         hooks: Sequence[LogitsHook] = (),
         watermark: Scheme | None = None,
+        slots: int = 1,
     ) -> None:
-        """``watermark``: every generation carries this green-list watermark (genloom.provenance)."""
+        """``watermark``: every generation carries this green-list watermark (genloom.provenance).
+        ``slots``: generations decoded together in one llama context (continuous batching, :mod:`.batch`);
+        the server admits that many at once."""
+        if not 1 <= slots <= 256:  # llama.cpp's most sequences in one context
+            raise UserError(
+                f"llamacpp_slots must be in [1, 256], got {slots}", hint="set GENLOOM_LLAMACPP_SLOTS"
+            )
+        self.slots = slots
+        self.capabilities = dataclasses.replace(self.capabilities, concurrency=slots)
         self.path = gguf.check_gguf(path) if path else bundled_model_path()
         self.bundled = path is None
         self.lora_path = str(gguf.check_gguf(lora_path)) if lora_path else None
@@ -155,7 +165,7 @@ class LlamaCppLLM:
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
 
         def pieces() -> Iterator[str]:
-            tokens = decode(rt, ids, room, Sampler(params, rt.n_vocab), all_hooks, out)
+            tokens = decode(rt, ids, room, Sampler(params, rt.n_vocab), all_hooks, out, slots=self.slots)
             try:
                 for token in tokens:
                     text = decoder.decode(rt.token_bytes(token))
@@ -169,7 +179,7 @@ class LlamaCppLLM:
 
         parser = CallParser() if constraint is not None and constraint.kind == "tools" else None
         stopped = False
-        with rt.lock, contextlib.closing(apply_stops(pieces(), params.stop)) as stream:
+        with contextlib.closing(apply_stops(pieces(), params.stop)) as stream:
             for text, stopped in stream:  # noqa: B007 (read after the loop)
                 if not text:
                     continue

@@ -1,7 +1,7 @@
 """The one llama.cpp token loop, and the public hook every per-token rule plugs into.
 
-Per step: the hooks may force the next tokens (a grammar that knows what must come: fed in one batch without
-sampling); otherwise the step's logits are read, each hook masks (``-inf``) or biases them in turn, genloom's
+Per step of a sequence (the batch scheduler, :mod:`.batch`, steps every running sequence together): the hooks
+may force the next tokens (a grammar that knows what must come: fed in one batch without sampling); otherwise the step's logits are read, each hook masks (``-inf``) or biases them in turn, genloom's
 seeded sampler picks a token, and every hook is told the accepted tokens. Constraints (structured outputs, tool
 calls), watermarks and logit biases are all hooks; none of them forks this loop.
 
@@ -14,11 +14,12 @@ disallowed, and a bias never revives a masked token. Hooks run in the order give
 
 from __future__ import annotations
 
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from genloom.backends.llm.llamacpp.batch import scheduler
 from genloom.backends.llm.llamacpp.model import Runtime
 from genloom.backends.llm.llamacpp.sampling import PENALTY_WINDOW, Sampler
 
@@ -50,46 +51,76 @@ class Outcome:
     ended: bool = False  # the model (end-of-generation token) or a hook ended the output
 
 
-def decode(
-    rt: Runtime, prompt: Sequence[int], room: int, sampler: Sampler, hooks: Sequence[LogitsHook], out: Outcome
-) -> Generator[int, None, None]:
-    """Yield generated token ids (end-of-generation tokens are not yielded); ``out`` records how it ended.
+class Decoding:
+    """One sequence's token loop, one step at a time: the batch scheduler (:mod:`.batch`) steps every
+    running sequence after each batched evaluation, in its own thread."""
 
-    The caller holds ``rt.lock``. Closing the iterator stops generation between two tokens."""
-    rt.prefill(prompt)
-    sampler.history = list(prompt[-PENALTY_WINDOW:])
-    for h in hooks:
-        h.start(prompt)
-    while out.produced < room:
+    def __init__(
+        self, rt: Runtime, prompt: Sequence[int], room: int, sampler: Sampler, hooks: Sequence[LogitsHook]
+    ) -> None:
+        self.rt, self.prompt, self.room = rt, list(prompt), room
+        self.sampler, self.hooks = sampler, list(hooks)
+        self.produced = 0
+        self.ended = False  # the model (end-of-generation token) or a hook ended the output
+
+    def begin(self) -> None:
+        """Before the first step: the sampler's penalty window and the hooks see the prompt."""
+        self.sampler.history = list(self.prompt[-PENALTY_WINDOW:])
+        for h in self.hooks:
+            h.start(self.prompt)
+
+    def step(self, logits: Callable[[], np.ndarray]) -> tuple[list[int], bool]:
+        """After this sequence's input was evaluated: its next output tokens, and whether it goes on (then
+        they are its next input). ``logits()`` reads the step's logits; forced tokens need none."""
+        if self.produced >= self.room:
+            return [], False
         forced: list[int] = []
-        for h in hooks:
+        for h in self.hooks:
             forced = h.forced()
             if forced:
                 break
         if forced:
-            forced = forced[: room - out.produced]
-            for h in hooks:
+            forced = forced[: self.room - self.produced]
+            for h in self.hooks:
                 h.accept(forced)
-            sampler.history.extend(forced)
-            out.produced += len(forced)
-            yield from forced
-            if any(h.finished() for h in hooks):
-                out.ended = True
-                return
-            rt.eval(forced)
-            continue
-        logits = rt.logits()
-        for h in hooks:
-            h.process(logits)
-        token = sampler.sample(logits)
-        for h in hooks:
+            self.sampler.history.extend(forced)
+            self.produced += len(forced)
+            if any(h.finished() for h in self.hooks):
+                self.ended = True
+                return forced, False
+            return forced, self.produced < self.room
+        scores = logits()
+        for h in self.hooks:
+            h.process(scores)
+        token = self.sampler.sample(scores)
+        for h in self.hooks:
             h.accept([token])
-        if rt.is_eog(token):
-            out.ended = True
-            return
-        out.produced += 1
-        yield token
-        if any(h.finished() for h in hooks):
-            out.ended = True
-            return
-        rt.eval([token])
+        if self.rt.is_eog(token):
+            self.ended = True
+            return [], False
+        self.produced += 1
+        if any(h.finished() for h in self.hooks):
+            self.ended = True
+            return [token], False
+        return [token], self.produced < self.room
+
+
+def decode(
+    rt: Runtime,
+    prompt: Sequence[int],
+    room: int,
+    sampler: Sampler,
+    hooks: Sequence[LogitsHook],
+    out: Outcome,
+    *,
+    slots: int = 1,
+) -> Generator[int, None, None]:
+    """Yield generated token ids (end-of-generation tokens are not yielded); ``out`` records how it ended.
+
+    The sequence decodes on ``rt``'s batch scheduler with ``slots`` slots (of the runtime's n_ctx tokens each),
+    together with the others running there. Closing the iterator stops generation between two tokens and frees its slot."""
+    d = Decoding(rt, prompt, room, sampler, hooks)
+    for tokens in scheduler(rt, slots).run(d):
+        out.produced += len(tokens)
+        yield from tokens
+    out.ended = d.ended

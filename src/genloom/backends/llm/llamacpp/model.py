@@ -2,8 +2,9 @@
 
 Models load lazily and are shared by every backend object in the process that asks for the same file and
 settings. :class:`Runtime` wraps one ``llama_cpp.Llama`` with what genloom's token loop needs: tokenize (text
-as text, never as control tokens, unless asked), evaluate with KV-prefix reuse, read the last logits, token
-bytes, end-of-generation tokens, and a lock (one generation at a time on one llama context).
+as text, never as control tokens, unless asked), make the batched context generation decodes in
+(:class:`BatchContext`: several sequences, one KV stream each), token bytes, end-of-generation tokens, and a
+lock for the Llama object's own context (scoring).
 """
 
 from __future__ import annotations
@@ -158,29 +159,22 @@ class Runtime:
         return self._lltokenizer
 
     # -- evaluation -----------------------------------------------------------------------------------
-    def prefill(self, ids: Sequence[int]) -> None:
-        """Evaluate the prompt, reusing the longest prefix already in the KV cache."""
-        llm = self.llama
-        prefix = 0
-        for a, b in zip(llm._input_ids.tolist(), ids, strict=False):
-            if a != b:
-                break
-            prefix += 1
-        prefix = min(prefix, len(ids) - 1)  # always re-evaluate at least the last token: fresh logits
-        if prefix > 0 and llm._ctx.kv_cache_seq_rm(-1, prefix, -1):
-            llm.n_tokens = prefix
-        else:
-            llm.reset()
-            prefix = 0
-        llm.eval(list(ids[prefix:]))
+    @property
+    def n_ctx(self) -> int:
+        return int(self.llama.n_ctx())
+
+    @property
+    def n_batch(self) -> int:
+        return int(self.llama.n_batch)
+
+    def batch_context(self, slots: int) -> BatchContext:
+        """A new llama context over this model with ``slots`` KV sequences of ``n_ctx`` cells each (what the
+        batch scheduler decodes in; generation never uses the Llama object's own context)."""
+        return BatchContext(self, slots, self.n_ctx, self.n_batch)
 
     def eval(self, tokens: Sequence[int]) -> None:
+        """Evaluate on the Llama object's own context (scoring runtimes: perplexity, log-probs)."""
         self.llama.eval(list(tokens))
-
-    def logits(self) -> np.ndarray:
-        """A writable copy of the logits for the next token (float32, n_vocab)."""
-        ptr = self.lib.llama_get_logits_ith(self.llama._ctx.ctx, -1)
-        return np.ctypeslib.as_array(ptr, shape=(self.n_vocab,)).copy()
 
     def all_logits(self, n: int) -> np.ndarray:
         """Logits of the first ``n`` positions of the last evaluation (a ``logits_all`` runtime only)."""
@@ -188,3 +182,75 @@ class Runtime:
 
     def reset(self) -> None:
         self.llama.reset()
+
+
+class BatchContext:
+    """A llama context holding ``slots`` sequences, one KV stream of ``n_ctx`` cells per sequence (seq id =
+    slot), decoded together: one ``llama_decode`` per step over a ``llama_batch`` of every sequence's next
+    tokens. Not thread-safe: one thread (the batch scheduler) owns it."""
+
+    def __init__(self, rt: Runtime, slots: int, n_ctx: int, n_batch: int) -> None:
+        lib = self.lib = rt.lib
+        self.n_vocab, self.n_batch = rt.n_vocab, n_batch
+        self.batch: Any = None
+        src = rt.llama.context_params  # threads, rope and attention settings as the Llama object has them
+        params = type(src).from_buffer_copy(src)
+        params.n_ctx, params.n_seq_max, params.kv_unified = n_ctx * slots, slots, False
+        params.n_batch = params.n_ubatch = n_batch
+        self.ctx = lib.llama_init_from_model(rt.llama.model, params)
+        if not self.ctx:
+            raise BackendError(
+                f"llama.cpp could not make a context of {slots} x {n_ctx} tokens",
+                hint="lower GENLOOM_LLAMACPP_SLOTS or GENLOOM_N_CTX",
+            )
+        self.n_ctx = lib.llama_n_ctx(self.ctx) // slots  # cells per sequence (llama.cpp pads to 256)
+        self._adapter = None
+        lora = rt.llama.lora_path
+        if lora:
+            self._adapter = lib.llama_adapter_lora_init(rt.llama.model, str(lora).encode())
+            adapters = (lib.llama_adapter_lora_p_ctypes * 1)(self._adapter)
+            scales = (ctypes.c_float * 1)(rt.llama.lora_scale)
+            if not self._adapter or lib.llama_set_adapters_lora(self.ctx, adapters, 1, scales):
+                self.close()
+                raise BackendError(f"llama.cpp could not apply the adapter {lora}")
+        self.memory = lib.llama_get_memory(self.ctx)
+        self.batch = lib.llama_batch_init(n_batch, 0, 1)
+
+    def forget(self, seq: int, start: int = 0) -> None:
+        """Drop sequence ``seq``'s cells from position ``start`` on."""
+        self.lib.llama_memory_seq_rm(self.memory, seq, start, -1)
+
+    def decode(self, parts: Sequence[tuple[int, int, Sequence[int], bool]]) -> list[int]:
+        """Evaluate ``(seq, first position, tokens, want logits)`` parts in one step (at most n_batch tokens
+        together). Returns, per part, the batch index whose logits :meth:`logits` reads (-1: none asked)."""
+        b = self.batch
+        n, rows = 0, []
+        for seq, pos, tokens, want in parts:
+            for k, t in enumerate(tokens):
+                b.token[n], b.pos[n], b.n_seq_id[n], b.logits[n] = t, pos + k, 1, 0
+                b.seq_id[n][0] = seq
+                n += 1
+            if want:
+                b.logits[n - 1] = 1
+            rows.append(n - 1 if want else -1)
+        b.n_tokens = n
+        rc = self.lib.llama_decode(self.ctx, b)
+        if rc != 0:
+            raise BackendError(f"llama.cpp failed to decode a batch of {n} tokens (code {rc})")
+        return rows
+
+    def logits(self, row: int) -> np.ndarray:
+        """A writable copy of the next-token logits at batch index ``row`` of the last step (float32)."""
+        ptr = self.lib.llama_get_logits_ith(self.ctx, row)
+        return np.ctypeslib.as_array(ptr, shape=(self.n_vocab,)).copy()
+
+    def close(self) -> None:
+        if self.batch is not None:
+            self.lib.llama_batch_free(self.batch)
+            self.batch = None
+        if self.ctx:
+            self.lib.llama_free(self.ctx)
+            self.ctx = None
+        if self._adapter:
+            self.lib.llama_adapter_lora_free(self._adapter)
+            self._adapter = None
