@@ -173,6 +173,9 @@ class FakeAnswerStream:
 class FakeEmbedder:
     dim = 16
 
+    def info(self) -> dict[str, Any]:
+        return {"id": "fake-embed:", "dim": self.dim}  # served as model "fake-embed:" or "fake-embed"
+
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for i, t in enumerate(texts):

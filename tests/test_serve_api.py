@@ -61,7 +61,7 @@ def test_models_lists_llms_and_knowledge_bases(client, kbs):
     kbs("docs", True)
     data = client.get("/v1/models").json()
     assert data["object"] == "list"
-    assert [m["id"] for m in data["data"]] == ["fake:", "rag:docs"]
+    assert [m["id"] for m in data["data"]] == ["fake:", "fake-embed:", "rag:docs"]
     assert all(m["object"] == "model" and m["owned_by"] == "genloom" for m in data["data"])
 
 
@@ -243,8 +243,8 @@ def test_health_and_openapi(client):
 
 # -- embeddings ------------------------------------------------------------------------------------------
 def test_embeddings_float_and_base64_agree(client):
-    f = client.post("/v1/embeddings", json={"model": "minilm", "input": ["red apple", "blue sky"]}).json()
-    b = client.post("/v1/embeddings", json={"model": "minilm", "input": ["red apple", "blue sky"],
+    f = client.post("/v1/embeddings", json={"model": "fake-embed", "input": ["red apple", "blue sky"]}).json()
+    b = client.post("/v1/embeddings", json={"model": "fake-embed", "input": ["red apple", "blue sky"],
                                            "encoding_format": "base64"}).json()  # fmt: skip
     assert f["object"] == "list" and [d["index"] for d in f["data"]] == [0, 1]
     expected = FakeEmbedder().embed_documents(["red apple", "blue sky"])
@@ -255,7 +255,7 @@ def test_embeddings_float_and_base64_agree(client):
 
 
 def test_embeddings_reject_empty_input(client):
-    r = client.post("/v1/embeddings", json={"model": "m", "input": [""]})
+    r = client.post("/v1/embeddings", json={"model": "fake-embed", "input": [""]})
     assert r.status_code == 400 and r.json()["error"]["param"] == "input"
 
 

@@ -86,6 +86,16 @@ _STATUS_TYPES = {
 }
 
 
+_TAGS = {"str", "int", "float", "bool", "list", "dict", "none", "literal"}
+
+
+def _tag(segment: Any) -> bool:
+    """A union-member tag pydantic puts in an error's location (``str``, ``list[str]``, ``constrained-str``),
+    not a field: dropped, so ``param`` names the field the client sent."""
+    s = str(segment)
+    return isinstance(segment, str) and (s in _TAGS or "[" in s or "-" in s)
+
+
 def install(app: FastAPI) -> None:
     """Register handlers so every error leaves the server as an OpenAI error object."""
 
@@ -107,7 +117,7 @@ def install(app: FastAPI) -> None:
     async def _invalid(request: Request, e: RequestValidationError) -> JSONResponse:
         errs = e.errors()
         first = errs[0] if errs else {}
-        loc = [str(x) for x in first.get("loc", ()) if x not in ("body", "query", "path")]
+        loc = [str(x) for x in first.get("loc", ()) if x not in ("body", "query", "path") and not _tag(x)]
         param = ".".join(loc) or None
         msg = f"{param + ': ' if param else ''}{first.get('msg', 'invalid request')}"
         if len(errs) > 1:

@@ -59,7 +59,7 @@ def cache_slot(
     if st.cache is None or req.stream or not (params.temperature == 0 or params.seed is not None):
         return None
     parts = {"key_id": who.key_id, "model": req.model, **inputs, "params": asdict(params),
-             "penalties": [req.frequency_penalty, req.presence_penalty], "extra": req.model_extra or {}}  # fmt: skip
+             "penalties": [req.frequency_penalty, req.presence_penalty]}  # fmt: skip
     directives = {
         d.split("=")[0].strip().lower() for d in request.headers.get("cache-control", "").split(",")
     }
@@ -124,9 +124,13 @@ class Reply:
         self.rec = AuditRecord(self.id, who.key_id, path, model=model, prompt=prompt)
         self.slot: Slot | None = None  # set when the request is cacheable
 
-    def chunk(self, delta: dict[str, Any] | None, finish: str | None = None, **extra: Any) -> str:
+    def chunk(
+        self, delta: dict[str, Any] | None, finish: str | None = None, logprobs: Any = None, **extra: Any
+    ) -> str:
         choices = (
-            [] if delta is None else [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]
+            []
+            if delta is None
+            else [{"index": 0, "delta": delta, "logprobs": logprobs, "finish_reason": finish}]
         )
         return sse({"id": self.id, "object": "chat.completion.chunk", "created": self.created,
                      "model": self.model, "system_fingerprint": None, "choices": choices, **extra})  # fmt: skip

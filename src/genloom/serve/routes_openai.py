@@ -23,7 +23,9 @@ from genloom.serve import schemas as S
 from genloom.serve.audit import AuditRecord
 from genloom.serve.auth import Principal
 from genloom.serve.deps import caller
+from genloom.serve.embed_input import embedding_names
 from genloom.serve.errors import APIError, to_api_error
+from genloom.serve.logprobs import chat_block, chat_requested, completion_block
 from genloom.serve.openai_reply import Reply, cache_slot, from_cache, sse, store_reply, usage_dict
 from genloom.serve.state import State, get_state
 from genloom.serve.worker import Cancelled, Generation, Piece, text_of
@@ -36,15 +38,31 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
+def _cards(st: State) -> list[S.ModelCard]:
+    """The LLMs, the embedder and the ``rag:<kb>`` models of the knowledge bases this caller may see."""
+    ids = [*st.models, st.embedder_id(), *(f"rag:{kb}" for kb in st.kb_lister())]
+    return [S.ModelCard(id=m, created=st.started, owned_by="genloom") for m in dict.fromkeys(ids)]
+
+
 @router.get("/v1/models", response_model=S.ModelList, responses=ERRORS)
 async def list_models(request: Request, who: Principal = Depends(caller)) -> S.ModelList:
+    return S.ModelList(data=_cards(get_state(request)))
+
+
+@router.get("/v1/models/{model_id:path}", response_model=S.ModelCard, responses=ERRORS)
+async def get_model(model_id: str, request: Request, who: Principal = Depends(caller)) -> S.ModelCard:
+    """One model, as listed (an embedder also by its bare name, e.g. ``minilm``); 404 for any other id."""
     st = get_state(request)
-    cards = [S.ModelCard(id=m, created=st.started, owned_by="genloom") for m in st.models]
-    cards += [S.ModelCard(id=f"rag:{kb}", created=st.started, owned_by="genloom") for kb in st.kb_lister()]
-    return S.ModelList(data=cards)
+    for card in _cards(st):
+        if model_id == card.id or (card.id == st.embedder_id() and model_id in embedding_names(card.id)):
+            return card
+    raise APIError(404, f"The model {model_id!r} does not exist (GET /v1/models lists them)",
+                   "invalid_request_error", code="model_not_found", param="model")  # fmt: skip
 
 
-def _params(req: S._Sampling, st: State, max_tokens: int | None) -> SamplingParams:
+def _params(
+    req: S._Sampling, st: State, max_tokens: int | None, logprobs: int | None = None
+) -> SamplingParams:
     limit = st.settings.max_tokens_limit
     if max_tokens is not None and max_tokens > limit:
         raise APIError(
@@ -53,7 +71,8 @@ def _params(req: S._Sampling, st: State, max_tokens: int | None) -> SamplingPara
             "invalid_request_error",
             param="max_tokens",
         )
-    p = SamplingParams(max_tokens=min(max_tokens or 256, limit), stop=req.stops(), seed=req.seed)
+    p = SamplingParams(max_tokens=min(max_tokens or 256, limit), stop=req.stops(), seed=req.seed,
+                       logprobs=logprobs)  # fmt: skip
     for src, dst in (
         ("temperature", "temperature"),
         ("top_p", "top_p"),
@@ -62,8 +81,8 @@ def _params(req: S._Sampling, st: State, max_tokens: int | None) -> SamplingPara
     ):
         if getattr(req, src) is not None:
             setattr(p, dst, getattr(req, src))
-    if req.repetition_penalty is not None:
-        p.repeat_penalty = req.repetition_penalty
+    if (penalty := req.repetition_penalty or req.repeat_penalty) is not None:
+        p.repeat_penalty = penalty
     return p.validate()
 
 
@@ -146,8 +165,9 @@ async def _respond(
         finish = "stop" if rag else _fill_from_completion(rep.rec, gen, text)
         rep.done(gen)
         usage = usage_dict(rep.rec.prompt_tokens, rep.rec.completion_tokens)
+        lps = getattr(getattr(gen.source, "completion", None), "logprobs", None)
         if text_completion:
-            choice = {"index": 0, "text": text, "logprobs": None, "finish_reason": finish}
+            choice = {"index": 0, "text": text, "logprobs": completion_block(lps), "finish_reason": finish}
             body = {"id": rep.id, "object": "text_completion", "created": rep.created, "model": rep.model,
                     "system_fingerprint": None, "choices": [choice], "usage": usage}  # fmt: skip
             await store_reply(rep, gen, body)
@@ -163,7 +183,7 @@ async def _respond(
         calls = getattr(getattr(gen.source, "completion", None), "tool_calls", None)
         if not rag and calls:
             msg.update(content=content or None, tool_calls=[c.to_dict() for c in calls])
-        choice = {"index": 0, "message": msg, "logprobs": None, "finish_reason": finish}
+        choice = {"index": 0, "message": msg, "logprobs": chat_block(lps), "finish_reason": finish}
         body = {"id": rep.id, "object": "chat.completion", "created": rep.created, "model": rep.model,
                 "system_fingerprint": None, "choices": [choice], "usage": usage}  # fmt: skip
         if not rag:
@@ -180,20 +200,25 @@ async def _respond(
         rep.done(gen, error=e)
         raise
 
+    offset = 0  # of the next piece in the text (completions' text_offset)
+
     def piece(item: Piece) -> str | None:
         """The SSE event of one piece (None for a piece with nothing to send, e.g. the closing Delta)."""
+        nonlocal offset
         text = item if isinstance(item, str) else item.text
+        lps = item.logprobs if isinstance(item, Delta) else None
         if isinstance(item, Delta) and item.tool_calls:
             delta: dict[str, Any] = {"tool_calls": [t.to_dict() for t in item.tool_calls]}
             if text:
                 delta["content"] = text
-            return rep.chunk(delta)
-        if not text:
+            return rep.chunk(delta, logprobs=chat_block(lps))
+        if not text and not lps:
             return None
         if text_completion:
+            block, offset = completion_block(lps, offset), offset + len(text)
             return sse({"id": rep.id, "object": "text_completion", "created": rep.created, "model": rep.model,
-                         "choices": [{"index": 0, "text": text, "logprobs": None, "finish_reason": None}]})  # fmt: skip
-        return rep.chunk({"content": text})
+                         "choices": [{"index": 0, "text": text, "logprobs": block, "finish_reason": None}]})  # fmt: skip
+        return rep.chunk({"content": text}, logprobs=chat_block(lps))
 
     async def events() -> AsyncIterator[str]:
         parts: list[str] = []
@@ -250,7 +275,8 @@ async def chat_completions(
     rep = Reply(st, who, request, req.model, [m.to_dict() for m in messages], "chat")
     make: Callable[[], Iterable[str]]
     # structured outputs: masked token by token on llama.cpp, validated (black-box) elsewhere; bad formats -> 400
-    constraint = from_response_format(req.response_format)
+    rf = req.response_format.model_dump(by_alias=True, exclude_none=True) if req.response_format else None
+    constraint = from_response_format(rf)
     tools = _tools(req)
     if req.model.startswith("rag:"):
         if constraint is not None:
@@ -259,6 +285,9 @@ async def chat_completions(
         if tools is not None:
             raise APIError(400, "tools are not supported with rag:<kb> models; use a plain model, or an agent "
                            "with the knowledge-base tools", "invalid_request_error", param="tools")  # fmt: skip
+        if req.logprobs:
+            raise APIError(400, "logprobs are not supported with rag:<kb> models", "invalid_request_error",
+                           param="logprobs")  # fmt: skip
         kb = req.model[4:] or "default"
         rep.rec.kb = kb
         users = [i for i, m in enumerate(messages) if m.role == "user"]
@@ -275,8 +304,10 @@ async def chat_completions(
         make = lambda: st.answer_factory(question, **opts)  # noqa: E731
         return await _respond(rep, st.start(make, st.models[0]), bool(req.stream), include_usage, rag=True)
     st.check_model(req.model)
-    params = _params(req, st, req.max_completion_tokens or req.max_tokens)
-    inputs = {"messages": rep.rec.prompt, "response_format": req.response_format,
+    params = _params(
+        req, st, req.max_completion_tokens or req.max_tokens, chat_requested(req.logprobs, req.top_logprobs)
+    )
+    inputs = {"messages": rep.rec.prompt, "response_format": rf,
               "tools": tools.openai() if tools is not None else None}  # fmt: skip
     slot = cache_slot(st, request, who, "chat", req, params, inputs)
     if slot is not None and (hit := await from_cache(rep, slot, response)) is not None:
@@ -292,13 +323,11 @@ async def completions(
 ) -> Any:
     """A plain completion. The seam generates from messages, so the prompt is sent as one user turn."""
     st = get_state(request)
-    prompts = [req.prompt] if isinstance(req.prompt, str) else req.prompt
-    if len(prompts) != 1:
-        raise APIError(400, "send exactly one prompt per request", "invalid_request_error", param="prompt")
+    prompts = [req.prompt] if isinstance(req.prompt, str) else req.prompt  # one, by the schema
     st.check_model(req.model)
-    params = _params(req, st, req.max_tokens)
+    params = _params(req, st, req.max_tokens, req.logprobs)
     rep = Reply(st, who, request, req.model, prompts[0], "completion")
-    inputs = {"prompt": prompts[0], "echo": req.echo, "suffix": req.suffix}
+    inputs = {"prompt": prompts[0]}
     slot = cache_slot(st, request, who, "completion", req, params, inputs)
     if slot is not None and (hit := await from_cache(rep, slot, response)) is not None:
         return hit

@@ -5,6 +5,7 @@ chat.py          messages -> prompt ids with the GGUF's template (message text n
 loop.py          the token loop and LogitsHook, the public per-token hook (constraints, watermarks, biases)
 sampling.py      genloom's seeded sampler over (masked) logits
 grammar_hook.py  constrained decoding: an llguidance grammar as a LogitsHook
+logprob_hook.py  token log-probs (OpenAI logprobs/top_logprobs) as the first LogitsHook
 closer.py        steers a looping (or out-of-budget) constrained value to close instead of being cut off
 backend.py       LlamaCppLLM, the LLM backend (spec ``llamacpp:[path]``)
 """
