@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from typing import Any, Literal
 
 from genloom.answer.followup import standalone_query
@@ -33,6 +34,10 @@ from genloom.types import Message, SamplingParams, Usage
 Mode = Literal["auto", "generate", "extractive"]
 DEFAULT_TEMPLATE = "grounded_answer"
 IDK = ("i don't know", "i do not know")
+
+
+# how a grounded answer is generated unless the caller says otherwise (greedy: answers are repeatable)
+ANSWER_PARAMS = SamplingParams(temperature=0, max_tokens=160, repeat_penalty=1.1, seed=0)
 
 
 class AnswerStream:
@@ -53,6 +58,8 @@ class AnswerStream:
         prompt_sentences: int = 5,
         thresholds: Thresholds | None = None,
         settings: Settings | None = None,
+        params: SamplingParams
+        | None = None,  # the generation's sampling (the API's request); max_tokens wins
     ) -> None:
         if not question or not question.strip():
             raise UserError("the question is empty", hint="ask something, e.g. genloom ask 'How do I ...?'")
@@ -73,7 +80,9 @@ class AnswerStream:
                 hint=f"add documents first: genloom ingest PATH --kb {name}",
             )
         self.kb_name, self.principals, self.k, self.mode = name, list(principals or []), k, mode
-        self.model, self.history, self.max_tokens = model, history, max_tokens
+        self.model, self.history = model, history
+        self.params = params or replace(ANSWER_PARAMS, max_tokens=max_tokens)
+        self.max_tokens = self.params.max_tokens
         self.prompt_sentences = prompt_sentences  # evidence sentences in the prompt; 0 = whole chunks
         self.template = load_template(template)
         self.th = thresholds or Thresholds()
@@ -123,7 +132,7 @@ class AnswerStream:
     def _generate(self, evidence: Evidence, answer: Answer) -> Iterator[str]:
         engine = Engine(self.model, self.settings)
         answer.model, answer.template = engine.backend.info().id, self.template.id
-        params = SamplingParams(temperature=0, max_tokens=self.max_tokens, repeat_penalty=1.1, seed=0)
+        params = self.params
 
         def fits(msgs: list[Message]) -> bool:
             n = engine.backend.count_prompt_tokens(msgs)

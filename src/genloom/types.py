@@ -296,6 +296,9 @@ class Document:
     n_chunks: int = 0
     updated_at: float = 0.0
     writers: list[str] = field(default_factory=list)  # security (issue 19): who may change it; [] = admins
+    chars: int | None = (
+        None  # the text's length when ``text`` was not loaded (document lists); None: len(text)
+    )
 
     def to_dict(self, with_text: bool = False) -> dict[str, Any]:
         d = {
@@ -306,7 +309,7 @@ class Document:
             "principals": list(self.principals),
             "metadata": dict(self.metadata),
             "n_chunks": self.n_chunks,
-            "chars": len(self.text),
+            "chars": len(self.text) if self.chars is None else self.chars,
             "updated_at": self.updated_at,
             "writers": list(self.writers),  # security (issue 19)
         }

@@ -13,6 +13,10 @@ from genloom.cli._kbopts import KB_OPTION, parse_pairs
 from genloom.ingest import FileResult
 from genloom.kb import KnowledgeBase
 
+# the exit status when any file failed (the rest were still ingested); skipped files (a folder's unsupported
+# types) do not count. 1-5 are genloom's error classes (genloom.errors).
+FILES_FAILED = 6
+
 _COLOURS = {"added": "green", "updated": "cyan", "unchanged": "dim", "failed": "red", "skipped": "yellow"}
 
 
@@ -74,6 +78,7 @@ def ingest(
         base.close()
     if as_json:
         print_json(report.to_dict())
+        _exit_if_failed(report.count("failed"))
         return
     problems = [r for r in report.results if r.status in ("failed", "skipped")]
     if problems:
@@ -88,6 +93,12 @@ def ingest(
         f"{kb}: " + (", ".join(parts) or "nothing to do")
         + f" · {d['chunks']} chunks ({d['embedded']} embedded, {d['reused']} reused) in {d['seconds']:.1f}s{rate}"
     )  # fmt: skip
+    _exit_if_failed(report.count("failed"))
+
+
+def _exit_if_failed(failed: int) -> None:
+    if failed:
+        raise typer.Exit(FILES_FAILED)
 
 
 def register(app: typer.Typer) -> None:

@@ -118,6 +118,7 @@ class Ingestor:
         self.chunk_overlap = chunk_overlap
         self.max_bytes = max_bytes
         self._sources: dict[Path, str] = {}
+        self._named: set[Path] = set()
         self.batch_chunks = batch_chunks
         self.limits = limits or Limits()
         self._writers: list[str] = []
@@ -149,6 +150,8 @@ class Ingestor:
         emit = progress or (lambda kind, value: None)
         readers = sorted({p.strip() for p in (principals or []) if p.strip()}) or [PUBLIC]
         files, problems = expand(paths)
+        # a file named explicitly that no loader reads has failed; one found in a folder is skipped
+        self._named = {Path(p).expanduser().resolve() for p in paths if Path(p).expanduser().is_file()}
         emit("total", len(files) + len(problems))
         for source, reason in problems:
             self._done(report, emit, FileResult(source, "failed", reason))
@@ -183,7 +186,8 @@ class Ingestor:
         source = self._sources.get(path.resolve(), str(path.resolve()))
         loader = loader_for(path)
         if loader is None:
-            return FileResult(source, "skipped", f"unsupported file type {path.suffix or '(none)'!r}")
+            status: Status = "failed" if path.resolve() in self._named else "skipped"
+            return FileResult(source, status, f"unsupported file type {path.suffix or '(none)'!r}")
         try:
             size = path.stat().st_size
             if size > self.max_bytes:

@@ -25,8 +25,9 @@ import uuid
 from typing import Any
 
 from fastapi import APIRouter, Depends, File, Request, UploadFile
+from fastapi.responses import JSONResponse
 
-from genloom.errors import AccessDenied, UserError
+from genloom.errors import AccessDenied, NotFound, UserError
 from genloom.ingest.limits import IngestCancelled
 from genloom.serve import schemas as S
 from genloom.serve.access import no_doc, open_visible, plain, readable, writers_of
@@ -36,6 +37,7 @@ from genloom.serve.deps import caller
 from genloom.serve.errors import APIError, to_api_error
 from genloom.serve.routes_openai import ERRORS
 from genloom.serve.state import State, get_state
+from genloom.serve.upload_result import scrub, status_of, stored_any
 from genloom.serve.uploads import save_uploads
 
 router = APIRouter(prefix="/v1/kb", tags=["knowledge bases"], responses=ERRORS)
@@ -83,10 +85,17 @@ async def _run_cancellable(request: Request, st: State, cancel: threading.Event,
         raise
 
 
-@router.post("/{kb}/documents")
+@router.post(
+    "/{kb}/documents",
+    responses={
+        207: {"description": "some files failed (see report.files)"},
+        422: {"description": "no file was stored (see report.files)"},
+    },
+)
 async def upload(
     kb: str, request: Request, files: list[UploadFile] = File(...), who: Principal = Depends(caller)
-) -> dict[str, Any]:
+) -> JSONResponse:
+    """Ingest the uploaded files: 200 all stored, 207 some failed, 422 none stored (genloom.serve.upload_result)."""
     st = get_state(request)
     t0 = time.perf_counter()
     names: list[str] = []
@@ -101,15 +110,24 @@ async def upload(
             readers = who.readers(bool(st.settings.unscoped_uploads_public))
 
             def work() -> Any:
-                base = st.kb_factory(kb, True)
+                try:
+                    base, created = st.kb_factory(kb, False), False
+                except NotFound:  # made only if something is stored in it (a failed upload leaves nothing)
+                    base, created = st.kb_factory(kb, True), True
                 base.claim(who.own)  # a new knowledge base is visible to its creator while it is empty
                 # one namespace per key: re-uploading a name updates that key's document, never another's
                 sources = {p: f"upload:{who.key_id}/{p.name}" for p in paths}
-                return base.ingest(paths, principals=readers, sources=sources, writers=[who.writer],
-                                   cancel=cancel)  # fmt: skip
+                got = None
+                try:
+                    got = plain(base.ingest(paths, principals=readers, sources=sources, writers=[who.writer],
+                                            cancel=cancel))  # fmt: skip
+                    return got
+                finally:
+                    if created and (got is None or not stored_any(got)) and not base.stats().get("documents"):
+                        base.drop()
 
             try:
-                report = plain(await _run_cancellable(request, st, cancel, work))
+                report = scrub(await _run_cancellable(request, st, cancel, work), paths[0].parent)
             except IngestCancelled:
                 if st.draining.is_set():
                     raise APIError(503, "the server is shutting down; the upload was not finished",
@@ -119,9 +137,16 @@ async def upload(
     except BaseException as e:
         _audit(st, who, t0, "/v1/kb/documents/upload", kb, names, {"files": names}, e)
         raise
+    status = status_of(report)
     _audit(st, who, t0, "/v1/kb/documents/upload", kb, names,
-           [{k: f.get(k) for k in ("source", "status", "doc_id", "reason")} for f in report.get("files", [])])  # fmt: skip
-    return {"object": "kb.ingest", "kb": kb, "report": report}
+           [{k: f.get(k) for k in ("source", "status", "doc_id", "reason")} for f in report.get("files", [])],
+           None if status == 200 else APIError(status, "some files failed", "invalid_request_error"))  # fmt: skip
+    body = {"object": "kb.ingest", "kb": kb, "report": report}
+    if status == 422:
+        reasons = "; ".join(f"{f['source'].rsplit('/', 1)[-1]}: {f['reason']}" for f in report["files"])
+        err = APIError(422, f"no file was stored ({reasons})", "invalid_request_error", param="files")
+        return JSONResponse({**err.body(), **body}, status_code=422)
+    return JSONResponse(body, status_code=status)
 
 
 @router.get("/{kb}/documents/{doc_id}")

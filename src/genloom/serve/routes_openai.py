@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Callable, Iterable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response, StreamingResponse
 
 from genloom.errors import UserError
+from genloom.rag import ANSWER_PARAMS
 from genloom.serve import schemas as S
 from genloom.serve.audit import AuditRecord
 from genloom.serve.auth import Principal
@@ -61,8 +62,13 @@ async def get_model(model_id: str, request: Request, who: Principal = Depends(ca
 
 
 def _params(
-    req: S._Sampling, st: State, max_tokens: int | None, logprobs: int | None = None
+    req: S._Sampling,
+    st: State,
+    max_tokens: int | None,
+    logprobs: int | None = None,
+    base: SamplingParams | None = None,
 ) -> SamplingParams:
+    """The request's sampling over ``base`` (the defaults: SamplingParams', or a grounded answer's)."""
     limit = st.settings.max_tokens_limit
     if max_tokens is not None and max_tokens > limit:
         raise APIError(
@@ -71,8 +77,9 @@ def _params(
             "invalid_request_error",
             param="max_tokens",
         )
-    p = SamplingParams(max_tokens=min(max_tokens or 256, limit), stop=req.stops(), seed=req.seed,
-                       logprobs=logprobs)  # fmt: skip
+    base = base or SamplingParams()
+    p = replace(base, max_tokens=min(max_tokens or base.max_tokens, limit), stop=req.stops(),
+                seed=base.seed if req.seed is None else req.seed, logprobs=logprobs)  # fmt: skip
     for src, dst in (
         ("temperature", "temperature"),
         ("top_p", "top_p"),
@@ -298,9 +305,10 @@ async def chat_completions(
             messages[users[-1]].content,
             [m for m in messages[: users[-1]] if m.role != "system"],
         )
-        _params(req, st, req.max_completion_tokens or req.max_tokens)  # same limits as plain chat
+        # the request's sampling (max_tokens, temperature, seed, stop...) over the grounded-answer defaults
+        params = _params(req, st, req.max_completion_tokens or req.max_tokens, base=ANSWER_PARAMS)
         opts = {"kb": kb, "principals": who.acl, "k": req.k or 5, "model": st.models[0], "history": history,
-                "mode": req.rag_mode or "auto"}  # fmt: skip
+                "mode": req.rag_mode or "auto", "params": params}  # fmt: skip
         make = lambda: st.answer_factory(question, **opts)  # noqa: E731
         return await _respond(rep, st.start(make, st.models[0]), bool(req.stream), include_usage, rag=True)
     st.check_model(req.model)
