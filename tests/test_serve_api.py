@@ -354,3 +354,15 @@ def test_ui_is_served(client):
     html = client.get("/").text
     assert "<title>genloom</title>" in html
     assert client.get("/static/app.js").status_code == 200  # the page runs in a browser in test_serve_ui.py
+
+
+def test_context_overflow_names_the_request_fields_not_cli_flags(client):
+    """issue 18: the hint is for an API client (messages, max_tokens), never --truncate / --max-tokens."""
+    words = " ".join(["word"] * 5000)
+    r = client.post(
+        "/v1/chat/completions", json={"model": "fake:", "messages": [{"role": "user", "content": words}]}
+    )
+    assert r.status_code == 400, r.text
+    err = r.json()["error"]
+    assert err["code"] == "context_length_exceeded" and err["param"] == "messages"
+    assert "max_tokens" in err["message"] and "--" not in err["message"]

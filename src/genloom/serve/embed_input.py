@@ -18,12 +18,16 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from genloom.serve.errors import APIError
 
+BLANK = re.compile(
+    r"[ \t\n\r\f\v]*"
+)  # what the schema's pattern rejects (ASCII blanks, as JSON Schema and Python agree)
 ENCODING = "cl100k_base"  # what LangChain's OpenAIEmbeddings falls back to for a model tiktoken does not know
 MAX_INPUTS = 2048
 NO_TOKENS = (
@@ -102,6 +106,6 @@ def texts_of(value: Any) -> list[str]:
         except (KeyError, ValueError, OverflowError):
             raise APIError(400, f"input holds token ids that are not {ENCODING} tokens", "invalid_request_error",
                            param="input") from None  # fmt: skip
-    if any(not t.strip() for t in items):
+    if any(BLANK.fullmatch(t) for t in items):
         raise APIError(400, "input texts must not be empty or blank", "invalid_request_error", param="input")
     return items

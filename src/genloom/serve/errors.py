@@ -15,8 +15,17 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
-from genloom.errors import AccessDenied, BackendError, GenloomError, GuardViolation, NotFound, UserError
+from genloom.errors import (
+    AccessDenied,
+    BackendError,
+    ContextOverflow,
+    GenloomError,
+    GuardViolation,
+    NotFound,
+    UserError,
+)
 
 
 class APIError(Exception):
@@ -49,6 +58,9 @@ class APIError(Exception):
 def from_genloom(e: GenloomError) -> APIError:
     """Map the library's error tree onto HTTP; the hint travels in the message."""
     msg = str(e)
+    if isinstance(e, ContextOverflow):  # the CLI's hint names flags: an API client is told its own fields
+        return APIError(400, f"{e.message}; shorten the messages or lower max_tokens", "invalid_request_error",
+                        code="context_length_exceeded", param="messages")  # fmt: skip
     if isinstance(e, NotFound):
         return APIError(404, msg, "invalid_request_error", code="not_found")
     if isinstance(e, UserError):
@@ -84,6 +96,15 @@ _STATUS_TYPES = {
     413: "invalid_request_error",
     429: "rate_limit_exceeded",
 }
+
+
+def allowed_methods(request: Request) -> list[str]:
+    methods: set[str] = set()
+    for route in request.app.routes:
+        match, _ = route.matches(request.scope)
+        if match != Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return sorted(methods)
 
 
 _TAGS = {"str", "int", "float", "bool", "list", "dict", "none", "literal"}
@@ -129,7 +150,11 @@ def install(app: FastAPI) -> None:
         kind = _STATUS_TYPES.get(
             e.status_code, "invalid_request_error" if e.status_code < 500 else "server_error"
         )
-        return APIError(e.status_code, str(e.detail), kind).response()
+        response = APIError(e.status_code, str(e.detail), kind).response()
+        response.headers.update(e.headers or {})
+        if e.status_code == 405:  # Allow: every method of every route on this path (not only the first's)
+            response.headers["Allow"] = ", ".join(allowed_methods(request))
+        return response
 
     @app.exception_handler(Exception)
     async def _crash(request: Request, e: Exception) -> JSONResponse:

@@ -93,7 +93,10 @@ async def _run_cancellable(request: Request, st: State, cancel: threading.Event,
     },
 )
 async def upload(
-    kb: str, request: Request, files: list[UploadFile] = File(...), who: Principal = Depends(caller)
+    kb: str,
+    request: Request,
+    files: list[UploadFile] = File(..., min_length=1),
+    who: Principal = Depends(caller),
 ) -> JSONResponse:
     """Ingest the uploaded files: 200 all stored, 207 some failed, 422 none stored (genloom.serve.upload_result)."""
     st = get_state(request)

@@ -136,6 +136,10 @@ class _Sampling(_Request):
 
 
 class ChatCompletionRequest(_Sampling):
+    # fields that only mean something with another (the server answers 400 otherwise), as OpenAPI says it
+    model_config = ConfigDict(json_schema_extra={"dependentRequired": {
+        "tool_choice": ["tools"], "parallel_tool_calls": ["tools"], "top_logprobs": ["logprobs"]}})  # fmt: skip
+
     messages: list[ChatMessage] = Field(min_length=1)
     max_completion_tokens: int | None = Field(default=None, ge=1)
     # grounded answers (model rag:<kb>): how many chunks to retrieve, and auto | generate | extractive
@@ -143,7 +147,7 @@ class ChatCompletionRequest(_Sampling):
     rag_mode: Literal["auto", "generate", "extractive"] | None = None
     response_format: ResponseFormat | None = Field(default=None, discriminator="type")
     # function calling: forced to valid calls token by token on llama.cpp, passed on and validated elsewhere
-    tools: list[ToolDef] | None = None
+    tools: list[ToolDef] | None = Field(default=None, min_length=1)
     tool_choice: Literal["auto", "none", "required"] | NamedToolChoice | None = None
     parallel_tool_calls: bool | None = None
     logprobs: bool | None = None  # each token's log-prob (llama.cpp; passed through from openai: backends)
@@ -243,8 +247,8 @@ class ModelList(BaseModel):
 
 
 # -- embeddings ------------------------------------------------------------------------------------------
-NonEmpty = Annotated[str, Field(min_length=1)]
-TokenIds = Annotated[list[Annotated[int, Field(ge=0)]], Field(min_length=1)]
+NonEmpty = Annotated[str, Field(pattern=r"[^ \t\n\r\f\v]")]  # something besides blanks (embed_input.BLANK)
+TokenIds = Annotated[list[Annotated[int, Field(ge=0, le=100276)]], Field(min_length=1)]  # cl100k_base ids
 
 
 class EmbeddingRequest(_Request):
