@@ -140,7 +140,7 @@ class Reply:
         if error is not None:
             api = to_api_error(error)
             self.rec.status, self.rec.error_type = api.status, api.code or api.type
-            self.st.metrics.errors.labels(api.type, api.code or "").inc()
+            self.st.metrics.errors.labels(api.type, self.st.metrics.code(api.code)).inc()
         if gen is not None and gen.ttft is not None:
-            self.st.metrics.ttft.labels(self.model).observe(gen.ttft)
+            self.st.metrics.ttft.labels(self.st.metrics.model(self.model)).observe(gen.ttft)
         self.st.finish(self.who, self.rec, self.t0)
