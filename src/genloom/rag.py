@@ -102,7 +102,12 @@ class AnswerStream:
         answer = Answer(
             self.question, "", False, None, "generated", [], [], self.kb_name, query, None, None, relevance
         )
-        if top is None or relevance < self.th.relevance:
+        # refused when the best statement is not about the question, by words and meaning, or by meaning alone
+        if (
+            top is None
+            or relevance < self.th.relevance
+            or evidence.semantic(self.question) < self.th.semantic
+        ):
             self._refuse(answer, query, len(hits))
         else:
             parts: list[str] = []
