@@ -103,10 +103,11 @@ class AnswerStream:
             self.question, "", False, None, "generated", [], [], self.kb_name, query, None, None, relevance
         )
         # refused when the best statement is not about the question, by words and meaning, or by meaning alone
+        # (judged on the searched query: a follow-up carries its context there)
         if (
             top is None
             or relevance < self.th.relevance
-            or evidence.semantic(self.question) < self.th.semantic
+            or evidence.semantic(query) < self.th.semantic_for(str(self.kb.embedder.info()["id"]))
         ):
             self._refuse(answer, query, len(hits))
         else:

@@ -33,11 +33,23 @@ class Embeds(Protocol):
 class Thresholds:
     relevance: float = 0.42  # below this the best evidence does not match the question: refuse
     # and below this the question's meaning matches no statement, whatever words they share (issue 18:
-    # "boiling point of mercury" vs Python's enum example of planet constants); bench/refusal.py calibrates it
-    semantic: float = 0.44
+    # "boiling point of mercury" vs Python's enum example of planet constants). None: the value calibrated
+    # for the knowledge base's embedder (SEMANTIC_GATES), none for an embedder nobody calibrated
+    semantic: float | None = None
+
     claim: float = 0.55  # a claim needs this much support to stay in the answer
     min_supported: float = 0.5  # share of a generated answer's claims that must be supported, else fall back
     extract: float = 0.42  # an extractive quote needs this much relevance to the question
+
+    def semantic_for(self, embedder_id: str) -> float:
+        if self.semantic is not None:
+            return self.semantic
+        return SEMANTIC_GATES.get(embedder_id.split(":", 1)[0], 0.0)
+
+
+# meaning-only gates by embedder family, each calibrated by bench/refusal.py (docs/benchmarks.md); cosine
+# scales differ between embedders, so a value never carries over to another one
+SEMANTIC_GATES = {"minilm": 0.44}
 
 
 @dataclass(slots=True)
