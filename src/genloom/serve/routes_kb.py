@@ -22,11 +22,13 @@ import json
 import threading
 import time
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Request, UploadFile
+from fastapi import Path as FPath
 from fastapi.responses import JSONResponse
 
+from genloom.backends.store.base import KB_NAME_PATTERN
 from genloom.errors import AccessDenied, NotFound, UserError
 from genloom.ingest.limits import IngestCancelled
 from genloom.serve import schemas as S
@@ -40,6 +42,9 @@ from genloom.serve.state import State, get_state
 from genloom.serve.upload_result import scrub, status_of, stored_any
 from genloom.serve.uploads import save_uploads
 
+KbName = Annotated[
+    str, FPath(pattern=KB_NAME_PATTERN)
+]  # what the store accepts, said in the OpenAPI document
 router = APIRouter(prefix="/v1/kb", tags=["knowledge bases"], responses=ERRORS)
 
 
@@ -50,7 +55,7 @@ async def list_kbs(request: Request, who: Principal = Depends(caller)) -> dict[s
 
 
 @router.get("/{kb}/documents")
-async def list_documents(kb: str, request: Request, who: Principal = Depends(caller)) -> dict[str, Any]:
+async def list_documents(kb: KbName, request: Request, who: Principal = Depends(caller)) -> dict[str, Any]:
     st = get_state(request)
 
     def work() -> list[Any]:
@@ -93,7 +98,7 @@ async def _run_cancellable(request: Request, st: State, cancel: threading.Event,
     },
 )
 async def upload(
-    kb: str,
+    kb: KbName,
     request: Request,
     files: list[UploadFile] = File(..., min_length=1),
     who: Principal = Depends(caller),
@@ -154,7 +159,7 @@ async def upload(
 
 @router.get("/{kb}/documents/{doc_id}")
 async def get_document(
-    kb: str, doc_id: str, request: Request, who: Principal = Depends(caller)
+    kb: KbName, doc_id: str, request: Request, who: Principal = Depends(caller)
 ) -> dict[str, Any]:
     st = get_state(request)
 
@@ -172,7 +177,7 @@ async def get_document(
 
 @router.delete("/{kb}/documents/{doc_id}")
 async def delete_document(
-    kb: str, doc_id: str, request: Request, who: Principal = Depends(caller)
+    kb: KbName, doc_id: str, request: Request, who: Principal = Depends(caller)
 ) -> dict[str, Any]:
     st = get_state(request)
     t0 = time.perf_counter()
@@ -201,7 +206,7 @@ async def delete_document(
 
 @router.post("/{kb}/search")
 async def search(
-    kb: str, body: S.SearchRequest, request: Request, who: Principal = Depends(caller)
+    kb: KbName, body: S.SearchRequest, request: Request, who: Principal = Depends(caller)
 ) -> dict[str, Any]:
     st = get_state(request)
     t0 = time.perf_counter()
@@ -219,7 +224,7 @@ async def search(
 
 @router.post("/{kb}/ask")
 async def ask(
-    kb: str, body: S.AskRequest, request: Request, who: Principal = Depends(caller)
+    kb: KbName, body: S.AskRequest, request: Request, who: Principal = Depends(caller)
 ) -> dict[str, Any]:
     """A grounded answer as JSON (the same object as ``genloom ask --json``); it waits in the generation queue."""
     st = get_state(request)
