@@ -45,6 +45,9 @@ def test_no_server_errors_on_generated_input(tmp_path):
                 if valid:
                     if isinstance(case.body, dict) and "model" in case.body:
                         case.body["model"] = "fake:"
+                        # the echo model cannot follow a format: its replies fail validation (a 503 that is
+                        # right for it); structured outputs are tested on llama.cpp (test_serve_structured)
+                        case.body.pop("response_format", None)
                     if case.path_parameters and "kb" in case.path_parameters:
                         case.path_parameters["kb"] = "default"
                 response = case.call()
