@@ -47,6 +47,10 @@ class FakeKB:
         self.docs: dict[str, dict[str, Any]] = {}
         self.calls: list[tuple[str, Any]] = []
         self.creator: str | None = None
+        self.dropped = False
+
+    def drop(self) -> None:
+        self.dropped = True
 
     def ingest(
         self,
@@ -58,13 +62,13 @@ class FakeKB:
         cancel: Any = None,
     ) -> dict:
         """Like KnowledgeBase.ingest: a report with a result per file (the real IngestReport's dict shape);
-        files that are not .txt/.md are skipped as an unsupported type, as the real loaders do."""
+        files that are not .txt/.md fail as an unsupported type, as the real loaders do for a file named explicitly."""
         self.calls.append(("ingest", list(principals) if principals is not None else None))
         files = []
         for p in paths:
             source = (sources or {}).get(p, Path(p).name)
             if Path(p).suffix.lower() not in (".txt", ".md"):
-                files.append({"source": source, "status": "skipped", "chunks": 0, "doc_id": "",
+                files.append({"source": source, "status": "failed", "chunks": 0, "doc_id": "",
                               "reason": f"unsupported file type {Path(p).suffix or '(none)'!r}"})  # fmt: skip
                 continue
             text = Path(p).read_text(encoding="utf-8")
@@ -123,6 +127,8 @@ class FakeKBs:
         self.kbs: dict[str, FakeKB] = {}
 
     def __call__(self, name: str, create: bool) -> FakeKB:
+        if name in self.kbs and self.kbs[name].dropped:
+            del self.kbs[name]
         if name not in self.kbs:
             if not create:
                 raise NotFound(
@@ -132,19 +138,21 @@ class FakeKBs:
         return self.kbs[name]
 
     def names(self) -> list[str]:
-        return sorted(self.kbs)
+        return sorted(n for n, kb in self.kbs.items() if not kb.dropped)
 
 
 class FakeAnswerStream:
     """Answers with the first sentence of the best hit, cited [1]; refuses when nothing matches."""
 
     def __init__(self, kbs: FakeKBs, question: str, *, kb: str = "default", principals: Any = None, k: int = 5,
-                 model: str | None = None, history: Sequence[Message] | None = None, mode: str = "auto") -> None:  # fmt: skip
+                 model: str | None = None, history: Sequence[Message] | None = None, mode: str = "auto",
+                 params: Any = None) -> None:  # fmt: skip
         if not question.strip():
             raise UserError("the question is empty", hint="ask something")
         self.kb = kbs(kb, False)
         self.question, self.kb_name, self.principals, self.k = question, kb, principals, k
         self.history = list(history or [])
+        self.params = params  # the request's sampling (tests read it)
         self.answer: Answer | None = None
 
     def __iter__(self) -> Iterator[str]:
@@ -172,6 +180,9 @@ class FakeAnswerStream:
 
 class FakeEmbedder:
     dim = 16
+
+    def info(self) -> dict[str, Any]:
+        return {"id": "fake-embed:", "dim": self.dim}  # served as model "fake-embed:" or "fake-embed"
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)

@@ -248,7 +248,7 @@ def test_document_text_endpoint_and_honest_upload_report(client):
     files = [("files", ("k.txt", b"Kettles boil water quickly.")), ("files", ("data.csv", b"a,b\n1,2\n"))]
     report = client.post("/v1/kb/docs/documents", files=files, headers=A).json()["report"]
     statuses = {f["source"].split("/")[-1]: (f["status"], f["reason"]) for f in report["files"]}
-    assert statuses == {"k.txt": ("added", ""), "data.csv": ("skipped", "unsupported file type '.csv'")}
+    assert statuses == {"k.txt": ("added", ""), "data.csv": ("failed", "unsupported file type '.csv'")}
     doc_id = next(f["doc_id"] for f in report["files"] if f["status"] == "added")
     d = client.get(f"/v1/kb/docs/documents/{doc_id}", headers=A).json()
     assert d["text"] == "Kettles boil water quickly." and d["title"] == "k"

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from genloom.cli.ingest import FILES_FAILED
 from genloom.cli.main import main
 from kbfixtures import make_pdf
 
@@ -36,14 +37,25 @@ def test_ingest_json_summary(docs, capsys):
     code, out, _ = run(
         ["ingest", str(docs / "cats.md"), str(docs / "r.pdf"), str(docs / "bad.pdf"), "--json"], capsys
     )
-    assert code == 0
+    assert code == FILES_FAILED == 6  # one file failed: the rest were still ingested
     obj = json.loads(out)
     assert (obj["kb"], obj["added"], obj["failed"], obj["unchanged"]) == ("default", 2, 1, 0)
     bad = next(f for f in obj["files"] if f["status"] == "failed")
     assert bad["source"].endswith("bad.pdf") and "malformed pdf" in bad["reason"].lower()
     assert obj["chunks"] >= 3 and obj["embedded"] == obj["chunks"]
     code, out, _ = run(["ingest", str(docs / "cats.md"), "--json"], capsys)
-    assert json.loads(out)["unchanged"] == 1
+    assert json.loads(out)["unchanged"] == 1 and code == 0
+
+
+def test_ingest_exit_status_without_json(docs, capsys):
+    (docs / "data.xyz").write_text("not a format genloom reads")
+    code, out, _ = run(["ingest", str(docs / "plans.txt"), str(docs / "data.xyz")], capsys)
+    assert code == FILES_FAILED and "unsupported file type" in out  # named explicitly: failed
+    code, out, _ = run(["ingest", str(docs), "--kb", "folder"], capsys)
+    assert code == FILES_FAILED  # bad.pdf failed; data.xyz in a folder is only skipped
+    (docs / "bad.pdf").unlink()
+    code, out, _ = run(["ingest", str(docs), "--kb", "folder"], capsys)
+    assert code == 0 and "skipped" in out
 
 
 def test_search_acl_modes_and_json(docs, capsys):

@@ -61,7 +61,7 @@ def test_models_lists_llms_and_knowledge_bases(client, kbs):
     kbs("docs", True)
     data = client.get("/v1/models").json()
     assert data["object"] == "list"
-    assert [m["id"] for m in data["data"]] == ["fake:", "rag:docs"]
+    assert [m["id"] for m in data["data"]] == ["fake:", "fake-embed:", "rag:docs"]
     assert all(m["object"] == "model" and m["owned_by"] == "genloom" for m in data["data"])
 
 
@@ -247,8 +247,8 @@ def test_health_and_openapi(client):
 
 # -- embeddings ------------------------------------------------------------------------------------------
 def test_embeddings_float_and_base64_agree(client):
-    f = client.post("/v1/embeddings", json={"model": "minilm", "input": ["red apple", "blue sky"]}).json()
-    b = client.post("/v1/embeddings", json={"model": "minilm", "input": ["red apple", "blue sky"],
+    f = client.post("/v1/embeddings", json={"model": "fake-embed", "input": ["red apple", "blue sky"]}).json()
+    b = client.post("/v1/embeddings", json={"model": "fake-embed", "input": ["red apple", "blue sky"],
                                            "encoding_format": "base64"}).json()  # fmt: skip
     assert f["object"] == "list" and [d["index"] for d in f["data"]] == [0, 1]
     expected = FakeEmbedder().embed_documents(["red apple", "blue sky"])
@@ -259,7 +259,7 @@ def test_embeddings_float_and_base64_agree(client):
 
 
 def test_embeddings_reject_empty_input(client):
-    r = client.post("/v1/embeddings", json={"model": "m", "input": [""]})
+    r = client.post("/v1/embeddings", json={"model": "fake-embed", "input": [""]})
     assert r.status_code == 400 and r.json()["error"]["param"] == "input"
 
 
@@ -358,3 +358,15 @@ def test_ui_is_served(client):
     html = client.get("/").text
     assert "<title>genloom</title>" in html
     assert client.get("/static/app.js").status_code == 200  # the page runs in a browser in test_serve_ui.py
+
+
+def test_context_overflow_names_the_request_fields_not_cli_flags(client):
+    """issue 18: the hint is for an API client (messages, max_tokens), never --truncate / --max-tokens."""
+    words = " ".join(["word"] * 5000)
+    r = client.post(
+        "/v1/chat/completions", json={"model": "fake:", "messages": [{"role": "user", "content": words}]}
+    )
+    assert r.status_code == 400, r.text
+    err = r.json()["error"]
+    assert err["code"] == "context_length_exceeded" and err["param"] == "messages"
+    assert "max_tokens" in err["message"] and "--" not in err["message"]

@@ -49,7 +49,7 @@ def sdk(url: str, key: str = KEY) -> openai.OpenAI:
 
 def test_openai_sdk_models_chat_stream_embeddings(served):
     client = sdk(served)
-    assert [m.id for m in client.models.list()] == ["fake:", "rag:docs"]
+    assert [m.id for m in client.models.list()] == ["fake:", "fake-embed:", "rag:docs"]
     r = client.chat.completions.create(
         model="fake:", messages=[{"role": "user", "content": "hi you"}], temperature=0
     )
@@ -61,9 +61,11 @@ def test_openai_sdk_models_chat_stream_embeddings(served):
     chunks = list(stream)
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "You said: hi you"
     assert chunks[-1].usage.completion_tokens == 4
-    e = client.embeddings.create(model="minilm", input=["green tea", "black tea"])
+    e = client.embeddings.create(model="fake-embed", input=["green tea", "black tea"])
     assert len(e.data) == 2 and len(e.data[0].embedding) == FakeEmbedder.dim
-    raw = client.embeddings.with_raw_response.create(model="m", input="green tea", encoding_format="base64")
+    raw = client.embeddings.with_raw_response.create(
+        model="fake-embed", input="green tea", encoding_format="base64"
+    )
     vec = np.frombuffer(base64.b64decode(raw.parse().data[0].embedding), dtype="<f4") if isinstance(
         raw.parse().data[0].embedding, str) else np.array(raw.parse().data[0].embedding)  # fmt: skip
     assert np.allclose(vec, FakeEmbedder().embed_documents(["green tea"])[0], atol=1e-6)

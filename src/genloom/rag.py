@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from typing import Any, Literal
 
 from genloom.answer.followup import standalone_query
@@ -38,6 +39,10 @@ DEFAULT_TEMPLATE = "grounded_answer"
 IDK = ("i don't know", "i do not know")
 
 
+# how a grounded answer is generated unless the caller says otherwise (greedy: answers are repeatable)
+ANSWER_PARAMS = SamplingParams(temperature=0, max_tokens=160, repeat_penalty=1.1, seed=0)
+
+
 class AnswerStream:
     """Iterate for the answer's text as it is verified; ``answer`` is set when the iteration ends."""
 
@@ -57,6 +62,8 @@ class AnswerStream:
         evidence_tokens: int = 0,  # issue 21: > 0 = as many key statements as fit this many tokens
         thresholds: Thresholds | None = None,
         settings: Settings | None = None,
+        params: SamplingParams
+        | None = None,  # the generation's sampling (the API's request); max_tokens wins
     ) -> None:
         if not question or not question.strip():
             raise UserError("the question is empty", hint="ask something, e.g. genloom ask 'How do I ...?'")
@@ -77,7 +84,9 @@ class AnswerStream:
                 hint=f"add documents first: genloom ingest PATH --kb {name}",
             )
         self.kb_name, self.principals, self.k, self.mode = name, list(principals or []), k, mode
-        self.model, self.history, self.max_tokens = model, history, max_tokens
+        self.model, self.history = model, history
+        self.params = params or replace(ANSWER_PARAMS, max_tokens=max_tokens)
+        self.max_tokens = self.params.max_tokens
         self.prompt_sentences = prompt_sentences  # evidence sentences in the prompt; 0 = whole chunks
         self.evidence_tokens = evidence_tokens
         self.template = load_template(template)
@@ -111,7 +120,13 @@ class AnswerStream:
         answer = Answer(
             self.question, "", False, None, "generated", [], [], self.kb_name, query, None, None, relevance
         )
-        if top is None or relevance < self.th.relevance:
+        # refused when the best statement is not about the question, by words and meaning, or by meaning alone
+        # (judged on the searched query: a follow-up carries its context there)
+        if (
+            top is None
+            or relevance < self.th.relevance
+            or evidence.semantic(query) < self.th.semantic_for(str(self.kb.embedder.info()["id"]))
+        ):
             self._refuse(answer, query, len(hits))
         else:
             parts: list[str] = []
@@ -145,7 +160,7 @@ class AnswerStream:
     def _generate(self, evidence: Evidence, answer: Answer) -> Iterator[str]:
         engine = Engine(self.model, self.settings)
         answer.model, answer.template = engine.backend.info().id, self.template.id
-        params = SamplingParams(temperature=0, max_tokens=self.max_tokens, repeat_penalty=1.1, seed=0)
+        params = self.params
 
         def fits(msgs: list[Message]) -> bool:
             n = engine.backend.count_prompt_tokens(msgs)

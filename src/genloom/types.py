@@ -113,6 +113,7 @@ class SamplingParams:
     repeat_penalty: float = 1.1
     seed: int | None = None
     stop: list[str] = field(default_factory=list)
+    logprobs: int | None = None  # None: none reported; N (0-20): each token's log-prob and N alternatives
 
     def validate(self) -> SamplingParams:
         """Raise a UserError that says what to pass instead of the first bad value found."""
@@ -145,6 +146,11 @@ class SamplingParams:
                 "pass a non-negative integer seed",
             ),
             (all(self.stop), "stop sequences must not be empty strings", "remove the empty --stop"),
+            (
+                self.logprobs is None or 0 <= self.logprobs <= 20,
+                f"logprobs must be in [0, 20], got {self.logprobs}",
+                "ask for 0 (the chosen token only) up to 20 alternatives",
+            ),
         ]
         for ok, message, hint in checks:
             if not ok:
@@ -182,6 +188,35 @@ class Timings:
 
 
 @dataclass(slots=True)
+class TokenLogprob:
+    """One generated token and its natural-log probability under the model's raw distribution (before
+    temperature, penalties and masks), with the ``top`` most likely tokens at that step, best first.
+
+    A token forced by a constraint (no choice was sampled) is reported with ``logprob`` 0.0 and ``top`` [].
+    ``mean_logprob`` of a reply's list is a simple confidence signal."""
+
+    token: str
+    logprob: float
+    top: list[tuple[str, float]] = field(default_factory=list)
+
+    def to_openai(self) -> dict[str, Any]:
+        """OpenAI's ``{"token", "logprob", "bytes", "top_logprobs"}`` item."""
+        return {
+            "token": self.token,
+            "logprob": self.logprob,
+            "bytes": list(self.token.encode("utf-8")),
+            "top_logprobs": [
+                {"token": t, "logprob": lp, "bytes": list(t.encode("utf-8"))} for t, lp in self.top
+            ],
+        }
+
+
+def mean_logprob(items: list[TokenLogprob] | None) -> float | None:
+    """The mean log-probability of the tokens (None when there are none)."""
+    return sum(t.logprob for t in items) / len(items) if items else None
+
+
+@dataclass(slots=True)
 class Delta:
     """One piece of a stream: text and/or tool-call pieces. The last one has ``finish_reason`` and ``usage``."""
 
@@ -190,6 +225,7 @@ class Delta:
     usage: Usage | None = None
     tool_calls: list[ToolCallDelta] | None = None
     route: dict[str, Any] | None = None  # issue 21: which model answered and why (a cascade's first piece)
+    logprobs: list[TokenLogprob] | None = None  # the tokens produced since the last Delta (when asked for)
 
 
 @dataclass(slots=True)
@@ -202,6 +238,9 @@ class Completion:
     seed: int | None = None
     tool_calls: list[ToolCall] = field(default_factory=list)  # empty when the model answered in text
     route: dict[str, Any] | None = None  # issue 21: {"model", "reason", ...} when a cascade or router chose
+    logprobs: list[TokenLogprob] | None = (
+        None  # one per completion token, when SamplingParams.logprobs is set
+    )
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {
@@ -261,6 +300,9 @@ class Document:
     n_chunks: int = 0
     updated_at: float = 0.0
     writers: list[str] = field(default_factory=list)  # security (issue 19): who may change it; [] = admins
+    chars: int | None = (
+        None  # the text's length when ``text`` was not loaded (document lists); None: len(text)
+    )
 
     def to_dict(self, with_text: bool = False) -> dict[str, Any]:
         d = {
@@ -271,7 +313,7 @@ class Document:
             "principals": list(self.principals),
             "metadata": dict(self.metadata),
             "n_chunks": self.n_chunks,
-            "chars": len(self.text),
+            "chars": len(self.text) if self.chars is None else self.chars,
             "updated_at": self.updated_at,
             "writers": list(self.writers),  # security (issue 19)
         }

@@ -35,9 +35,24 @@ class Embeds(Protocol):
 @dataclass(frozen=True)
 class Thresholds:
     relevance: float = 0.42  # below this the best evidence does not match the question: refuse
+    # and below this the question's meaning matches no statement, whatever words they share (issue 18:
+    # "boiling point of mercury" vs Python's enum example of planet constants). None: the value calibrated
+    # for the knowledge base's embedder (SEMANTIC_GATES), none for an embedder nobody calibrated
+    semantic: float | None = None
+
     claim: float = 0.55  # a claim needs this much support to stay in the answer
     min_supported: float = 0.5  # share of a generated answer's claims that must be supported, else fall back
     extract: float = 0.42  # an extractive quote needs this much relevance to the question
+
+    def semantic_for(self, embedder_id: str) -> float:
+        if self.semantic is not None:
+            return self.semantic
+        return SEMANTIC_GATES.get(embedder_id.split(":", 1)[0], 0.0)
+
+
+# meaning-only gates by embedder family, each calibrated by bench/refusal.py (docs/benchmarks.md); cosine
+# scales differ between embedders, so a value never carries over to another one
+SEMANTIC_GATES = {"minilm": 0.44}
 
 
 @dataclass(slots=True)
@@ -123,6 +138,15 @@ class Evidence:
             if _is_statement(s.text):
                 return Match(p, s, float(scores[int(i)]))
         return None
+
+    def semantic(self, question: str) -> float:
+        """The highest meaning-only similarity (embedding cosine) of the question to an evidence statement:
+        no credit for shared words, so a question that only borrows the corpus's vocabulary scores low."""
+        if not self._flat:
+            return 0.0
+        sims = self._vecs @ self._embedder.embed_documents([question])[0]
+        statements = [i for i, (_, s) in enumerate(self._flat) if _is_statement(s.text)]
+        return float(np.clip(sims[statements], 0.0, 1.0).max()) if statements else 0.0
 
     def key_sentences(self, question: str, n: int) -> dict[int, list[Span]]:
         """The ``n`` statements most relevant to the question, grouped by passage, in document order.

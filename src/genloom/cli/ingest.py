@@ -15,6 +15,10 @@ from genloom.ingest import FileResult
 from genloom.kb import KnowledgeBase
 from genloom.settings import get_settings
 
+# the exit status when any file failed (the rest were still ingested); skipped files (a folder's unsupported
+# types) do not count. 1-5 are genloom's error classes (genloom.errors).
+FILES_FAILED = 6
+
 _FIELDS = "{task.fields[files]}/{task.fields[n_files]} files · {task.fields[chunks]} chunks · {task.fields[rate]} chunks/s"
 _COLOURS = {"added": "green", "updated": "cyan", "unchanged": "dim", "failed": "red", "skipped": "yellow",
             "quarantined": "magenta"}  # fmt: skip
@@ -98,6 +102,7 @@ def ingest(
         base.close()
     if as_json:
         print_json(report.to_dict())
+        _exit_if_failed(report.count("failed"))
         return
     problems = [r for r in report.results if r.status in ("failed", "skipped", "quarantined")]
     if problems:
@@ -119,6 +124,12 @@ def ingest(
         + f" · {d['chunks']} chunks ({d['embedded']} embedded, {d['reused']} reused) in {d['seconds']:.1f}s{rate}"
         + f" · peak RSS {d['peak_rss_mb']:.0f} MiB"
     )  # fmt: skip
+    _exit_if_failed(report.count("failed"))
+
+
+def _exit_if_failed(failed: int) -> None:
+    if failed:
+        raise typer.Exit(FILES_FAILED)
 
 
 def _broker(workers: str | None, bulk: bool | None) -> str:

@@ -26,7 +26,16 @@ from genloom.structured import Constraint, as_constraint, parse_tools
 from genloom.structured.check import Checked, instruct
 from genloom.structured.tools import CallAccumulator
 from genloom.structured.tools import render as render_tools
-from genloom.types import Completion, Delta, Message, SamplingParams, Timings, Usage, as_messages
+from genloom.types import (
+    Completion,
+    Delta,
+    Message,
+    SamplingParams,
+    Timings,
+    TokenLogprob,
+    Usage,
+    as_messages,
+)
 
 if TYPE_CHECKING:
     from genloom.generate.constrained import Structured
@@ -65,6 +74,7 @@ class Stream:
     def _read(self) -> Generator[Delta, None, None]:
         parts: list[str] = []
         calls = CallAccumulator()
+        logprobs: list[TokenLogprob] | None = None
         t_first: float | None = None
         finish, usage = "stop", Usage(self.fitted.prompt_tokens, 0)
         route = None
@@ -78,6 +88,9 @@ class Stream:
                     calls.add(d.tool_calls)
                 if d.route is not None:  # issue 21: a cascade says which model answered
                     route = d.route
+                if d.logprobs is not None:
+                    logprobs = [] if logprobs is None else logprobs
+                    logprobs.extend(d.logprobs)
                 if d.finish_reason is not None:
                     finish = d.finish_reason
                     usage = d.usage or usage
@@ -97,6 +110,7 @@ class Stream:
                 seed=self.seed,
                 tool_calls=calls.calls,
                 route=route,
+                logprobs=logprobs,
             )
             tracing.record_completion(self.completion, self._t0)  # issue 21: a no-op unless tracing is on
 
@@ -194,6 +208,12 @@ class Engine:
         toolset = parse_tools(tools, tool_choice, parallel_tool_calls)
         if toolset is not None and toolset.choice != "none":
             constraint = Constraint.tool_calls(toolset, text=constraint)
+        wants_logprobs = params is not None and params.logprobs is not None
+        if wants_logprobs and not (steerable or backend.capabilities.remote):
+            raise UserError(
+                f"{backend.info().id} does not report token log-probs (logprobs)",
+                hint="use a llama.cpp model (llamacpp:) or an openai: backend, or leave logprobs out",
+            )
         if hooks and not steerable:
             raise UserError(
                 f"{backend.info().id} cannot be steered token by token (logits hooks)",

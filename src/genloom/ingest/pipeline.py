@@ -78,6 +78,7 @@ class Ingestor:
         self.chunk_overlap = chunk_overlap
         self.max_bytes = max_bytes
         self._sources: dict[Path, str] = {}
+        self._named: set[Path] = set()
         self.batch_chunks = batch_chunks  # chunks per embedder call (one batch through the stage)
         self.queue_batches = queue_batches  # batches parsed ahead of the embedder (bounds memory)
         self.limits = limits or Limits()
@@ -113,6 +114,8 @@ class Ingestor:
         emit = progress or (lambda kind, value: None)
         readers = sorted({p.strip() for p in (principals or []) if p.strip()}) or [PUBLIC]
         files, problems = expand(paths)
+        # a file named explicitly that no loader reads has failed; one found in a folder is skipped
+        self._named = {Path(p).expanduser().resolve() for p in paths if Path(p).expanduser().is_file()}
         emit("total", len(files) + len(problems))
         emit("bytes", sum(_size(p) for p in files))
         for source, reason in problems:
@@ -175,7 +178,8 @@ class Ingestor:
         source = self._sources.get(path.resolve(), str(path.resolve()))
         loader = loader_for(path)
         if loader is None:
-            return FileResult(source, "skipped", f"unsupported file type {path.suffix or '(none)'!r}")
+            status: Status = "failed" if path.resolve() in self._named else "skipped"
+            return FileResult(source, status, f"unsupported file type {path.suffix or '(none)'!r}")
         try:
             size = path.stat().st_size
             if size > self.max_bytes:

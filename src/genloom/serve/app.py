@@ -91,10 +91,10 @@ class Observe:
             await self.app(scope, receive, sending)
         finally:
             path = getattr(scope.get("route"), "path", "unmatched")
-            self.metrics.requests.labels(path, scope["method"], str(status[0])).inc()
+            self.metrics.requests.labels(path, self.metrics.method(scope["method"]), str(status[0])).inc()
             self.metrics.latency.labels(path).observe(time.perf_counter() - t0)
             if status[0] >= 400 and not path.startswith(("/v1/chat", "/v1/completions")):
-                self.metrics.errors.labels(str(status[0]), "").inc()  # generation routes count their own
+                self.metrics.errors.labels(str(status[0]), "none").inc()  # generation routes count their own
 
 
 def _default_kb_factory(settings: Settings) -> KBFactory:
@@ -189,6 +189,7 @@ def create_app(
         min_concurrency=concurrency,
         uploads_dir=process_dir(s.ensure_home() / "uploads"),
     )
+    metrics.models = {*state.models, state.embedder_id()}  # the model label's values (serve/metrics.py)
     app = FastAPI(
         title="genloom",
         version=__version__,

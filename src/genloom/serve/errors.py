@@ -15,8 +15,17 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
-from genloom.errors import AccessDenied, BackendError, GenloomError, GuardViolation, NotFound, UserError
+from genloom.errors import (
+    AccessDenied,
+    BackendError,
+    ContextOverflow,
+    GenloomError,
+    GuardViolation,
+    NotFound,
+    UserError,
+)
 from genloom.serve.audit_refusals import record_refusal
 
 
@@ -50,6 +59,9 @@ class APIError(Exception):
 def from_genloom(e: GenloomError) -> APIError:
     """Map the library's error tree onto HTTP; the hint travels in the message."""
     msg = str(e)
+    if isinstance(e, ContextOverflow):  # the CLI's hint names flags: an API client is told its own fields
+        return APIError(400, f"{e.message}; shorten the messages or lower max_tokens", "invalid_request_error",
+                        code="context_length_exceeded", param="messages")  # fmt: skip
     if isinstance(e, NotFound):
         return APIError(404, msg, "invalid_request_error", code="not_found")
     if isinstance(e, UserError):
@@ -87,6 +99,25 @@ _STATUS_TYPES = {
 }
 
 
+def allowed_methods(request: Request) -> list[str]:
+    methods: set[str] = set()
+    for route in request.app.routes:
+        match, _ = route.matches(request.scope)
+        if match != Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return sorted(methods)
+
+
+_TAGS = {"str", "int", "float", "bool", "list", "dict", "none", "literal"}
+
+
+def _tag(segment: Any) -> bool:
+    """A union-member tag pydantic puts in an error's location (``str``, ``list[str]``, ``constrained-str``),
+    not a field: dropped, so ``param`` names the field the client sent."""
+    s = str(segment)
+    return isinstance(segment, str) and (s in _TAGS or "[" in s or "-" in s)
+
+
 def install(app: FastAPI) -> None:
     """Register handlers so every error leaves the server as an OpenAI error object."""
 
@@ -111,7 +142,7 @@ def install(app: FastAPI) -> None:
     async def _invalid(request: Request, e: RequestValidationError) -> JSONResponse:
         errs = e.errors()
         first = errs[0] if errs else {}
-        loc = [str(x) for x in first.get("loc", ()) if x not in ("body", "query", "path")]
+        loc = [str(x) for x in first.get("loc", ()) if x not in ("body", "query", "path") and not _tag(x)]
         param = ".".join(loc) or None
         msg = f"{param + ': ' if param else ''}{first.get('msg', 'invalid request')}"
         if len(errs) > 1:
@@ -123,7 +154,11 @@ def install(app: FastAPI) -> None:
         kind = _STATUS_TYPES.get(
             e.status_code, "invalid_request_error" if e.status_code < 500 else "server_error"
         )
-        return APIError(e.status_code, str(e.detail), kind).response()
+        response = APIError(e.status_code, str(e.detail), kind).response()
+        response.headers.update(e.headers or {})
+        if e.status_code == 405:  # Allow: every method of every route on this path (not only the first's)
+            response.headers["Allow"] = ", ".join(allowed_methods(request))
+        return response
 
     @app.exception_handler(Exception)
     async def _crash(request: Request, e: Exception) -> JSONResponse:

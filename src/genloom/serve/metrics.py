@@ -1,7 +1,13 @@
-"""Prometheus metrics for one app instance (its own registry, so several apps can live in one process)."""
+"""Prometheus metrics for one app instance (its own registry, so several apps can live in one process).
+
+Every label takes values from a known, bounded set, never raw client input: ``model`` is one of the server's
+models (or ``rag`` for every ``rag:<kb>``, ``other`` for anything else), ``method`` an HTTP method or
+``other``, ``route`` a route template or ``unmatched``, and an error's ``code`` its code or ``none``.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -10,10 +16,14 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 _LATENCY = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 
 
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"})
+
+
 class Metrics:
     content_type = CONTENT_TYPE_LATEST
 
-    def __init__(self) -> None:
+    def __init__(self, models: Iterable[str] = ()) -> None:
+        self.models = set(models)  # the model label's values (the app sets them once it knows its models)
         r = self.registry = CollectorRegistry()
         self.requests = Counter(
             "genloom_requests", "HTTP requests served", ["route", "method", "status"], registry=r
@@ -52,9 +62,24 @@ class Metrics:
         for f in findings:
             self.guard_actions.labels(f["guard"], f["where"], f["action"]).inc()
 
+    def model(self, name: str) -> str:
+        """The ``model`` label for a requested model name (bounded: see the module's doc)."""
+        if name in self.models:
+            return name
+        return "rag" if name.startswith("rag:") else "other"
+
+    @staticmethod
+    def method(name: str) -> str:
+        return name if name in METHODS else "other"
+
+    @staticmethod
+    def code(code: str | None) -> str:
+        return code or "none"
+
     def count_tokens(self, model: str, prompt: int, completion: int) -> None:
-        self.tokens.labels("in", model).inc(prompt)
-        self.tokens.labels("out", model).inc(completion)
+        label = self.model(model)
+        self.tokens.labels("in", label).inc(prompt)
+        self.tokens.labels("out", label).inc(completion)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

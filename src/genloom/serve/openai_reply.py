@@ -61,7 +61,7 @@ def cache_slot(
     if st.cache is None or req.stream or not (params.temperature == 0 or params.seed is not None):
         return None
     parts = {"key_id": who.key_id, "model": req.model, **inputs, "params": asdict(params),
-             "penalties": [req.frequency_penalty, req.presence_penalty], "extra": req.model_extra or {}}  # fmt: skip
+             "penalties": [req.frequency_penalty, req.presence_penalty]}  # fmt: skip
     directives = {
         d.split("=")[0].strip().lower() for d in request.headers.get("cache-control", "").split(",")
     }
@@ -136,9 +136,13 @@ class Reply:
         p, c = self.rec.prompt_tokens, self.rec.completion_tokens
         return usage_dict(p, c) | {"cost": request_cost(self.rec.model, p, c, self.rec.route, self.st.settings)}
 
-    def chunk(self, delta: dict[str, Any] | None, finish: str | None = None, **extra: Any) -> str:
+    def chunk(
+        self, delta: dict[str, Any] | None, finish: str | None = None, logprobs: Any = None, **extra: Any
+    ) -> str:
         choices = (
-            [] if delta is None else [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]
+            []
+            if delta is None
+            else [{"index": 0, "delta": delta, "logprobs": logprobs, "finish_reason": finish}]
         )
         return sse({"id": self.id, "object": "chat.completion.chunk", "created": self.created,
                      "model": self.model, "system_fingerprint": None, "choices": choices, **extra})  # fmt: skip
@@ -148,7 +152,7 @@ class Reply:
         if error is not None:
             api = to_api_error(error)
             self.rec.status, self.rec.error_type = api.status, api.code or api.type
-            self.st.metrics.errors.labels(api.type, api.code or "").inc()
+            self.st.metrics.errors.labels(api.type, self.st.metrics.code(api.code)).inc()
         if gen is not None and gen.ttft is not None:
-            self.st.metrics.ttft.labels(self.model).observe(gen.ttft)
+            self.st.metrics.ttft.labels(self.st.metrics.model(self.model)).observe(gen.ttft)
         self.st.finish(self.who, self.rec, self.t0)

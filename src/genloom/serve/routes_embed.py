@@ -21,12 +21,12 @@ from genloom.serve import schemas as S
 from genloom.serve.audit import AuditRecord
 from genloom.serve.auth import Principal
 from genloom.serve.deps import caller
+from genloom.serve.embed_input import check_model, texts_of
 from genloom.serve.errors import APIError
 from genloom.serve.routes_openai import ERRORS
 from genloom.serve.state import State, get_state
 
 router = APIRouter(tags=["openai"])
-MAX_INPUTS = 2048
 
 
 def _count(embedder: Any, text: str) -> int:
@@ -70,13 +70,8 @@ def _cached(st: State, keys: list[str]) -> dict[int, tuple[np.ndarray, int]]:
 async def embeddings(req: S.EmbeddingRequest, request: Request, who: Principal = Depends(caller)) -> Any:
     st = get_state(request)
     t0 = time.perf_counter()
-    texts = [req.input] if isinstance(req.input, str) else list(req.input)
-    if not texts or len(texts) > MAX_INPUTS:
-        raise APIError(
-            400, f"input must hold 1 to {MAX_INPUTS} strings", "invalid_request_error", param="input"
-        )
-    if any(not t.strip() for t in texts):
-        raise APIError(400, "input strings must not be empty", "invalid_request_error", param="input")
+    model = check_model(req.model, st.embedder_id())
+    texts = texts_of(req.input)  # token ids decoded (see genloom.serve.embed_input)
 
     keys: list[str] = []
     if st.cache is not None:
@@ -115,13 +110,13 @@ async def embeddings(req: S.EmbeddingRequest, request: Request, who: Principal =
         else:
             emb = v.tolist()
         data.append({"object": "embedding", "index": i, "embedding": emb})
-    rec = AuditRecord(f"emb-{uuid.uuid4().hex[:24]}", who.key_id, "/v1/embeddings", model=req.model,
+    rec = AuditRecord(f"emb-{uuid.uuid4().hex[:24]}", who.key_id, "/v1/embeddings", model=model,
                       prompt=texts, prompt_tokens=tokens, cache_hit=not fresh)  # fmt: skip
     # only the texts embedded here are charged and counted; usage reports them all
     st.finish(who, rec, t0, computed=(sum(n for _, n in fresh.values()), 0))
     return {
         "object": "list",
         "data": data,
-        "model": req.model,
+        "model": model,
         "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
     }

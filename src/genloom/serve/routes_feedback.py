@@ -67,7 +67,9 @@ async def unrate(request_id: str, request: Request, who: Principal = Depends(cal
     return {"object": "feedback", "request_id": request_id, "deleted": True}
 
 
-@router.get("/export")
+@router.get(
+    "/export", responses={200: {"content": {"application/x-ndjson": {}}, "description": "JSON lines"}}
+)
 async def export(request: Request, who: Principal = Depends(caller)) -> StreamingResponse:
     audit = get_state(request).audit
     lines = await asyncio.to_thread(

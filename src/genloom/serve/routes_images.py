@@ -51,7 +51,11 @@ _ID = re.compile(r"img-[0-9a-f]{32}")
 class ImageGenerationRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")  # a field genloom does not know is an error, by name
 
-    model: str = Field(..., description="A registered image model: NAME or NAME@vN.")
+    model: str = Field(
+        ...,
+        description="A registered image model: NAME or NAME@vN.",
+        pattern=r"^\s*[A-Za-z0-9][A-Za-z0-9_.-]{0,63}(@v[0-9]+)?\s*$",
+    )  # as registry.parse_ref
     prompt: str = Field(..., max_length=4000, description="Names a class ('a handwritten 7'); '' = any.")
     n: int = Field(1, ge=1, le=MAX_N)
     size: str | None = None
@@ -64,7 +68,7 @@ class ImageGenerationRequest(BaseModel):
     moderation: str | None = None
     output_compression: int | None = None
     partial_images: int | None = None
-    stream: bool | None = None
+    stream: Literal[False] | None = None  # images are not streamed
     # genloom's own
     seed: int | None = Field(None, ge=0, lt=2**31)
     steps: int | None = Field(None, ge=1, le=1000)

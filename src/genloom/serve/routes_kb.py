@@ -22,11 +22,14 @@ import json
 import threading
 import time
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Request, UploadFile
+from fastapi import Path as FPath
+from fastapi.responses import JSONResponse
 
-from genloom.errors import AccessDenied, UserError
+from genloom.backends.store.base import KB_NAME_PATTERN
+from genloom.errors import AccessDenied, NotFound, UserError
 from genloom.ingest.limits import IngestCancelled
 from genloom.serve import schemas as S
 from genloom.serve.access import no_doc, open_visible, plain, readable, writers_of
@@ -36,8 +39,12 @@ from genloom.serve.deps import caller
 from genloom.serve.errors import APIError, to_api_error
 from genloom.serve.routes_openai import ERRORS
 from genloom.serve.state import State, get_state
+from genloom.serve.upload_result import scrub, status_of, stored_any
 from genloom.serve.uploads import save_uploads
 
+KbName = Annotated[
+    str, FPath(pattern=KB_NAME_PATTERN)
+]  # what the store accepts, said in the OpenAPI document
 router = APIRouter(prefix="/v1/kb", tags=["knowledge bases"], responses=ERRORS)
 
 
@@ -48,7 +55,7 @@ async def list_kbs(request: Request, who: Principal = Depends(caller)) -> dict[s
 
 
 @router.get("/{kb}/documents")
-async def list_documents(kb: str, request: Request, who: Principal = Depends(caller)) -> dict[str, Any]:
+async def list_documents(kb: KbName, request: Request, who: Principal = Depends(caller)) -> dict[str, Any]:
     st = get_state(request)
 
     def work() -> list[Any]:
@@ -83,10 +90,20 @@ async def _run_cancellable(request: Request, st: State, cancel: threading.Event,
         raise
 
 
-@router.post("/{kb}/documents")
+@router.post(
+    "/{kb}/documents",
+    responses={
+        207: {"description": "some files failed (see report.files)"},
+        422: {"description": "no file was stored (see report.files)"},
+    },
+)
 async def upload(
-    kb: str, request: Request, files: list[UploadFile] = File(...), who: Principal = Depends(caller)
-) -> dict[str, Any]:
+    kb: KbName,
+    request: Request,
+    files: list[UploadFile] = File(..., min_length=1),
+    who: Principal = Depends(caller),
+) -> JSONResponse:
+    """Ingest the uploaded files: 200 all stored, 207 some failed, 422 none stored (genloom.serve.upload_result)."""
     st = get_state(request)
     t0 = time.perf_counter()
     names: list[str] = []
@@ -101,15 +118,24 @@ async def upload(
             readers = who.readers(bool(st.settings.unscoped_uploads_public))
 
             def work() -> Any:
-                base = st.kb_factory(kb, True)
+                try:
+                    base, created = st.kb_factory(kb, False), False
+                except NotFound:  # made only if something is stored in it (a failed upload leaves nothing)
+                    base, created = st.kb_factory(kb, True), True
                 base.claim(who.own)  # a new knowledge base is visible to its creator while it is empty
                 # one namespace per key: re-uploading a name updates that key's document, never another's
                 sources = {p: f"upload:{who.key_id}/{p.name}" for p in paths}
-                return base.ingest(paths, principals=readers, sources=sources, writers=[who.writer],
-                                   cancel=cancel)  # fmt: skip
+                got = None
+                try:
+                    got = plain(base.ingest(paths, principals=readers, sources=sources, writers=[who.writer],
+                                            cancel=cancel))  # fmt: skip
+                    return got
+                finally:
+                    if created and (got is None or not stored_any(got)) and not base.stats().get("documents"):
+                        base.drop()
 
             try:
-                report = plain(await _run_cancellable(request, st, cancel, work))
+                report = scrub(await _run_cancellable(request, st, cancel, work), paths[0].parent)
             except IngestCancelled:
                 if st.draining.is_set():
                     raise APIError(503, "the server is shutting down; the upload was not finished",
@@ -121,15 +147,22 @@ async def upload(
         raise
     results = report.get("files", [])
     flagged = [{"where": "document", **g} for f in results for g in f.get("flagged", [])]  # issue 14
+    status = status_of(report)
     _audit(st, who, t0, "/v1/kb/documents/upload", kb, names,
            [{k: f.get(k) for k in ("source", "status", "doc_id", "reason", "flagged")} for f in results],
+           None if status == 200 else APIError(status, "some files failed", "invalid_request_error"),
            guard=flagged)  # fmt: skip
-    return {"object": "kb.ingest", "kb": kb, "report": report}
+    body = {"object": "kb.ingest", "kb": kb, "report": report}
+    if status == 422:
+        reasons = "; ".join(f"{f['source'].rsplit('/', 1)[-1]}: {f['reason']}" for f in report["files"])
+        err = APIError(422, f"no file was stored ({reasons})", "invalid_request_error", param="files")
+        return JSONResponse({**err.body(), **body}, status_code=422)
+    return JSONResponse(body, status_code=status)
 
 
 @router.get("/{kb}/documents/{doc_id}")
 async def get_document(
-    kb: str, doc_id: str, request: Request, who: Principal = Depends(caller)
+    kb: KbName, doc_id: str, request: Request, who: Principal = Depends(caller)
 ) -> dict[str, Any]:
     st = get_state(request)
 
@@ -147,7 +180,7 @@ async def get_document(
 
 @router.delete("/{kb}/documents/{doc_id}")
 async def delete_document(
-    kb: str, doc_id: str, request: Request, who: Principal = Depends(caller)
+    kb: KbName, doc_id: str, request: Request, who: Principal = Depends(caller)
 ) -> dict[str, Any]:
     st = get_state(request)
     t0 = time.perf_counter()
@@ -177,7 +210,7 @@ async def delete_document(
 
 @router.post("/{kb}/search")
 async def search(
-    kb: str, body: S.SearchRequest, request: Request, who: Principal = Depends(caller)
+    kb: KbName, body: S.SearchRequest, request: Request, who: Principal = Depends(caller)
 ) -> dict[str, Any]:
     st = get_state(request)
     t0 = time.perf_counter()
@@ -195,7 +228,7 @@ async def search(
 
 @router.post("/{kb}/ask")
 async def ask(
-    kb: str, body: S.AskRequest, request: Request, who: Principal = Depends(caller)
+    kb: KbName, body: S.AskRequest, request: Request, who: Principal = Depends(caller)
 ) -> dict[str, Any]:
     """A grounded answer as JSON (the same object as ``genloom ask --json``); it waits in the generation queue."""
     st = get_state(request)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Callable, Iterable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -21,12 +21,15 @@ from fastapi.responses import Response, StreamingResponse
 from genloom.errors import GuardViolation, UserError
 from genloom.guard.runner import for_key
 from genloom.guard.stream import OutputGuard, check_input, input_text
+from genloom.rag import ANSWER_PARAMS
 from genloom.serve import routing
 from genloom.serve import schemas as S
 from genloom.serve.audit import AuditRecord
 from genloom.serve.auth import Principal
 from genloom.serve.deps import caller
+from genloom.serve.embed_input import embedding_names
 from genloom.serve.errors import APIError, to_api_error
+from genloom.serve.logprobs import chat_block, chat_requested, completion_block
 from genloom.serve.manifests import sign_reply
 from genloom.serve.openai_reply import Reply, cache_slot, from_cache, sse, store_reply
 from genloom.serve.state import State, get_state
@@ -40,15 +43,36 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
+def _cards(st: State) -> list[S.ModelCard]:
+    """The LLMs, the embedder and the ``rag:<kb>`` models of the knowledge bases this caller may see."""
+    ids = [*st.models, st.embedder_id(), *(f"rag:{kb}" for kb in st.kb_lister())]
+    return [S.ModelCard(id=m, created=st.started, owned_by="genloom") for m in dict.fromkeys(ids)]
+
+
 @router.get("/v1/models", response_model=S.ModelList, responses=ERRORS)
 async def list_models(request: Request, who: Principal = Depends(caller)) -> S.ModelList:
+    return S.ModelList(data=_cards(get_state(request)))
+
+
+@router.get("/v1/models/{model_id:path}", response_model=S.ModelCard, responses=ERRORS)
+async def get_model(model_id: str, request: Request, who: Principal = Depends(caller)) -> S.ModelCard:
+    """One model, as listed (an embedder also by its bare name, e.g. ``minilm``); 404 for any other id."""
     st = get_state(request)
-    cards = [S.ModelCard(id=m, created=st.started, owned_by="genloom") for m in st.models]
-    cards += [S.ModelCard(id=f"rag:{kb}", created=st.started, owned_by="genloom") for kb in st.kb_lister()]
-    return S.ModelList(data=cards)
+    for card in _cards(st):
+        if model_id == card.id or (card.id == st.embedder_id() and model_id in embedding_names(card.id)):
+            return card
+    raise APIError(404, f"The model {model_id!r} does not exist (GET /v1/models lists them)",
+                   "invalid_request_error", code="model_not_found", param="model")  # fmt: skip
 
 
-def _params(req: S._Sampling, st: State, max_tokens: int | None) -> SamplingParams:
+def _params(
+    req: S._Sampling,
+    st: State,
+    max_tokens: int | None,
+    logprobs: int | None = None,
+    base: SamplingParams | None = None,
+) -> SamplingParams:
+    """The request's sampling over ``base`` (the defaults: SamplingParams', or a grounded answer's)."""
     limit = st.settings.max_tokens_limit
     if max_tokens is not None and max_tokens > limit:
         raise APIError(
@@ -57,7 +81,9 @@ def _params(req: S._Sampling, st: State, max_tokens: int | None) -> SamplingPara
             "invalid_request_error",
             param="max_tokens",
         )
-    p = SamplingParams(max_tokens=min(max_tokens or 256, limit), stop=req.stops(), seed=req.seed)
+    base = base or SamplingParams()
+    p = replace(base, max_tokens=min(max_tokens or base.max_tokens, limit), stop=req.stops(),
+                seed=base.seed if req.seed is None else req.seed, logprobs=logprobs)  # fmt: skip
     for src, dst in (
         ("temperature", "temperature"),
         ("top_p", "top_p"),
@@ -66,8 +92,8 @@ def _params(req: S._Sampling, st: State, max_tokens: int | None) -> SamplingPara
     ):
         if getattr(req, src) is not None:
             setattr(p, dst, getattr(req, src))
-    if req.repetition_penalty is not None:
-        p.repeat_penalty = req.repetition_penalty
+    if (penalty := req.repetition_penalty or req.repeat_penalty) is not None:
+        p.repeat_penalty = penalty
     return p.validate()
 
 
@@ -171,8 +197,9 @@ async def _respond(
         manifest = sign_reply(rep, gen, content, rag)  # issue 16: None unless the setting manifest = 1
         rep.done(gen)
         usage = rep.usage()
+        lps = getattr(getattr(gen.source, "completion", None), "logprobs", None)
         if text_completion:
-            choice = {"index": 0, "text": text, "logprobs": None, "finish_reason": finish}
+            choice = {"index": 0, "text": text, "logprobs": completion_block(lps), "finish_reason": finish}
             body = {"id": rep.id, "object": "text_completion", "created": rep.created, "model": rep.model,
                     "system_fingerprint": None, "choices": [choice], "usage": usage}  # fmt: skip
             if manifest is not None:
@@ -189,7 +216,7 @@ async def _respond(
         calls = getattr(getattr(gen.source, "completion", None), "tool_calls", None)
         if not rag and calls:
             msg.update(content=content or None, tool_calls=[c.to_dict() for c in calls])
-        choice = {"index": 0, "message": msg, "logprobs": None, "finish_reason": finish}
+        choice = {"index": 0, "message": msg, "logprobs": chat_block(lps), "finish_reason": finish}
         body = {"id": rep.id, "object": "chat.completion", "created": rep.created, "model": rep.model,
                 "system_fingerprint": None, "choices": [choice], "usage": usage}  # fmt: skip
         if manifest is not None:
@@ -209,22 +236,26 @@ async def _respond(
         raise
 
     og = None if rag else OutputGuard(for_key(rep.st.settings, rep.who.guard))  # rag: sentence by sentence
+    offset = 0  # of the next piece in the text (completions' text_offset)
 
     def piece(item: Piece) -> str | None:
         """The SSE event of one piece (None for a piece with nothing to send, e.g. the closing Delta)."""
+        nonlocal offset
         text = item if isinstance(item, str) else item.text
         text = og.feed(text) if og is not None else text
+        lps = item.logprobs if isinstance(item, Delta) else None
         if isinstance(item, Delta) and item.tool_calls:
             delta: dict[str, Any] = {"tool_calls": [t.to_dict() for t in item.tool_calls]}
             if text:
                 delta["content"] = text
-            return rep.chunk(delta)
-        if not text:
+            return rep.chunk(delta, logprobs=chat_block(lps))
+        if not text and not lps:
             return None
         if text_completion:
+            block, offset = completion_block(lps, offset), offset + len(text)
             return sse({"id": rep.id, "object": "text_completion", "created": rep.created, "model": rep.model,
-                         "choices": [{"index": 0, "text": text, "logprobs": None, "finish_reason": None}]})  # fmt: skip
-        return rep.chunk({"content": text})
+                         "choices": [{"index": 0, "text": text, "logprobs": block, "finish_reason": None}]})  # fmt: skip
+        return rep.chunk({"content": text}, logprobs=chat_block(lps))
 
     async def events() -> AsyncIterator[str]:
         parts: list[str] = []
@@ -305,7 +336,8 @@ async def chat_completions(
     rep = Reply(st, who, request, req.model, [m.to_dict() for m in messages], "chat")
     make: Callable[[], Iterable[str]]
     # structured outputs: masked token by token on llama.cpp, validated (black-box) elsewhere; bad formats -> 400
-    constraint = from_response_format(req.response_format)
+    rf = req.response_format.model_dump(by_alias=True, exclude_none=True) if req.response_format else None
+    constraint = from_response_format(rf)
     tools = _tools(req)
     if req.model.startswith("rag:"):
         if constraint is not None:
@@ -314,6 +346,9 @@ async def chat_completions(
         if tools is not None:
             raise APIError(400, "tools are not supported with rag:<kb> models; use a plain model, or an agent "
                            "with the knowledge-base tools", "invalid_request_error", param="tools")  # fmt: skip
+        if req.logprobs:
+            raise APIError(400, "logprobs are not supported with rag:<kb> models", "invalid_request_error",
+                           param="logprobs")  # fmt: skip
         kb = req.model[4:] or "default"
         rep.rec.kb = kb
         users = [i for i, m in enumerate(messages) if m.role == "user"]
@@ -324,19 +359,23 @@ async def chat_completions(
             messages[users[-1]].content,
             [m for m in messages[: users[-1]] if m.role != "system"],
         )
-        rep.kind, rep.params = "rag", _params(req, st, req.max_completion_tokens or req.max_tokens)  # same limits
+        # the request's sampling (max_tokens, temperature, seed, stop...) over the grounded-answer defaults
+        params = _params(req, st, req.max_completion_tokens or req.max_tokens, base=ANSWER_PARAMS)
+        rep.kind, rep.params = "rag", params
         model = routing.choose(st, who, st.models[0], messages, rep.rec, kb=kb)  # issue 21: the router
         opts = {"kb": kb, "principals": who.acl, "k": req.k or 5, "model": model, "history": history,
-                "mode": req.rag_mode or "auto"}  # fmt: skip
+                "mode": req.rag_mode or "auto", "params": params}  # fmt: skip
         make = lambda: st.answer_factory(question, **opts)  # noqa: E731
         return await _respond(rep, st.start(make, model), bool(req.stream), include_usage, rag=True)
     st.check_model(req.model)
     _guard_input(rep, input_text(messages))
-    params = _params(req, st, req.max_completion_tokens or req.max_tokens)
+    params = _params(
+        req, st, req.max_completion_tokens or req.max_tokens, chat_requested(req.logprobs, req.top_logprobs)
+    )
     rep.params = params
     if constraint is not None:
         rep.kind = "structured"
-    inputs = {"messages": rep.rec.prompt, "response_format": req.response_format,
+    inputs = {"messages": rep.rec.prompt, "response_format": rf,
               "tools": tools.openai() if tools is not None else None}  # fmt: skip
     slot = cache_slot(st, request, who, "chat", req, params, inputs)
     if slot is not None and (hit := await from_cache(rep, slot, response)) is not None:
@@ -353,15 +392,13 @@ async def completions(
 ) -> Any:
     """A plain completion. The seam generates from messages, so the prompt is sent as one user turn."""
     st = get_state(request)
-    prompts = [req.prompt] if isinstance(req.prompt, str) else req.prompt
-    if len(prompts) != 1:
-        raise APIError(400, "send exactly one prompt per request", "invalid_request_error", param="prompt")
+    prompts = [req.prompt] if isinstance(req.prompt, str) else req.prompt  # one, by the schema
     st.check_model(req.model)
-    params = _params(req, st, req.max_tokens)
+    params = _params(req, st, req.max_tokens, req.logprobs)
     rep = Reply(st, who, request, req.model, prompts[0], "completion")
     _guard_input(rep, prompts[0])
     rep.params = params
-    inputs = {"prompt": prompts[0], "echo": req.echo, "suffix": req.suffix}
+    inputs = {"prompt": prompts[0]}
     slot = cache_slot(st, request, who, "completion", req, params, inputs)
     if slot is not None and (hit := await from_cache(rep, slot, response)) is not None:
         return hit

@@ -1,19 +1,29 @@
 """Request and response shapes of the OpenAI API, field by field, as Pydantic models.
 
-Requests accept (and ignore) fields genloom does not use yet, as the OpenAI API does for clients that send
-them; responses carry exactly the OpenAI fields plus, for grounded answers (model ``rag:<kb>``), the extra
-message fields ``citations`` and ``refused``.
+Every request field is either honoured or rejected: an unknown field, or a known OpenAI field set to a value
+genloom cannot honour (``n`` > 1, non-zero ``frequency_penalty``, ``echo``, ``suffix``, ``logit_bias``...), is
+a 400 naming it, and this schema (so the OpenAPI document) says exactly what is accepted. The deliberate
+exceptions, accepted and not used: ``user``, ``metadata``, ``store`` and ``service_tier`` (bookkeeping fields of
+OpenAI's platform), and, inside ``messages``, fields a client echoes back from a response (``refusal``,
+``citations``, ``audio``...). Responses carry exactly the OpenAI fields plus, for grounded answers (model
+``rag:<kb>``), the extra message fields ``citations`` and ``refused``.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 
 class _Request(BaseModel):
-    model_config = ConfigDict(extra="allow")  # unknown OpenAI fields (tools, logprobs, user, ...) are ignored
+    model_config = ConfigDict(extra="forbid")  # an unknown field is a 400 that names it
+
+    # accepted and not used (OpenAI platform bookkeeping): the documented exceptions
+    user: str | None = None
+    metadata: dict[str, str] | None = None
+    store: bool | None = None
+    service_tier: str | None = None
 
 
 # -- chat ------------------------------------------------------------------------------------------------
@@ -54,7 +64,10 @@ class NamedToolChoice(BaseModel):
     function: NamedFunction
 
 
-class ChatMessage(_Request):
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(
+        extra="allow"
+    )  # fields echoed back from a response (refusal, citations) are unused
     role: Literal["system", "developer", "user", "assistant", "tool"]
     content: str | list[ContentPart] | None = None
     name: str | None = None
@@ -67,6 +80,30 @@ class ChatMessage(_Request):
         if isinstance(self.content, str):
             return self.content
         return "".join(p.text for p in self.content)
+
+
+class JsonSchemaSpec(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+    name: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    description: str | None = None
+    schema_: dict[str, Any] = Field(alias="schema")  # a JSON Schema genloom can compile
+    strict: bool | None = None
+
+
+class FormatText(BaseModel):
+    type: Literal["text"]
+
+
+class FormatJsonObject(BaseModel):
+    type: Literal["json_object"]
+
+
+class FormatJsonSchema(BaseModel):
+    type: Literal["json_schema"]
+    json_schema: JsonSchemaSpec
+
+
+ResponseFormat = FormatText | FormatJsonObject | FormatJsonSchema
 
 
 class StreamOptions(BaseModel):
@@ -87,8 +124,10 @@ class _Sampling(_Request):
     top_k: int | None = Field(default=None, ge=0)
     min_p: float | None = Field(default=None, ge=0, lt=1)
     repetition_penalty: float | None = Field(default=None, gt=0, le=10)
-    frequency_penalty: float | None = Field(default=None, ge=-2, le=2)
-    presence_penalty: float | None = Field(default=None, ge=-2, le=2)
+    repeat_penalty: float | None = Field(default=None, gt=0, le=10)  # llama.cpp's spelling of the same
+    # OpenAI's additive penalties are not implemented: only 0 (off) is accepted; use repetition_penalty
+    frequency_penalty: float | None = Field(default=None, ge=0, le=0)
+    presence_penalty: float | None = Field(default=None, ge=0, le=0)
 
     def stops(self) -> list[str]:
         if self.stop is None:
@@ -97,23 +136,30 @@ class _Sampling(_Request):
 
 
 class ChatCompletionRequest(_Sampling):
+    # fields that only mean something with another (the server answers 400 otherwise), as OpenAPI says it
+    model_config = ConfigDict(json_schema_extra={"dependentRequired": {
+        "tool_choice": ["tools"], "parallel_tool_calls": ["tools"], "top_logprobs": ["logprobs"]}})  # fmt: skip
+
     messages: list[ChatMessage] = Field(min_length=1)
     max_completion_tokens: int | None = Field(default=None, ge=1)
     # grounded answers (model rag:<kb>): how many chunks to retrieve, and auto | generate | extractive
     k: int | None = Field(default=None, ge=1, le=50)
     rag_mode: Literal["auto", "generate", "extractive"] | None = None
-    # {"type": "json_schema", "json_schema": {"name", "schema", "strict"}} | {"type": "json_object"} | {"type": "text"}
-    response_format: dict[str, Any] | None = None
+    response_format: ResponseFormat | None = Field(default=None, discriminator="type")
     # function calling: forced to valid calls token by token on llama.cpp, passed on and validated elsewhere
-    tools: list[ToolDef] | None = None
+    tools: list[ToolDef] | None = Field(default=None, min_length=1)
     tool_choice: Literal["auto", "none", "required"] | NamedToolChoice | None = None
     parallel_tool_calls: bool | None = None
+    logprobs: bool | None = None  # each token's log-prob (llama.cpp; passed through from openai: backends)
+    top_logprobs: int | None = Field(default=None, ge=0, le=20)
 
 
 class CompletionRequest(_Sampling):
-    prompt: str | list[str]
-    echo: bool | None = False
-    suffix: str | None = None
+    # one prompt per request (a list must hold exactly one string; token-id prompts are not accepted)
+    prompt: str | Annotated[list[str], Field(min_length=1, max_length=1)]
+    echo: Literal[False] | None = None  # not supported: only false
+    suffix: None = None  # not supported (no fill-in-the-middle)
+    logprobs: int | None = Field(default=None, ge=0, le=5)
 
 
 class UsageOut(BaseModel):
@@ -134,7 +180,7 @@ class AssistantMessage(BaseModel):
 class ChatChoice(BaseModel):
     index: int = 0
     message: AssistantMessage
-    logprobs: None = None
+    logprobs: dict[str, Any] | None = None
     finish_reason: str | None
 
 
@@ -158,7 +204,7 @@ class ChunkDelta(BaseModel):
 class ChunkChoice(BaseModel):
     index: int = 0
     delta: ChunkDelta
-    logprobs: None = None
+    logprobs: dict[str, Any] | None = None
     finish_reason: str | None = None
 
 
@@ -175,7 +221,7 @@ class ChatCompletionChunk(BaseModel):
 class CompletionChoice(BaseModel):
     index: int = 0
     text: str
-    logprobs: None = None
+    logprobs: dict[str, Any] | None = None
     finish_reason: str | None
 
 
@@ -204,12 +250,21 @@ class ModelList(BaseModel):
 
 
 # -- embeddings ------------------------------------------------------------------------------------------
+NonEmpty = Annotated[str, Field(pattern=r"[^ \t\n\r\f\v]")]  # something besides blanks (embed_input.BLANK)
+TokenIds = Annotated[list[Annotated[int, Field(ge=0, le=100276)]], Field(min_length=1)]  # cl100k_base ids
+
+
 class EmbeddingRequest(_Request):
     model: str = Field(min_length=1)
-    input: str | list[str]
+    # text, texts, or token ids (what LangChain's OpenAIEmbeddings sends): see genloom.serve.embed_input
+    input: (
+        NonEmpty
+        | Annotated[list[NonEmpty], Field(min_length=1)]
+        | TokenIds
+        | Annotated[list[TokenIds], Field(min_length=1)]
+    )
     encoding_format: Literal["float", "base64"] = "float"
     dimensions: int | None = Field(default=None, ge=1)
-    user: str | None = None
 
 
 class EmbeddingItem(BaseModel):

@@ -27,6 +27,7 @@ from genloom.types import (
     Message,
     ModelInfo,
     SamplingParams,
+    TokenLogprob,
     ToolCallDelta,
     Usage,
 )
@@ -106,6 +107,8 @@ class OpenAILLM:
         }
         if params.seed is not None:
             body["seed"] = params.seed
+        if params.logprobs is not None:  # passed through: the server's own log-probs come back per token
+            body.update(logprobs=True, top_logprobs=params.logprobs)
         if params.stop:
             body["stop"] = list(params.stop)[:4]  # OpenAI accepts at most 4; all are also cut here
         if self.extra_sampling:
@@ -155,6 +158,14 @@ class OpenAILLM:
         server_finish: str | None = None
 
         calls: list[ToolCallDelta] = []  # tool-call pieces, passed on as they come (in order, after any text)
+        lps: list[TokenLogprob] | None = [] if params.logprobs is not None else None  # not yet passed on
+
+        def take() -> list[TokenLogprob] | None:
+            if lps is None:
+                return None
+            items = lps.copy()
+            lps.clear()
+            return items
 
         def pieces(events: Iterator[dict[str, Any]]) -> Iterator[str]:
             nonlocal usage, pieces_seen, server_finish
@@ -167,6 +178,8 @@ class OpenAILLM:
                     text = delta.get("content") or ""
                     if choice.get("finish_reason"):
                         server_finish = choice["finish_reason"]
+                    if lps is not None:
+                        lps.extend(token_logprobs(choice.get("logprobs")))
                     for tc in delta.get("tool_calls") or []:
                         fn = tc.get("function") or {}
                         calls.append(ToolCallDelta(int(tc.get("index") or 0), tc.get("id"), fn.get("name"),
@@ -182,16 +195,30 @@ class OpenAILLM:
         with self.client.stream_sse("/chat/completions", body) as events:
             for text, stopped in apply_stops(pieces(events), params.stop):  # noqa: B007 (read after the loop)
                 if calls:
-                    yield Delta(text, tool_calls=calls.copy())
+                    yield Delta(text, tool_calls=calls.copy(), logprobs=take())
                     calls.clear()
                 elif text:
-                    yield Delta(text)
+                    yield Delta(text, logprobs=take())
         if calls:
-            yield Delta("", tool_calls=calls.copy())
+            yield Delta("", tool_calls=calls.copy(), logprobs=take())
         if server_finish == "length" and not stopped:
             finish = "length"
         elif server_finish == "tool_calls":
             finish = "tool_calls"
         if usage is None:  # the server did not report usage: estimate it, one token per streamed piece
             usage = Usage(self.count_prompt_tokens(messages), pieces_seen)
-        yield Delta("", finish_reason=finish, usage=usage)
+        yield Delta("", finish_reason=finish, usage=usage, logprobs=take())
+
+
+def token_logprobs(block: Any) -> list[TokenLogprob]:
+    """OpenAI's ``choice.logprobs`` (``{"content": [{"token", "logprob", "top_logprobs"}]}``) as TokenLogprobs."""
+    items = (block or {}).get("content") or [] if isinstance(block, dict) else []
+    return [
+        TokenLogprob(
+            str(it.get("token", "")),
+            float(it.get("logprob", 0.0)),
+            [(str(t.get("token", "")), float(t.get("logprob", 0.0))) for t in it.get("top_logprobs") or []],
+        )
+        for it in items
+        if isinstance(it, dict)
+    ]

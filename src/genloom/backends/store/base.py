@@ -15,11 +15,12 @@ import numpy as np
 from genloom.errors import UserError
 from genloom.types import PUBLIC, Chunk, Document, Hit
 
-_KB_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+KB_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"  # also the API's path pattern (serve/routes_kb.py)
+_KB_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 
 def check_kb_name(name: str) -> str:
-    if not _KB_NAME.match(name or ""):
+    if not _KB_NAME.fullmatch(name or ""):  # fullmatch: "$" would let a trailing newline through
         raise UserError(
             f"invalid knowledge base name {name!r}",
             hint="use 1-64 letters, digits, '_', '-' or '.', starting with a letter or digit",

@@ -235,9 +235,13 @@ class PostgresStore:
 
     def documents(self) -> list[Document]:
         rows = self._q(
-            f"SELECT {self._DOC} FROM genloom_documents WHERE kb = %s ORDER BY source, doc_id", (self._kb,)
+            f"SELECT {self._DOC}, length(text) FROM genloom_documents WHERE kb = %s ORDER BY source, doc_id",
+            (self._kb,),
         )
-        return [self._make_doc(r) for r in rows]
+        docs = [self._make_doc(r[:-1]) for r in rows]
+        for d, r in zip(docs, rows, strict=True):
+            d.chars = r[-1]  # the text is not loaded for a list; its length is
+        return docs
 
     def chunks(self, doc_id: str) -> list[Chunk]:
         rows = self._q(

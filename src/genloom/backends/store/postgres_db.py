@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from genloom.backends.store.postgres_schema import migrate
+from genloom.backends.store.postgres_schema import migrate_db
 from genloom.errors import BackendError, MissingDependency
 
 # the chunk columns in COPY order (postgres.py writes them); the vector column's oid is the database's own
@@ -130,7 +130,7 @@ class PgDatabase:
                 return self._pool
             first = connect(self.url)  # a plain connection first: its error message is the useful one
             try:
-                migrate(first)
+                migrate_db(first)
                 self.pgvector = _pgvector_version(first)
                 ((vector_oid,),) = first.execute("SELECT 'vector'::regtype::oid").fetchall()
             finally:

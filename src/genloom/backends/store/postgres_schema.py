@@ -1,20 +1,28 @@
-"""Versioned schema migrations for the Postgres store, applied in order, each once, under an advisory lock.
+"""The Postgres store's schema: named, forward-only migrations run by genloom.migrate (the one mechanism for
+every database genloom owns) through :class:`PostgresDialect`, under a Postgres advisory lock.
 
 Every knowledge base of one database shares these tables (column ``kb``). Vectors are stored with pgvector
 without a fixed dimension (knowledge bases may use different embedders); each knowledge base gets its own
 partial HNSW index on ``embedding::vector(dim)`` once its dimension is known (see postgres.py).
 
-To change the schema, append a migration; never edit an applied one.
+To change the schema, append a migration; never edit an applied one. Databases made before the named
+migrations recorded integer versions in ``genloom_schema``; those are adopted as the names below on first open
+(version N is the N-th migration), so nothing runs twice.
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
-MIGRATIONS: list[tuple[int, str, str]] = [
+from genloom import migrate
+from genloom.errors import BackendError
+
+MIGRATIONS: list[migrate.Migration] = [
+    # initial: knowledge bases, documents with ACL + metadata, chunks with vectors and tsvector
     (
-        1,
-        "initial: knowledge bases, documents with ACL + metadata, chunks with vectors and tsvector",
+        "001_pg_initial",
         """
         CREATE EXTENSION IF NOT EXISTS vector;
         CREATE TABLE genloom_kbs(
@@ -38,9 +46,9 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE INDEX genloom_chunks_tsv ON genloom_chunks USING gin(tsv);
         """,
     ),
+    # writers: who may change or delete a document ('{}' = admin keys only: CLI ingests)
     (
-        2,
-        "writers: who may change or delete a document ('{}' = admin keys only: CLI ingests)",
+        "002_pg_writers",
         """
         ALTER TABLE genloom_documents ADD COLUMN writers TEXT[] NOT NULL DEFAULT '{}';
         -- uploads made before writers existed stay the uploading key's (source 'upload:<key>/<name>')
@@ -68,25 +76,56 @@ MIGRATIONS: list[tuple[int, str, str]] = [
 LOCK_ID = 0x67656E6C  # "genl": serializes migrations between processes
 
 
-def migrate(conn: Any) -> list[int]:
-    """Apply the migrations this database lacks; return the versions applied now."""
-    applied_now: list[int] = []
-    with conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_ID,))
-        conn.execute(
-            "CREATE TABLE IF NOT EXISTS genloom_schema(version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
-            " applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
-        )
-        done = {v for (v,) in conn.execute("SELECT version FROM genloom_schema").fetchall()}
-        for version, name, sql in MIGRATIONS:
-            if version in done:
-                continue
-            conn.execute(sql)
-            conn.execute("INSERT INTO genloom_schema(version, name) VALUES (%s, %s)", (version, name))
-            applied_now.append(version)
-    return applied_now
+class PostgresDialect:
+    """genloom.migrate on a psycopg connection (autocommit): each migration is one transaction holding
+    ``pg_advisory_xact_lock``; the record table is ``genloom_migrations``."""
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        with self.conn.transaction():
+            self.conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_ID,))
+            yield
+
+    def applied(self) -> list[str]:
+        with self.locked():  # CREATE TABLE IF NOT EXISTS races between sessions unless locked (nests fine)
+            self.conn.execute(
+                "CREATE TABLE IF NOT EXISTS genloom_migrations(name TEXT PRIMARY KEY,"
+                " applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+            )
+            rows = self.conn.execute("SELECT name FROM genloom_migrations ORDER BY name").fetchall()
+        return [n for (n,) in rows]
+
+    def run(self, sql: str) -> None:
+        self.conn.execute(sql)
+
+    def record(self, name: str) -> None:
+        self.conn.execute("INSERT INTO genloom_migrations(name) VALUES (%s)", (name,))
+
+    def adopt_versions(self) -> None:
+        """Record the migrations a database made before named migrations applied (``genloom_schema``)."""
+        with self.locked():
+            (legacy,) = self.conn.execute("SELECT to_regclass('genloom_schema') IS NOT NULL").fetchone()
+            if not legacy:
+                return
+            self.applied()  # the record table, inside this transaction
+            versions = [v for (v,) in self.conn.execute("SELECT version FROM genloom_schema").fetchall()]
+            for v in versions:  # the table stays: the release that wrote it still opens the database
+                if not 1 <= v <= len(MIGRATIONS):
+                    raise BackendError(
+                        f"the database was written by a newer genloom (schema version {v})",
+                        hint="upgrade genloom, or point GENLOOM_STORE elsewhere",
+                    )
+                self.conn.execute(
+                    "INSERT INTO genloom_migrations(name) VALUES (%s) ON CONFLICT DO NOTHING",
+                    (MIGRATIONS[v - 1][0],),
+                )
 
 
-def schema_version(conn: Any) -> int:
-    row = conn.execute("SELECT COALESCE(MAX(version), 0) FROM genloom_schema").fetchone()
-    return int(row[0])
+def migrate_db(conn: Any) -> list[str]:
+    """Bring the database to the current schema; return the migration names applied now."""
+    dialect = PostgresDialect(conn)
+    dialect.adopt_versions()
+    return migrate.apply(dialect, MIGRATIONS)

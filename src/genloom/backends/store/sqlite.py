@@ -218,8 +218,11 @@ class SQLiteStore:
         return self._make_doc(rows[0][:-1], rows[0][-1]) if rows else None
 
     def documents(self) -> list[Document]:
-        rows = self._q(f"SELECT {self._DOC_COLS} FROM documents ORDER BY source, doc_id")
-        return [self._make_doc(r) for r in rows]
+        rows = self._q(f"SELECT {self._DOC_COLS}, LENGTH(text) FROM documents ORDER BY source, doc_id")
+        docs = [self._make_doc(r[:-1]) for r in rows]
+        for d, r in zip(docs, rows, strict=True):
+            d.chars = r[-1]  # the text is not loaded for a list; its length is
+        return docs
 
     def chunks(self, doc_id: str) -> list[Chunk]:
         rows = self._q(

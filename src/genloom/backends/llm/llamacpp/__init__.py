@@ -6,6 +6,7 @@ loop.py          the token loop (one sequence's Decoding) and LogitsHook, the pu
 batch.py         continuous batching: one scheduler thread decodes every running sequence in one context
 sampling.py      genloom's seeded sampler over (masked) logits
 grammar_hook.py  constrained decoding: an llguidance grammar as a LogitsHook
+logprob_hook.py  token log-probs (OpenAI logprobs/top_logprobs) as the first LogitsHook
 closer.py        steers a looping (or out-of-budget) constrained value to close instead of being cut off
 backend.py       LlamaCppLLM, the LLM backend (spec ``llamacpp:[path]``)
 """

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from genloom.backends.llm import gguf
 from genloom.backends.llm.base import apply_stops
 from genloom.backends.llm.llamacpp import chat
+from genloom.backends.llm.llamacpp.logprob_hook import LogprobHook
 from genloom.backends.llm.llamacpp.loop import LogitsHook, Outcome, decode
 from genloom.backends.llm.llamacpp.model import Runtime, bundled_model_path, runtime
 from genloom.backends.llm.llamacpp.sampling import Sampler
@@ -146,7 +147,9 @@ class LlamaCppLLM:
                 hint="shorten the prompt or raise GENLOOM_N_CTX",
             )
         room = min(params.max_tokens, self.n_ctx - len(ids))
-        all_hooks: list[LogitsHook] = []
+        # log-probs first: it must see the raw logits, before any constraint or bias changes them
+        lp = LogprobHook(rt, params.logprobs) if params.logprobs is not None else None
+        all_hooks: list[LogitsHook] = [lp] if lp is not None else []
         if constraint is not None:
             from genloom.backends.llm.llamacpp.closer import CloseOnLoop
             from genloom.backends.llm.llamacpp.grammar_hook import GrammarHook
@@ -184,7 +187,7 @@ class LlamaCppLLM:
                 if not text:
                     continue
                 if parser is None:
-                    yield Delta(text)
+                    yield Delta(text, logprobs=lp.take() if lp is not None else None)
                 else:
                     yield from as_deltas(parser.feed(text))
                     if parser.done:  # a repeated call: the reply ends here
@@ -195,4 +198,5 @@ class LlamaCppLLM:
         finish: FinishReason = "stop" if (stopped or out.ended) else "length"
         if parser is not None and parser.calls and finish == "stop":
             finish = "tool_calls"
-        yield Delta("", finish_reason=finish, usage=Usage(len(ids), out.produced))
+        yield Delta("", finish_reason=finish, usage=Usage(len(ids), out.produced),
+                    logprobs=lp.take() if lp is not None else None)  # fmt: skip
