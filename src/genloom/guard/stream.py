@@ -8,7 +8,9 @@
 
 With no output guards configured every piece is released at once. Otherwise text is held back to the last
 sentence end (". ", "! ", "? " or a line break) so a guard sees whole sentences and a link is never sent half
-checked; a redacting guard's replacement is what the client gets.
+checked; a redacting guard's replacement is what the client gets. Text without sentence ends (a list of words,
+code) is not held for ever: past ``SOFT_HOLD`` characters it is released up to its last space, but never inside
+a markdown link or image that has not closed yet, so the stream stays live.
 """
 
 from __future__ import annotations
@@ -22,6 +24,22 @@ from genloom.guard.runner import GuardResult, policy
 from genloom.settings import Settings
 
 _END = re.compile(r"[.!?:;]\s|\n")
+SOFT_HOLD = 48  # characters held at most while no sentence has ended
+
+
+def _release_point(held: str) -> int | None:
+    """Where the held text may be cut: after its last sentence end, else (when long) at its last space
+    before any unclosed ``[...](...)``; None: hold it all."""
+    last = None
+    for m in _END.finditer(held):
+        last = m.end()
+    if last is not None or len(held) <= SOFT_HOLD:
+        return last
+    cut = held.rfind(" ")
+    opening = held.rfind("[", 0, cut)
+    if opening >= 0 and not re.search(r"\]\([^)]*\)", held[opening:cut]):  # a link still being written
+        cut = opening - 1 if opening > 0 and held[opening - 1] == "!" else opening
+    return cut if cut > 0 else None
 
 
 def input_text(messages: Sequence[Any]) -> str:
@@ -55,9 +73,7 @@ class OutputGuard:
         if not self.active:
             return piece
         self._held += piece
-        last = None
-        for m in _END.finditer(self._held):
-            last = m.end()
+        last = _release_point(self._held)
         if last is None:
             return ""
         out, self._held = self._held[:last], self._held[last:]

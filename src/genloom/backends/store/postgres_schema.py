@@ -57,9 +57,9 @@ MIGRATIONS: list[migrate.Migration] = [
         """,
     ),
     (
-        3,
-        "conversations: the web UI's kept chats and preferences, per API key (genloom.conversations)",
+        "003_pg_conversations",
         """
+        -- the web UI's kept chats and preferences, per API key (genloom.conversations)
         CREATE TABLE genloom_conversations(
             id TEXT PRIMARY KEY, owner TEXT NOT NULL, title TEXT NOT NULL, model TEXT,
             created DOUBLE PRECISION NOT NULL, updated DOUBLE PRECISION NOT NULL);
