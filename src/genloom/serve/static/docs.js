@@ -12,7 +12,15 @@ export function onDocumentsChanged(fn) { onChange = fn; }
 export const currentKb = () => $("kb").value.trim() || "default";
 export function setKb(name) { if (name && name !== currentKb()) { $("kb").value = name; loadDocs(); } }
 
-const LABEL = { added: "Added", updated: "Updated", unchanged: "Unchanged (already up to date)", failed: "Failed", skipped: "Failed" };
+const LABEL = { added: "Added", updated: "Updated", unchanged: "Unchanged (already up to date)", failed: "Failed", skipped: "Failed",
+  quarantined: "Quarantined (not indexed)" };
+
+// what the document guards kept out of the index (issue 14): "2 passages kept out (instructions to the assistant)"
+function flaggedNote(flagged) {
+  if (!flagged || !flagged.length) return "";
+  const why = [...new Set(flagged.map((f) => f.reason || f.category).filter(Boolean))].slice(0, 3).join("; ");
+  return ` — ${flagged.length} passage${flagged.length > 1 ? "s" : ""} kept out by the guards${why ? ` (${why})` : ""}`;
+}
 
 function readers(d) {
   const p = d.principals || [];
@@ -99,7 +107,9 @@ function uploadOne(kb, file, row) {
       const files = (body.report && body.report.files) || [];
       if (!files.length) return finish("failed", "the server did not report this file");
       const r = files[0];
-      finish(r.status in LABEL ? r.status : "failed", r.reason || "");
+      const status = r.status in LABEL ? r.status : "failed";
+      finish(status, r.reason || "");
+      if (status !== "quarantined") out.textContent += flaggedNote(r.flagged);
     };
     xhr.onerror = () => finish("failed", "the server could not be reached");
     xhr.send(form);
