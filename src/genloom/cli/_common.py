@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -31,3 +32,14 @@ def read_text_arg(value: str | None, what: str = "text") -> str:
 def print_json(obj: Any) -> None:
     sys.stdout.write(json.dumps(obj, ensure_ascii=False, indent=2) + "\n")
     sys.stdout.flush()
+
+
+def write_lines(lines: list[str], out: Path | None, private: bool = False) -> None:
+    """JSONL (or any lines) to stdout, or to the file ``out`` (mode 0600 when ``private``)."""
+    if out is None:
+        sys.stdout.writelines(lines)
+        sys.stdout.flush()
+        return
+    out.write_text("".join(lines), encoding="utf-8")
+    if private:
+        out.chmod(0o600)

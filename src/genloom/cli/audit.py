@@ -8,13 +8,12 @@ newest rows cut off); exit code 1 when anything is wrong. ``export`` writes the 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
 
-from genloom.cli._common import console_err
+from genloom.cli._common import console_err, write_lines
 from genloom.errors import NotFound, UserError
 
 if TYPE_CHECKING:
@@ -73,12 +72,7 @@ def export(
         lines = [json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in audit.export()]
     finally:
         audit.close()
-    if out is None:
-        sys.stdout.writelines(lines)
-        sys.stdout.flush()
-    else:
-        out.write_text("".join(lines), encoding="utf-8")
-        out.chmod(0o600)
+    write_lines(lines, out, private=True)
     console_err.print(f"{len(lines)} row(s) exported" + (f" to {out}" if out else ""))
 
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import typer
 
-from genloom.cli._common import console_err
+from genloom.cli._common import console_err, write_lines
 from genloom.errors import NotFound
 
 feedback_app = typer.Typer(help="Ratings of answers, for evaluation and fine-tuning.", no_args_is_help=True)
@@ -33,11 +32,7 @@ def export(
         lines = list(export_lines(audit, key))
     finally:
         audit.close()
-    if out is None:
-        sys.stdout.writelines(lines)
-        sys.stdout.flush()
-    else:
-        out.write_text("".join(lines), encoding="utf-8")
+    write_lines(lines, out)
     console_err.print(f"{len(lines)} rating(s) exported" + (f" to {out}" if out else ""))
 
 
