@@ -133,8 +133,8 @@ def test_ids_cannot_be_computed_and_missing_equals_hidden(srv):
 
 def test_kb_names_are_shown_only_to_keys_that_can_read_in_them(srv):
     srv.upload("alice", "acme-plans", [("p.txt", KETTLE)])
-    r = srv.upload("bob", "beta-empty", [("bad.txt", b"\x00\x01binary")])  # fails: the KB is created empty
-    assert r.json()["report"]["failed"] == 1
+    r = srv.upload("bob", "beta-empty", [("bad.txt", b"\x00\x01binary")])  # fails: nothing is created
+    assert r.status_code == 422 and r.json()["report"]["failed"] == 1
 
     def kbs(who):
         names = [k["name"] for k in srv.as_(who, "GET", "/v1/kb").json()["data"]]
@@ -145,9 +145,9 @@ def test_kb_names_are_shown_only_to_keys_that_can_read_in_them(srv):
         return names
 
     assert kbs("alice") == kbs("dave") == ["acme-plans", "docs"]
-    assert kbs("bob") == ["beta-empty", "docs"]  # his own (empty) one and the public one
+    assert kbs("bob") == ["docs"]  # the public one: his failed upload left no empty KB behind
     assert kbs("carol") == ["docs"]
-    assert kbs("root") == ["acme-plans", "beta-empty", "docs"]
+    assert kbs("root") == ["acme-plans", "docs"]
 
 
 def test_only_the_health_status_and_the_ui_shell_answer_without_a_key(tmp_path):

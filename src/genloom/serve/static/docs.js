@@ -103,8 +103,8 @@ function uploadOne(kb, file, row) {
     xhr.onload = () => {
       let body = {};
       try { body = JSON.parse(xhr.responseText); } catch (e) { /* not JSON */ }
-      if (xhr.status >= 400) return finish("failed", (body.error && body.error.message) || `HTTP ${xhr.status}`);
-      const files = (body.report && body.report.files) || [];
+      const files = (body.report && body.report.files) || [];  // per-file results, also on a 207 / 422
+      if (!files.length && xhr.status >= 400) return finish("failed", (body.error && body.error.message) || `HTTP ${xhr.status}`);
       if (!files.length) return finish("failed", "the server did not report this file");
       const r = files[0];
       const status = r.status in LABEL ? r.status : "failed";
