@@ -18,7 +18,9 @@ def test_a_guard_is_a_protocol_and_redaction_uses_its_spans():
     assert isinstance(g, Guard)
     assert g.check("fine", "input") is None
     f = g.check("my password is hunter2.", "output")
-    assert f is not None and f.to_dict()["spans"] == [{"start": 15, "end": 22, "category": "secret", "reason": ""}]
+    assert f is not None and f.to_dict()["spans"] == [
+        {"start": 15, "end": 22, "category": "secret", "reason": ""}
+    ]
     assert redact("my password is hunter2.", f.spans) == "my password is [SECRET]."
 
 

@@ -14,7 +14,9 @@ from security_helpers import live
 from serve_fakes import free_port
 
 # (not itself an injection: the guards would keep that out of the index, issue 14)
-PLANT = [("files", ("planted.txt", b"A note planted by another site: evil.example sells kettles.", "text/plain"))]
+PLANT = [
+    ("files", ("planted.txt", b"A note planted by another site: evil.example sells kettles.", "text/plain"))
+]
 
 
 def docs(srv) -> list[str]:

@@ -83,7 +83,9 @@ class Settings:
     guard_document: str = "injection"  # each document at ingest (flagged spans are kept out of the index)
     guard_input: str = "injection"  # user input: questions, chat messages, prompts
     guard_evidence: str = "injection"  # retrieved passages, before the model or a quote sees them
-    guard_output: str = "links,delimiters"  # answers (each verified sentence) and chat output, streamed or not
+    guard_output: str = (
+        "links,delimiters"  # answers (each verified sentence) and chat output, streamed or not
+    )
     guard_tool_call: str = ""  # the arguments of an agent's tool calls
     guard_tool_result: str = "injection"  # what a tool returned, before the model sees it
     # "GUARD@WHERE=ACTION ..." overrides what a guard proposes (allow | redact | block); e.g.
@@ -129,7 +131,9 @@ class Settings:
     worker_queue: str = "genloom-ingest"  # broker queue the batches go through
     worker_concurrency: int = 1  # worker processes per `genloom worker` (each loads the embedder once)
     # --- provenance (issue 16): watermark, signed manifests, detection (genloom.provenance, README "Provenance")
-    watermark: int = 0  # 1: every llama.cpp generation carries the green-list watermark (genloom detect finds it)
+    watermark: int = (
+        0  # 1: every llama.cpp generation carries the green-list watermark (genloom detect finds it)
+    )
     watermark_gamma: float = 0.25  # share of the vocabulary that is green at each step, in (0, 1)
     watermark_delta: float = 2.0  # logit bias added to green tokens (> 0; higher: easier to detect, costlier)
     watermark_context: int = 1  # previous tokens that seed the green list (1-8; 1 is the most edit-robust)
@@ -230,7 +234,9 @@ class Settings:
                                 hint=f"set GENLOOM_{name.upper()}")  # fmt: skip
         # --- provenance (issue 16)
         if self.watermark not in (0, 1) or self.manifest not in (0, 1):
-            raise UserError("watermark and manifest must be 0 or 1", hint="set GENLOOM_WATERMARK / GENLOOM_MANIFEST")
+            raise UserError(
+                "watermark and manifest must be 0 or 1", hint="set GENLOOM_WATERMARK / GENLOOM_MANIFEST"
+            )
         if not 0.0 < self.watermark_gamma < 1.0:
             raise UserError(f"watermark_gamma must be in (0, 1), got {self.watermark_gamma}",
                             hint="set GENLOOM_WATERMARK_GAMMA to e.g. 0.25")  # fmt: skip

@@ -46,7 +46,9 @@ class Answer:
     relevance: float  # how well the best evidence matches the question (the refusal gate's input)
     usage: Usage = field(default_factory=Usage)
     timings: dict[str, float] = field(default_factory=dict)
-    guard: list[dict[str, Any]] = field(default_factory=list)  # what the guards found (genloom.guard, issue 14)
+    guard: list[dict[str, Any]] = field(
+        default_factory=list
+    )  # what the guards found (genloom.guard, issue 14)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

@@ -78,7 +78,9 @@ def run_cmd(
     limit: int = typer.Option(0, "--limit", help="Only the first N cases (a quick look)."),
     as_json: bool = typer.Option(False, "--json", help="Print the run as JSON instead of tables."),
     evidence_tokens: int = typer.Option(
-        0, "--evidence-tokens", help="Compress the evidence to this many prompt tokens (0 = 5 key statements)."
+        0,
+        "--evidence-tokens",
+        help="Compress the evidence to this many prompt tokens (0 = 5 key statements).",
     ),
 ) -> None:
     """Answer every case of DATASET from a knowledge base and measure the results."""

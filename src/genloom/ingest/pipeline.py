@@ -150,7 +150,11 @@ class Ingestor:
             item = self._prepare(path, readers, dict(metadata or {}))
         except Quarantined as e:  # the guards' policy holds the whole document back
             source = self._sources.get(path.resolve(), str(path))
-            self._done(report, emit, FileResult(source, "quarantined", e.message, flagged=e.flagged, bytes=_size(path)))
+            self._done(
+                report,
+                emit,
+                FileResult(source, "quarantined", e.message, flagged=e.flagged, bytes=_size(path)),
+            )
             return 0
         except LoadError as e:  # named by its logical source (an upload's, not the temp file's)
             source = self._sources.get(path.resolve(), str(path))
@@ -236,7 +240,9 @@ class Ingestor:
         hidden = extracted.metadata.pop("hidden", [])
         meta.update({k: v for k, v in extracted.metadata.items() if k not in meta})
         screened = self.screen.screen(extracted.text, hidden) if self.screen is not None else None
-        if screened is not None and (screened.quarantined or (screened.flagged and not screened.text.strip())):
+        if screened is not None and (
+            screened.quarantined or (screened.flagged and not screened.text.strip())
+        ):
             raise Quarantined(screened.flagged)
         if screened is not None:
             extracted.text = screened.text

@@ -63,7 +63,9 @@ class AuditPolicy:
         row["chunk_ids"] = json.dumps(row["chunk_ids"])
         row["tool_calls"] = json.dumps(row["tool_calls"], ensure_ascii=False, default=str)
         row["guard"] = json.dumps(row["guard"], ensure_ascii=False, default=str)
-        row["route"] = None if row["route"] is None else json.dumps(row["route"], ensure_ascii=False, default=str)
+        row["route"] = (
+            None if row["route"] is None else json.dumps(row["route"], ensure_ascii=False, default=str)
+        )
         if not isinstance(row["prompt"], str):
             row["prompt"] = json.dumps(row["prompt"], ensure_ascii=False)
         row["redaction"] = self.name

@@ -127,14 +127,18 @@ class Reply:
         path = "/v1/chat/completions" if kind == "chat" else "/v1/completions"
         self.rec = AuditRecord(self.id, who.key_id, path, model=model, prompt=prompt)
         self.slot: Slot | None = None  # set when the request is cacheable
-        self.kind = kind  # the manifest's kind: chat | completion | rag | structured (genloom.serve.manifests)
+        self.kind = (
+            kind  # the manifest's kind: chat | completion | rag | structured (genloom.serve.manifests)
+        )
         self.params: SamplingParams | None = None
         enforce_budget(st.audit, st.settings, who.key_id)  # issue 21: 429 once the key's budget is spent
 
     def usage(self) -> dict[str, Any]:
         """The usage block: tokens, and their cost in USD by the price table (issue 21)."""
         p, c = self.rec.prompt_tokens, self.rec.completion_tokens
-        return usage_dict(p, c) | {"cost": request_cost(self.rec.model, p, c, self.rec.route, self.st.settings)}
+        return usage_dict(p, c) | {
+            "cost": request_cost(self.rec.model, p, c, self.rec.route, self.st.settings)
+        }
 
     def chunk(
         self, delta: dict[str, Any] | None, finish: str | None = None, logprobs: Any = None, **extra: Any

@@ -293,7 +293,7 @@ async def _respond(
                 extra = _fill_from_answer(rep.rec, gen, text)
                 if extra["refused"]:
                     yield rep.chunk({"content": extra["refusal"]})
-                if (m := sign_reply(rep, gen, text + (extra["refusal"] if extra["refused"] else ""), rag)):
+                if m := sign_reply(rep, gen, text + (extra["refusal"] if extra["refused"] else ""), rag):
                     signed["genloom_manifest"] = m
                 # issue 13 (web UI): claims and the searched query ride along with citations and refused
                 final = {k: extra[k] for k in ("citations", "refused", "claims", "query", "guard")}
