@@ -162,9 +162,13 @@ def test_detect_api_and_cli_with_the_bundled_tokenizer(tmp_path, capsys):
     from genloom.types import Message, SamplingParams
 
     s = Settings(home=tmp_path / "home", model="llamacpp:", n_ctx=1024)
+    # a fixed key: with a fresh random key an 80-token greedy answer scored z 3.7 once (detection is
+    # statistical: docs/benchmarks.md "Provenance" gives its rate by length); 200 tokens leave a wide margin
+    s.ensure_home()
+    (tmp_path / "home" / "watermark.key").write_text("5a" * 32 + "\n")
     marked = LlamaCppLLM(n_ctx=1024, watermark=watermark_scheme(s))
     msgs = [Message("user", "Describe a forest in a few sentences.")]
-    text = "".join(d.text for d in marked.stream(msgs, SamplingParams(max_tokens=80, temperature=0)))
+    text = "".join(d.text for d in marked.stream(msgs, SamplingParams(max_tokens=200, temperature=0)))
     c = TestClient(create_app(s), base_url="http://localhost")
     d = c.post("/v1/detect", json={"text": text}).json()
     assert d["verdict"] == "watermarked" and d["z"] >= 4 and d["key_id"].startswith("wm-"), d
