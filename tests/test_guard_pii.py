@@ -107,8 +107,9 @@ def test_presidio_engine_names_the_extra_when_missing(monkeypatch):
 
 @pytest.mark.model
 def test_presidio_finds_names_the_patterns_cannot():
-    if not PresidioNer.available():
-        pytest.skip("presidio/spaCy not installed (extra genloom[guard])")
+    # the extra genloom[guard] is part of `local`, which `make install` always installs: its absence is a
+    # broken install, so this fails (never skips) without it
+    assert PresidioNer.available(), "presidio/spaCy missing: run `make install` (extra genloom[guard])"
     g = make_pii_guard(Settings.load(pii_engine="presidio"))
     assert g.engine == "presidio"
     text = "Yesterday Maria Gonzalez emailed maria.g@example.com about the invoice."
