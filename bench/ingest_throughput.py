@@ -1,7 +1,8 @@
 """Ingest throughput (issue 20): genloom's overlapped pipeline vs LlamaIndex's default pipeline with the same
 embedder, and genloom's distributed ingest with 2 Celery workers vs 1.
 
-    .venv/bin/python bench/ingest_throughput.py [--limit 30] [--embedder onnx:] [--skip-distributed]
+    .venv/bin/python bench/ingest_throughput.py [--limit 30] [--embedder onnx:] [--baseline-embedder minilm:]
+                                                [--skip-distributed]
 
 Corpus: the first ``--limit`` HTML pages (by name) of the PostgreSQL 15 docs (bench/ingest.py has the download
 steps). Every system runs in its own subprocess (peak RSS is its own) and times ingest only (model loaded first).
@@ -10,7 +11,9 @@ steps). Every system runs in its own subprocess (peak RSS is its own) and times 
 - LlamaIndex defaults: llama-index-core's ``SimpleDirectoryReader`` -> ``VectorStoreIndex.from_documents``
   (``SentenceSplitter`` 1024/200, in-memory ``SimpleVectorStore``, embed batch 10) with the *same* genloom
   embedder wrapped as a LlamaIndex ``BaseEmbedding``; and once more with ``SentenceSplitter(256, 32)``, chunks
-  comparable to genloom's.
+  comparable to genloom's. ``--baseline-embedder`` gives LlamaIndex another embedder than genloom's, e.g.
+  ``minilm:`` (the same MiniLM weights in torch via sentence-transformers: what LlamaIndex's own
+  ``HuggingFaceEmbedding`` runs) to compare the two products as each is used by default.
 - distributed: ``genloom ingest --workers`` into a Postgres (pgserver) with 1, then 2 ``genloom worker``
   processes (one thread each, so the 2-vs-1 ratio measures scaling over processes, not threads) over the
   RabbitMQ at 127.0.0.1:5672 and Redis at 127.0.0.1:6379.
@@ -156,6 +159,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--limit", type=int, default=30)
     ap.add_argument("--embedder", default="onnx:")
+    ap.add_argument("--baseline-embedder", default="", help="LlamaIndex's embedder (default: --embedder)")
     ap.add_argument("--skip-distributed", action="store_true")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--files", help=argparse.SUPPRESS)
@@ -167,8 +171,10 @@ def main() -> None:
     if not CORPUS.is_dir():
         sys.exit(f"corpus not found at {CORPUS}; see bench/ingest.py for the download steps")
     files = sorted(str(p) for p in CORPUS.glob("*.html"))[: args.limit]
+    li = args.baseline_embedder or args.embedder
+    same = "same embedder" if li == args.embedder else li
     print(f"corpus: {len(files)} HTML files, {sum(Path(f).stat().st_size for f in files) / 2**20:.2f} MiB; "
-          f"embedder {args.embedder}; load: {os.getloadavg()}")  # fmt: skip
+          f"embedder {args.embedder}; LlamaIndex's {li}; load: {os.getloadavg()}")  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         files_json = str(Path(tmp) / "files.json")
         Path(files_json).write_text(json.dumps(files))
@@ -178,10 +184,8 @@ def main() -> None:
         Path(empty).write_text("[]")
         spawn("genloom", empty, args.embedder, env)  # exports the ONNX model into the home once, untimed
         rows = [("genloom (overlapped pipeline)", spawn("genloom", files_json, args.embedder, env))]
-        rows.append(
-            ("LlamaIndex defaults, same embedder", spawn("llamaindex", files_json, args.embedder, env))
-        )
-        rows.append(("LlamaIndex chunk_size=256", spawn("llamaindex", files_json, args.embedder, env, 256)))
+        rows.append((f"LlamaIndex defaults, {same}", spawn("llamaindex", files_json, li, env)))
+        rows.append(("LlamaIndex chunk_size=256", spawn("llamaindex", files_json, li, env, 256)))
         if not args.skip_distributed:
             for n in (1, 2):
                 rows.append((f"genloom --workers, {n} worker(s) x 1 thread",
@@ -196,7 +200,7 @@ def main() -> None:
               f"{r['ingest_s'] / base_s:>15.2f}x{r['peak_rss_mb']:>10.0f}")  # fmt: skip
     rate = {name: r["chunks"] / r["ingest_s"] for name, r in rows}
     g = rate["genloom (overlapped pipeline)"]
-    print(f"\nchunks/s genloom / LlamaIndex defaults: {g / rate['LlamaIndex defaults, same embedder']:.2f}x")
+    print(f"\nchunks/s genloom / LlamaIndex defaults: {g / rate[f'LlamaIndex defaults, {same}']:.2f}x")
     print(f"chunks/s genloom / LlamaIndex chunk_size=256: {g / rate['LlamaIndex chunk_size=256']:.2f}x")
     if not args.skip_distributed:
         two, one = rows[-1][1], rows[-2][1]
