@@ -17,10 +17,11 @@ def reembed(
 ) -> None:
     """Re-embed every chunk with another embedder into a staging copy, then put it in place in one step;
     searches use the old vectors until then. Safe to run again after an interruption (it resumes)."""
-    from genloom.kb_reembed import reembed_kb, run_here
+    from genloom.kb_reembed import BatchRunner, reembed_kb, run_here
 
     s = get_settings()
     broker = checked_broker(workers or "", s)
+    runner: BatchRunner
     if broker:
         from genloom.distributed.reembed import WorkerBatches
 
