@@ -1,6 +1,6 @@
-"""Distributed ingest for real: `genloom worker` processes (Celery) started here against the RabbitMQ broker
-at 127.0.0.1:5672 and Redis results at 127.0.0.1:6379, writing to a real Postgres (pg_fixture); one worker is
-killed mid-batch and nothing is lost or doubled."""
+"""Distributed jobs for real: `genloom worker` processes (Celery) started here against the RabbitMQ broker
+at 127.0.0.1:5672 and Redis results at 127.0.0.1:6379, writing to a real Postgres (pg_fixture). Ingest and
+re-embed: one worker is killed mid-batch and nothing is lost or doubled; eval: two workers give the local run."""
 
 from __future__ import annotations
 
@@ -19,17 +19,26 @@ import numpy as np
 import pytest
 
 import slow_embedder  # noqa: F401  (registers slowhash: here too: the dispatcher records the KB's embedder)
+from genloom.backends.embed.hashing import HashingEmbedder
 from genloom.cli.main import main
 from genloom.distributed import CelerySink
 from genloom.distributed.app import ingest_batch
 from genloom.distributed.codec import encode_batch
+from genloom.distributed.eval_tasks import WorkerCases
+from genloom.distributed.reembed import WorkerBatches
+from genloom.eval import evaluate, load_dataset
 from genloom.ingest.records import Prepared
 from genloom.kb import KnowledgeBase
+from genloom.kb_reembed import reembed_kb
 from genloom.settings import Settings, set_settings
 
 BROKER = "amqp://guest:guest@127.0.0.1:5672//"
 RESULTS = "redis://127.0.0.1:6379/0"
 ROOT = Path(__file__).resolve().parents[1]
+EVAL_DATA = ROOT / "tests" / "data" / "eval"
+HOLD = (  # the fixed reply of the eval tests' fake model
+    "To stop a package from being upgraded, mark it as held with apt-mark hold followed by the package name."
+)
 
 
 def _up(port: int) -> bool:
@@ -225,6 +234,82 @@ def test_a_worker_killed_mid_batch_loses_and_doubles_nothing(cluster, tmp_path):
     kb.close()
 
 
+def _first_embed(embed_log: Path, running: concurrent.futures.Future) -> tuple[str, str, str]:
+    """(pid, parent pid, first text's hash) of the first embedder call a worker logged."""
+    deadline = time.monotonic() + 60
+    while not embed_log.exists() or not embed_log.read_text().strip():
+        assert time.monotonic() < deadline and not running.done(), "no worker started a batch"
+        time.sleep(0.05)
+    pid, ppid, first_text = embed_log.read_text().split("\n")[0].split()
+    return pid, ppid, first_text
+
+
+def test_reembed_on_two_workers_one_killed_mid_batch(cluster, tmp_path):
+    """The KB moves from hash: to slowhash:64 on the workers; the worker holding the first batch is killed
+    while embedding it: the batch runs again elsewhere, and the KB ends whole, with only the new vectors."""
+    start, settings, env = cluster
+    embed_log = Path(env["SLOW_EMBED_LOG"])
+    kb = KnowledgeBase.open("re", settings, create=True, embedder="hash:")
+    kb.ingest([_corpus(tmp_path / "corpus", 8)])  # here, with hash: (not logged)
+    before = {
+        d.doc_id: [(c.ordinal, c.start, c.end, c.text) for c in kb.chunks(d.doc_id)] for d in kb.documents()
+    }
+    n_chunks = kb.stats()["chunks"]
+    kb.close()
+    workers = [start("w1", 1.0), start("w2", 1.0)]
+    runner = WorkerBatches(BROKER, settings)
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        running = pool.submit(reembed_kb, "re", "slowhash:64", settings, runner)
+        pid, ppid, first_text = _first_embed(embed_log, running)
+        victim = next(w for w in workers if w.pid == int(ppid))
+        os.killpg(victim.pid, signal.SIGKILL)  # the worker and its pool process, mid-embedding
+        victim.wait()
+        r = running.result(timeout=180)
+    assert (r["from"], r["to"], r["documents"], r["chunks"]) == ("hash:384", "slowhash:64", 8, n_chunks)
+    calls = [line.split() for line in embed_log.read_text().splitlines()]
+    assert any(t == first_text and p != pid for p, _, t in calls)  # the killed batch ran again elsewhere
+    assert KnowledgeBase.list(settings).count("re.reembed") == 0
+    with KnowledgeBase.open("re", settings) as kb:
+        assert (kb.stats()["embedder"], kb.stats()["dim"]) == ("slowhash:64", 64)
+        _check_store(kb, 8)
+        emb = HashingEmbedder(64)
+        for d in kb.documents():
+            chunks = kb.chunks(d.doc_id)
+            assert [(c.ordinal, c.start, c.end, c.text) for c in chunks] == before[d.doc_id]
+            vectors = kb.store.chunk_vectors(d.doc_id)
+            assert len(vectors) == len(chunks) and all(len(v) == 64 for v in vectors.values())
+        hit = kb.search("word5x2x9", k=1, mode="vector")[0]
+        assert hit.source.endswith("doc05.md")
+        assert np.allclose(kb.embedder.embed_query("x"), emb.embed_query("x"))
+
+
+def test_eval_on_two_workers_gives_the_local_run(cluster, tmp_path, monkeypatch):
+    start, settings, env = cluster
+    start("w1", 0.0)
+    start("w2", 0.0)
+    set_settings(settings)
+    with KnowledgeBase.open("ev", settings, create=True, embedder="hash:") as kb:
+        kb.ingest([EVAL_DATA])
+    cases = load_dataset(EVAL_DATA / "cases.jsonl")
+    opts = {"kb": "ev", "k": 3, "model": f"fake:{HOLD} [1]", "dataset": EVAL_DATA / "cases.jsonl"}
+    local = evaluate(cases, **opts).to_dict()
+    runner = WorkerCases(BROKER, settings)
+    remote = evaluate(cases, **opts, runner=runner).to_dict()
+    assert len(set(runner.workers)) == 2  # both workers answered cases
+    assert set(remote.pop("timings")["cases"]) == set(local.pop("timings")["cases"])
+    assert remote == local and local["metrics"]["n_cases"] == 9
+    # the CLI: `genloom eval --workers` writes the same run
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    set_settings(None)
+    out = tmp_path / "run.json"
+    argv = ["eval", str(EVAL_DATA / "cases.jsonl"), "--kb", "ev", "-k", "3", "-m", f"fake:{HOLD} [1]"]
+    assert main([*argv, "--workers", BROKER, "--out", str(out)]) == 0
+    cli = json.loads(out.read_text())
+    cli.pop("timings")
+    assert cli == json.loads(json.dumps(local))
+
+
 def test_cli_workers_need_the_postgres_store(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("GENLOOM_EMBEDDER", "hash:")
     (tmp_path / "a.txt").write_text("hello")
@@ -232,6 +317,9 @@ def test_cli_workers_need_the_postgres_store(tmp_path, monkeypatch, capsys):
     assert "needs the shared Postgres store" in capsys.readouterr().err
     assert main(["kb", "list"]) == 0 and "default" not in capsys.readouterr().out  # nothing was created
     assert main(["worker", "--broker", BROKER]) != 0
+    assert "needs the shared Postgres store" in capsys.readouterr().err
+    (tmp_path / "cases.jsonl").write_text('{"question": "hello?"}\n')
+    assert main(["eval", str(tmp_path / "cases.jsonl"), "--workers", BROKER]) != 0
     assert "needs the shared Postgres store" in capsys.readouterr().err
 
 

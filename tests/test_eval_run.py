@@ -201,3 +201,29 @@ def test_llm_as_judge_is_optional_and_marked_model_judged(kb, tmp_path, capsys):
     d = json.loads(out)
     assert d["metrics"]["judge_score"] is None and d["metrics"]["n_judge_score"] == 0
     assert "(model-judged)" in render(EvalRun.from_dict(d))
+
+
+def test_a_case_runner_through_json_gives_the_same_run(kb):
+    """What the workers do (genloom.distributed.eval_tasks), minus the broker: each case and the options go
+    through JSON to run_case_json; the run equals the local one but for timings."""
+    from genloom.eval.runner import run_case_json
+
+    cases = load_dataset(DATA / "cases.jsonl")
+    calls = []
+
+    def through_json(cs, options, done):
+        out = []
+        for c in cs:
+            wire = json.loads(json.dumps([{**c.to_dict(), "line": c.line}, options]))
+            out.append(json.loads(json.dumps(run_case_json(*wire))))
+            done(len(out))
+            calls.append(wire[1])
+        return out
+
+    args = {"kb": "evkb", "k": 3, "model": f"fake:{HOLD} [1]", "dataset": DATA / "cases.jsonl"}
+    local = evaluate(cases, **args).to_dict()
+    remote = evaluate(cases, **args, runner=through_json).to_dict()
+    assert without_timings(local) == without_timings(remote)
+    assert len(calls) == 9 and calls[0]["model"] == f"fake:{HOLD} [1]" and calls[0]["judge"] is None
+    with pytest.raises(UserError, match="spec string"):
+        evaluate(cases, kb="evkb", model=object(), runner=through_json)

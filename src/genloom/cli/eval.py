@@ -11,7 +11,9 @@ import typer
 from typer.core import TyperGroup
 
 from genloom.cli._common import MODEL_OPTION, console, console_err, print_json
+from genloom.cli._workers import checked_broker, workers_option
 from genloom.errors import UserError
+from genloom.settings import get_settings
 
 
 class _DefaultRun(TyperGroup):
@@ -82,6 +84,7 @@ def run_cmd(
         "--evidence-tokens",
         help="Compress the evidence to this many prompt tokens (0 = 5 key statements).",
     ),
+    workers: str | None = workers_option("answer and score each case"),
 ) -> None:
     """Answer every case of DATASET from a knowledge base and measure the results."""
     from genloom.eval import check_gates, evaluate, load_dataset, parse_gate
@@ -96,11 +99,17 @@ def run_cmd(
     cases = load_dataset(dataset)
     if limit > 0:
         cases = cases[:limit]
+    broker = checked_broker(workers or "", get_settings())
     judge_obj = Judge(judge, judge_template) if judge else None
+    runner = None
+    if broker:
+        from genloom.distributed.eval_tasks import WorkerCases
+
+        runner = WorkerCases(broker, get_settings())
     with _progress(len(cases)) as advance:
         result = evaluate(
             cases, kb=kb, k=k, model=model, template=template, mode=mode, max_tokens=max_tokens, judge=judge_obj,
-            dataset=dataset, progress=advance, evidence_tokens=evidence_tokens,
+            dataset=dataset, progress=advance, evidence_tokens=evidence_tokens, runner=runner,
         )  # fmt: skip
     data = result.to_dict()
     if out:

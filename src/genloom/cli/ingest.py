@@ -10,6 +10,7 @@ from rich.table import Table
 
 from genloom.cli._common import console, console_err, print_json
 from genloom.cli._kbopts import KB_OPTION, parse_pairs
+from genloom.cli._workers import checked_broker
 from genloom.errors import UserError
 from genloom.ingest import FileResult
 from genloom.kb import KnowledgeBase
@@ -135,12 +136,7 @@ def _exit_if_failed(failed: int) -> None:
 def _broker(workers: str | None, bulk: bool | None) -> str:
     """The broker of --workers (or the ingest_workers setting); "" = embed and write here."""
     s = get_settings()
-    broker = s.ingest_workers if workers is None else workers
-    if broker and not s.store.startswith(("postgres://", "postgresql://")):
-        raise UserError(
-            "--workers needs the shared Postgres store (workers write to it themselves)",
-            hint="set GENLOOM_STORE=postgres://... here and for the workers, or leave out --workers",
-        )
+    broker = checked_broker(s.ingest_workers if workers is None else workers, s)
     if broker and bulk:
         raise UserError("--bulk cannot be used with --workers", hint="leave out --bulk")
     return broker

@@ -1,8 +1,10 @@
-"""The Celery app: one task, ``genloom.ingest_batch``, and the worker's per-process model load.
+"""The Celery app: the tasks (``TASKS``: ingest batches, re-embed batches, eval cases) and the worker's
+per-process model load.
 
 Settings of the worker process (GENLOOM_STORE = the shared Postgres store, GENLOOM_EMBEDDER, ...) decide where
-it writes and which embedder it preloads; the task names the knowledge base, whose recorded embedder wins
-(as everywhere: genloom.kb).
+it writes and which embedder it preloads; each task names its knowledge base, whose recorded embedder wins
+(as everywhere: genloom.kb). The task bodies are thin: the work is the same function a single machine runs
+(genloom.ingest.sink, genloom.kb_reembed, genloom.eval.runner), so both give the same rows and results.
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ from typing import Any
 from genloom.errors import MissingDependency, UserError
 from genloom.settings import Settings, get_settings
 
-TASK = "genloom.ingest_batch"
-_kbs: dict[str, Any] = {}  # per worker process: knowledge bases opened so far
+INGEST = "genloom.ingest_batch"
+REEMBED = "genloom.reembed_batch"
+EVAL_CASE = "genloom.eval_case"
 
 
 def result_backend(settings: Settings) -> str:
@@ -23,7 +26,7 @@ def result_backend(settings: Settings) -> str:
 
 
 def make_app(broker: str, settings: Settings | None = None) -> Any:
-    """A Celery app on ``broker`` (amqp://... or redis://...) with the ingest task registered."""
+    """A Celery app on ``broker`` (amqp://... or redis://...) with every task of ``TASKS`` registered."""
     s = settings or get_settings()
     if "://" not in broker:
         raise UserError(f"bad broker URL {broker!r}", hint="use e.g. amqp://guest:guest@127.0.0.1:5672//")
@@ -44,7 +47,8 @@ def make_app(broker: str, settings: Settings | None = None) -> Any:
         broker_connection_retry_on_startup=True,
         task_track_started=True,
     )
-    app.task(name=TASK)(ingest_batch)
+    for name, body in TASKS.items():
+        app.task(name=name)(body)
     signals.worker_process_init.connect(_load_model, weak=False)
     return app
 
@@ -63,13 +67,35 @@ def ingest_batch(kb_name: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
     from genloom.ingest.sink import embed_batch, write_batch
     from genloom.kb import KnowledgeBase
 
-    kb = _kbs.get(kb_name)
-    if kb is None:
-        kb = _kbs[kb_name] = KnowledgeBase.open(kb_name, get_settings())
     batch = decode_batch(rows)
-    for p in batch:  # chunks whose text is unchanged keep their stored vectors
-        known = kb.store.chunk_vectors(p.doc.doc_id)
-        p.vectors = [known.get(h) for h in p.hashes]
-        p.n_new = sum(v is None for v in p.vectors)
-    written = write_batch(kb.store, embed_batch(kb.embedder, batch))
-    return {**encode_written(written), "worker": f"{os.uname().nodename}:{os.getpid()}"}
+    # opened per batch (cheap on Postgres; the embedder is cached per process): a knowledge base replaced
+    # meanwhile (genloom.kb_reembed) is written as it is now
+    with KnowledgeBase.open(kb_name, get_settings()) as kb:
+        for p in batch:  # chunks whose text is unchanged keep their stored vectors
+            known = kb.store.chunk_vectors(p.doc.doc_id)
+            p.vectors = [known.get(h) for h in p.hashes]
+            p.n_new = sum(v is None for v in p.vectors)
+        written = write_batch(kb.store, embed_batch(kb.embedder, batch))
+    return {**encode_written(written), "worker": _worker()}
+
+
+def reembed_batch(source: str, staging: str, doc_ids: list[str]) -> dict[str, Any]:
+    """Copy documents of ``source`` into the re-embed staging knowledge base with its embedder's vectors
+    (genloom.kb_reembed.reembed_batch: one replacing transaction per document, so running it twice is harmless)."""
+    from genloom.kb_reembed import reembed_batch as run
+
+    return {**run(source, staging, doc_ids, get_settings()), "worker": _worker()}
+
+
+def eval_case(case: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
+    """Answer and score one eval case (genloom.eval.runner.run_case; read-only, so a redelivery is harmless)."""
+    from genloom.eval.runner import run_case_json
+
+    return {**run_case_json(case, options), "worker": _worker()}
+
+
+def _worker() -> str:
+    return f"{os.uname().nodename}:{os.getpid()}"
+
+
+TASKS = {INGEST: ingest_batch, REEMBED: reembed_batch, EVAL_CASE: eval_case}

@@ -88,6 +88,11 @@ def score_case(case: EvalCase, retrieved: Sequence[str], answer: Any, embedder: 
     return {k: _round(v) for k, v in sorted(s.items()) if v is not None}
 
 
+CaseRunner = Callable[[Sequence[EvalCase], dict[str, Any], Callable[[int], None]], list[dict[str, Any]]]
+"""``(cases, options, done)`` -> one ``run_case`` result per case, in the cases' order; ``done(n)`` after each
+(genloom.distributed.eval_tasks: on workers). ``options``: ``case_options`` (JSON: what travels to a worker)."""
+
+
 def evaluate(
     cases: Sequence[EvalCase],
     *,
@@ -101,9 +106,11 @@ def evaluate(
     dataset: str | Path | None = None,
     progress: Callable[[int, int, EvalCase], None] | None = None,
     evidence_tokens: int = 0,
+    runner: CaseRunner | None = None,
 ) -> EvalRun:
     """Answer every case from ``kb`` and score it. ``judge``: a genloom.eval.metrics.judge.Judge or None.
-    ``evidence_tokens``: compress the evidence to this many prompt tokens (genloom.compress; 0 = off)."""
+    ``evidence_tokens``: compress the evidence to this many prompt tokens (genloom.compress; 0 = off).
+    ``runner``: where the cases are answered (default: here, one after another)."""
     from genloom.errors import UserError
     from genloom.kb import KnowledgeBase
 
@@ -111,64 +118,136 @@ def evaluate(
         raise UserError("no cases to evaluate", hint="pass a dataset with at least one case")
     if k < 1:
         raise UserError(f"k must be at least 1, got {k}", hint="pass -k 5")
+    opts = Options(k, model, template, mode, max_tokens, judge, evidence_tokens)
     if isinstance(kb, str):
         with KnowledgeBase.open(kb) as opened:
-            return _evaluate(cases, opened, kb, k, model, template, mode, max_tokens, judge, dataset, progress,
-                             evidence_tokens)  # fmt: skip
-    return _evaluate(cases, kb, getattr(kb, "name", "kb"), k, model, template, mode, max_tokens, judge, dataset,
-                     progress, evidence_tokens)  # fmt: skip
+            return _evaluate(cases, opened, kb, opts, dataset, progress, runner)
+    return _evaluate(cases, kb, getattr(kb, "name", "kb"), opts, dataset, progress, runner)
+
+
+@dataclass(frozen=True)
+class Options:
+    """How each case is answered and judged."""
+
+    k: int
+    model: Any
+    template: str
+    mode: str
+    max_tokens: int
+    judge: Any
+    evidence_tokens: int = 0
+
+
+def case_options(kb_name: str, o: Options) -> dict[str, Any]:
+    """``o`` as JSON for a worker: models and the judge by spec (an object cannot travel)."""
+    from genloom.errors import UserError
+
+    if o.model is not None and not isinstance(o.model, str):
+        raise UserError("cases answered on workers need the model as a spec string",
+                        hint="pass e.g. model='llamacpp:' instead of a backend object")  # fmt: skip
+    judge = None
+    if o.judge is not None:
+        if getattr(o.judge, "spec", None) is None:
+            raise UserError("a judge for cases answered on workers needs its model as a spec string",
+                            hint="make it with Judge('llamacpp:', ...)")  # fmt: skip
+        judge = [o.judge.spec, o.judge.template_name, o.judge.seed]
+    return {"kb": kb_name, "k": o.k, "model": o.model, "template": o.template, "mode": o.mode,
+            "max_tokens": o.max_tokens, "evidence_tokens": o.evidence_tokens, "judge": judge}  # fmt: skip
+
+
+def run_case(case: EvalCase, kbo: Any, o: Options) -> dict[str, Any]:
+    """Answer and score one case: ``{"record", "timing", "model", "template"}`` (what a worker sends back)."""
+    from genloom.route.rag_cascade import answer_stream  # an AnswerStream, or a cascade:SMALL|BIG (issue 21)
+
+    t0 = time.perf_counter()
+    hits = kbo.search(case.question, k=o.k, mode="hybrid")
+    t_search = time.perf_counter() - t0
+    stream = answer_stream(
+        case.question, kb=kbo, k=o.k, model=o.model, template=o.template, mode=o.mode,
+        max_tokens=o.max_tokens, evidence_tokens=o.evidence_tokens,
+    )  # fmt: skip
+    for _ in stream:
+        pass
+    a = stream.answer
+    assert a is not None
+    retrieved = [h.source for h in hits]
+    scores = score_case(case, retrieved, a, kbo.embedder)
+    if o.judge is not None and not a.refused:
+        evidence = "\n".join(f"[{c.n}] {c.quote}" for c in a.citations)
+        grade = o.judge.grade(case.question, t.strip_citations(a.answer), case.answer, evidence)
+        if grade is not None:
+            scores["judge_score"] = _round(grade)
+    record = _record(case, retrieved, a, scores)
+    if getattr(stream, "route", None) is not None:  # which side of a cascade answered, and why
+        record["route"] = stream.route
+    return {"record": record, "timing": {"search": round(t_search, 4), **a.timings}, "model": a.model,
+            "template": a.template}  # fmt: skip
+
+
+_judges: dict[tuple[Any, ...], Any] = {}  # per worker process: judges loaded so far
+
+
+def run_case_json(case: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
+    """``run_case`` from JSON (``EvalCase.to_dict`` plus its line, ``case_options``): a worker's eval task."""
+    from genloom.eval.dataset import parse_case
+    from genloom.eval.metrics.judge import Judge
+    from genloom.kb import KnowledgeBase
+
+    c = dict(case)
+    line = int(c.pop("line", 0))
+    judge = None
+    if options["judge"] is not None:
+        key = tuple(options["judge"])
+        if key not in _judges:
+            spec, template, seed = key
+            _judges[key] = Judge(spec, template, int(seed))
+        judge = _judges[key]
+    o = Options(int(options["k"]), options["model"], options["template"], options["mode"],
+                int(options["max_tokens"]), judge, int(options["evidence_tokens"]))  # fmt: skip
+    # opened per case (cheap on Postgres; the embedder is cached): a knowledge base replaced meanwhile by a
+    # re-embed is seen as it is now
+    with KnowledgeBase.open(options["kb"]) as kbo:
+        return run_case(parse_case(c, f"eval case {c.get('id')!r}", line), kbo, o)
 
 
 def _evaluate(
-    cases: Sequence[EvalCase], kbo: Any, kb_name: str, k: int, model: Any, template: str, mode: str,
-    max_tokens: int, judge: Any, dataset: str | Path | None,
-    progress: Callable[[int, int, EvalCase], None] | None, evidence_tokens: int = 0,
+    cases: Sequence[EvalCase], kbo: Any, kb_name: str, o: Options, dataset: str | Path | None,
+    progress: Callable[[int, int, EvalCase], None] | None, runner: CaseRunner | None,
 ) -> EvalRun:  # fmt: skip
-    from genloom.route.rag_cascade import answer_stream  # an AnswerStream, or a cascade:SMALL|BIG (issue 21)
-
-    results: list[dict[str, Any]] = []
-    per_case_time: dict[str, dict[str, float]] = {}
-    model_id = template_id = None
     t_run = time.perf_counter()
-    for i, case in enumerate(cases):
-        if progress:
-            progress(i, len(cases), case)
-        t0 = time.perf_counter()
-        hits = kbo.search(case.question, k=k, mode="hybrid")
-        t_search = time.perf_counter() - t0
-        stream = answer_stream(
-            case.question, kb=kbo, k=k, model=model, template=template, mode=mode,
-            max_tokens=max_tokens, evidence_tokens=evidence_tokens,
-        )  # fmt: skip
-        for _ in stream:
-            pass
-        a = stream.answer
-        assert a is not None
-        model_id, template_id = a.model or model_id, a.template or template_id
-        retrieved = [h.source for h in hits]
-        scores = score_case(case, retrieved, a, kbo.embedder)
-        if judge is not None and not a.refused:
-            evidence = "\n".join(f"[{c.n}] {c.quote}" for c in a.citations)
-            grade = judge.grade(case.question, t.strip_citations(a.answer), case.answer, evidence)
-            if grade is not None:
-                scores["judge_score"] = _round(grade)
-        results.append(_record(case, retrieved, a, scores))
-        if getattr(stream, "route", None) is not None:  # which side of a cascade answered, and why
-            results[-1]["route"] = stream.route
-        per_case_time[case.id] = {"search": round(t_search, 4), **a.timings}
+    if runner is None:
+        outcomes = []
+        for i, case in enumerate(cases):
+            if progress:
+                progress(i, len(cases), case)
+            outcomes.append(run_case(case, kbo, o))
+    else:
+        done = (
+            (lambda n: progress(n, len(cases), cases[min(n, len(cases) - 1)]))
+            if progress
+            else (lambda n: None)
+        )
+        outcomes = runner(cases, case_options(kb_name, o), done)
+        if len(outcomes) != len(cases):
+            raise RuntimeError(f"the case runner returned {len(outcomes)} results for {len(cases)} cases")
+    results = [x["record"] for x in outcomes]
+    per_case_time = {case.id: x["timing"] for case, x in zip(cases, outcomes, strict=True)}
+    model_id = template_id = None
+    for x in outcomes:
+        model_id, template_id = x["model"] or model_id, x["template"] or template_id
     totals = [v.get("total", 0.0) for v in per_case_time.values()]
     config = {
         "dataset": Path(dataset).name if dataset else None,
         "n_cases": len(cases),
         "kb": kb_name,
         "embedder": str(kbo.embedder.info()["id"]),
-        "k": k,
-        "model": model_id or (model if isinstance(model, str) else None),
-        "template": template_id or template,
-        "mode": mode,
-        **({"evidence_tokens": evidence_tokens} if evidence_tokens else {}),  # issue 21: compressed
-        "decoding": {"temperature": 0, "seed": 0, "max_tokens": max_tokens},
-        "judge": judge.describe() if judge is not None else None,
+        "k": o.k,
+        "model": model_id or (o.model if isinstance(o.model, str) else None),
+        "template": template_id or o.template,
+        "mode": o.mode,
+        **({"evidence_tokens": o.evidence_tokens} if o.evidence_tokens else {}),  # issue 21: compressed
+        "decoding": {"temperature": 0, "seed": 0, "max_tokens": o.max_tokens},
+        "judge": o.judge.describe() if o.judge is not None else None,
         "synthetic": any(c.synthetic for c in cases),
     }
     return EvalRun(

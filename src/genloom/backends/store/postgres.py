@@ -396,6 +396,26 @@ class PostgresProvider(PgDatabase):
     def names(self) -> list[str]:
         return [n for (n,) in self.execute("SELECT name FROM genloom_kbs ORDER BY name")]
 
+    def replace(self, name: str, staged: str) -> None:
+        """One transaction: the old ``name`` row is deleted (its documents and chunks with it, by cascade) and
+        ``staged`` renamed to ``name``; the old vector index is dropped after the commit (a short lock)."""
+        check_kb_name(name), check_kb_name(staged)
+        with self.connection() as conn:
+            with conn.transaction():
+                ids = dict(conn.execute(
+                    "SELECT name, id FROM genloom_kbs WHERE name = ANY(%s) FOR UPDATE", ([name, staged],)
+                ).fetchall())  # fmt: skip
+                if staged not in ids:
+                    raise NotFound(f"no knowledge base named {staged!r} to put in place of {name!r}")
+                old = ids.get(name)
+                if old is not None:
+                    conn.execute("DELETE FROM genloom_kbs WHERE id = %s", (old,))
+                conn.execute("UPDATE genloom_kbs SET name = %s WHERE id = %s", (name, ids[staged]))
+            if old is not None:
+                self.dims.pop(old, None)
+                for idx in hnsw_indexes(conn, old):
+                    conn.execute(f'DROP INDEX IF EXISTS "{idx}"')
+
     def drop(self, name: str) -> bool:
         check_kb_name(name)
         with self.connection() as conn, conn.transaction():

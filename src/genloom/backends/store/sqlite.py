@@ -6,7 +6,9 @@ reloaded when the file's ``generation`` counter moves (every write bumps it in t
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -376,6 +378,23 @@ class SQLiteProvider:
 
     def names(self) -> list[str]:
         return sorted(p.stem for p in self.root.glob("*.db")) if self.root.is_dir() else []
+
+    def replace(self, name: str, staged: str) -> None:
+        """Both files are checkpointed (their WAL folded in), then ``staged``'s file is renamed over ``name``'s
+        (one atomic rename: a new opener sees one file or the other). Stores of ``name`` opened before keep
+        reading the old file until they are closed; the server opens one per request."""
+        src, dst = self._path(staged), self._path(name)
+        if not src.exists():
+            raise NotFound(f"no knowledge base named {staged!r} to put in place of {name!r}")
+        for path in (src, dst):
+            if path.exists():
+                with contextlib.closing(sqlite3.connect(path)) as db:
+                    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        for p in (Path(f"{dst}-wal"), Path(f"{dst}-shm")):  # the old file's: must not meet the new one
+            p.unlink(missing_ok=True)
+        os.replace(src, dst)
+        for p in (Path(f"{src}-wal"), Path(f"{src}-shm")):
+            p.unlink(missing_ok=True)
 
     def drop(self, name: str) -> bool:
         path = self._path(name)

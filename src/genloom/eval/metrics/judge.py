@@ -22,6 +22,8 @@ class Judge:
     def __init__(self, model: Any, template: str = "judge", seed: int = 0) -> None:
         from genloom.generate import Engine
 
+        self.spec = model if isinstance(model, str) else None  # how a worker makes the same judge
+        self.template_name = template
         self.engine = Engine(model)
         self.template: Template = load_template(template)
         self.seed = seed
