@@ -64,7 +64,7 @@ class Thresholds:
 # gates by embedder family, each calibrated by bench/refusal.py (docs/benchmarks.md); cosine scales differ
 # between embedders, so a value never carries over to another one
 SEMANTIC_GATES = {"minilm": 0.44}
-ASPECT_GATES = {"minilm": (0.0, 0.0)}
+ASPECT_GATES = {"minilm": (0.86, 0.49)}  # (aspect score, relevance that exempts a match)
 
 
 def embedder_family(embedder_id: str) -> str:
