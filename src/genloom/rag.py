@@ -21,6 +21,7 @@ from dataclasses import replace
 from typing import Any, Literal
 
 from genloom.answer.followup import standalone_query
+from genloom.answer.gate import Verdict, judge
 from genloom.answer.result import Answer, Citation, Claim
 from genloom.answer.text import markers, sentences, strip_markers
 from genloom.answer.verify import Evidence, Match, Thresholds
@@ -114,20 +115,27 @@ class AnswerStream:
         self._t["retrieve"] = time.perf_counter() - t0
         with span("rag.evidence"):
             evidence = Evidence(hits, self.kb.embedder, screen=self.guards.evidence)
-            top = evidence.relevance(self.question) if hits else None
-        relevance = top.score if top else 0.0
+            # refused when the best statement is not about the question, by words and meaning, by meaning
+            # alone, or when it asks about something the knowledge base never mentions (answer/gate.py)
+            verdict = judge(self.question, query, evidence, hits, self.kb.embedder,
+                            str(self.kb.embedder.info()["id"]), self.th, self._known)  # fmt: skip
         self._t["evidence"] = time.perf_counter() - t0 - self._t["retrieve"]
         answer = Answer(
-            self.question, "", False, None, "generated", [], [], self.kb_name, query, None, None, relevance
+            self.question,
+            "",
+            False,
+            None,
+            "generated",
+            [],
+            [],
+            self.kb_name,
+            query,
+            None,
+            None,
+            verdict.relevance,
         )
-        # refused when the best statement is not about the question, by words and meaning, or by meaning alone
-        # (judged on the searched query: a follow-up carries its context there)
-        if (
-            top is None
-            or relevance < self.th.relevance
-            or evidence.semantic(query) < self.th.semantic_for(str(self.kb.embedder.info()["id"]))
-        ):
-            self._refuse(answer, query, len(hits))
+        if verdict.refused:
+            self._refuse(answer, query, len(hits), verdict)
         else:
             parts: list[str] = []
             if self.mode != "extractive":
@@ -148,7 +156,7 @@ class AnswerStream:
                     self._t.setdefault("first_token", time.perf_counter() - t0)
                     yield piece
             if not parts:
-                self._refuse(answer, query, len(hits))
+                self._refuse(answer, query, len(hits), verdict)
             answer.answer = "".join(parts).strip()
             answer.citations = list(self._citations.values())
         self._t["total"] = time.perf_counter() - t0
@@ -245,26 +253,33 @@ class AnswerStream:
             )
         return self._citations[key].n
 
-    def _refuse(self, answer: Answer, query: str, n_hits: int) -> None:
+    def _known(self, word: str) -> bool:
+        """Does the knowledge base use ``word`` anywhere these principals may read? (a keyword lookup)"""
+        return bool(self.kb.search(word, k=1, principals=self.principals, mode="keyword"))
+
+    def _refuse(self, answer: Answer, query: str, n_hits: int, verdict: Verdict) -> None:
         answer.refused, answer.mode, answer.answer, answer.citations = True, "refused", "", []
         self._citations.clear()
         who = f" visible to {', '.join(self.principals)}" if self.principals else ""
+        searched = f"I searched knowledge base {self.kb_name!r} for {query!r}"
         if n_hits == 0:
             answer.refusal_reason = (
-                f"I searched knowledge base {self.kb_name!r} for {query!r} and found no passages{who}; "
-                "the documents do not answer this question."
+                f"{searched} and found no passages{who}; the documents do not answer this question."
             )
-        elif answer.relevance < self.th.relevance:
+        elif verdict.refused == "relevance":
             answer.refusal_reason = (
-                f"I searched knowledge base {self.kb_name!r} for {query!r}: the best of {n_hits} passages{who} "
-                f"matches the question with {answer.relevance:.2f} (an answer needs {self.th.relevance:.2f}); "
-                "the documents do not answer this question."
+                f"{searched}: the best of {n_hits} passages{who} matches the question with {answer.relevance:.2f} "
+                f"(an answer needs {self.th.relevance:.2f}); the documents do not answer this question."
+            )
+        elif verdict.refused == "aspect" and verdict.aspect is not None:
+            answer.refusal_reason = (
+                f"{searched}: {n_hits} passages{who} are related (best match {answer.relevance:.2f}) but neither "
+                f"they nor the knowledge base say anything about {verdict.aspect.word!r}, so I will not guess."
             )
         else:
             answer.refusal_reason = (
-                f"I searched knowledge base {self.kb_name!r} for {query!r}: {n_hits} passages{who} are related "
-                f"(best match {answer.relevance:.2f}) but no statement in them answers the question, so I will "
-                "not guess."
+                f"{searched}: {n_hits} passages{who} are related (best match {answer.relevance:.2f}) but no "
+                "statement in them answers the question, so I will not guess."
             )
 
 

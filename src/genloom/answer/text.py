@@ -228,6 +228,17 @@ def _stem(w: str) -> str:
     return w[:-1] if w.endswith("e") and len(w) > 3 else w
 
 
+def content_tokens(text: str) -> list[tuple[str, str]]:
+    """The words that carry meaning, in order and de-duplicated, each as (lower-cased word, crude stem):
+    no stopwords, no 1-letter tokens, no quote or dash at either end ("'foo-data'" -> "foo-data")."""
+    seen: dict[str, str] = {}
+    for t in _WORD.findall(text):
+        w = t.lower().strip("'-")
+        if w not in STOPWORDS and len(w) > 1:
+            seen.setdefault(w, _stem(w))
+    return list(seen.items())
+
+
 def content_words(text: str) -> set[str]:
     """Lower-cased, crudely stemmed words that carry meaning (no stopwords, no 1-letter tokens)."""
     return {_stem(w) for w in (t.lower() for t in _WORD.findall(text)) if w not in STOPWORDS and len(w) > 1}

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from genloom.answer.text import Span, content_words, overlap, sentences, strip_markers
+from genloom.backends.embed import same_vectors
 from genloom.guard.base import Finding
 from genloom.guard.base import Span as GuardSpan
 from genloom.guard.runner import GuardResult
@@ -39,6 +40,10 @@ class Thresholds:
     # "boiling point of mercury" vs Python's enum example of planet constants). None: the value calibrated
     # for the knowledge base's embedder (SEMANTIC_GATES), none for an embedder nobody calibrated
     semantic: float | None = None
+    # a question with a foreign aspect (answer/aspects.py: a word neither the evidence nor the KB has, scoring
+    # below ``aspect``) needs relevance >= ``aspect_relevance`` to be answered. None: ASPECT_GATES
+    aspect: float | None = None
+    aspect_relevance: float | None = None
 
     claim: float = 0.55  # a claim needs this much support to stay in the answer
     min_supported: float = 0.5  # share of a generated answer's claims that must be supported, else fall back
@@ -47,12 +52,25 @@ class Thresholds:
     def semantic_for(self, embedder_id: str) -> float:
         if self.semantic is not None:
             return self.semantic
-        return SEMANTIC_GATES.get(embedder_id.split(":", 1)[0], 0.0)
+        return SEMANTIC_GATES.get(embedder_family(embedder_id), 0.0)
+
+    def aspect_for(self, embedder_id: str) -> tuple[float, float]:
+        """(aspect score, relevance needed with a foreign aspect); (0, 0) turns the check off."""
+        score, rel = ASPECT_GATES.get(embedder_family(embedder_id), (0.0, 0.0))
+        return (score if self.aspect is None else self.aspect,
+                rel if self.aspect_relevance is None else self.aspect_relevance)  # fmt: skip
 
 
-# meaning-only gates by embedder family, each calibrated by bench/refusal.py (docs/benchmarks.md); cosine
-# scales differ between embedders, so a value never carries over to another one
+# gates by embedder family, each calibrated by bench/refusal.py (docs/benchmarks.md); cosine scales differ
+# between embedders, so a value never carries over to another one
 SEMANTIC_GATES = {"minilm": 0.44}
+ASPECT_GATES = {"minilm": (0.86, 0.49)}  # (aspect score, relevance that exempts a match)
+
+
+def embedder_family(embedder_id: str) -> str:
+    """The calibration family of an embedder id: embedders that make the same vectors share one ("onnx:", the
+    default, is MiniLM on ONNX Runtime: same vectors as "minilm:"); otherwise the id's scheme."""
+    return "minilm" if same_vectors(embedder_id, "minilm:") else embedder_id.split(":", 1)[0]
 
 
 @dataclass(slots=True)
