@@ -16,14 +16,15 @@ database work, run in FastAPI's thread pool (these handlers are plain functions)
 from __future__ import annotations
 
 import uuid
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from genloom.conversations import MAX_CONTENT, MAX_TITLE, Conversations
 from genloom.serve.audit import AuditRecord
 from genloom.serve.auth import Principal
+from genloom.serve.body import JSON_INT, NOT_BLANK, Body
 from genloom.serve.deps import caller
 from genloom.serve.routes_openai import ERRORS
 from genloom.serve.state import get_state
@@ -31,39 +32,38 @@ from genloom.serve.state import get_state
 router = APIRouter(tags=["conversations"], responses=ERRORS)
 
 
-class StoredMessage(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class StoredMessage(Body):
     role: Literal["system", "user", "assistant"]
     content: str = Field(max_length=MAX_CONTENT)
     meta: dict[str, Any] = Field(default_factory=dict)
 
 
-class NewConversation(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    title: str | None = Field(default=None, max_length=MAX_TITLE)
+# the store collapses a title's whitespace and refuses an empty one
+Title = Annotated[str, Field(min_length=1, max_length=MAX_TITLE, pattern=NOT_BLANK)]
+
+
+class NewConversation(Body):
+    title: Title | None = None
     model: str | None = Field(default=None, max_length=300)
     messages: list[StoredMessage] = Field(default_factory=list, max_length=10_000)
 
 
-class Rename(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    title: str = Field(min_length=1, max_length=MAX_TITLE)
+class Rename(Body):
+    title: Title
 
 
-class Append(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class Append(Body):
     messages: list[StoredMessage] = Field(min_length=1, max_length=10_000)
-    replace_from: int | None = Field(default=None, ge=0)
+    replace_from: Annotated[int, Field(ge=0), JSON_INT] | None = None
     model: str | None = Field(default=None, max_length=300)
 
 
-class Preferences(BaseModel):
+class Preferences(Body):
     """What the web UI remembers per user. Unknown fields are rejected by name."""
 
-    model_config = ConfigDict(extra="forbid")
     model: str | None = Field(default=None, max_length=300)  # an LLM id or rag:<kb>
     temperature: float | None = Field(default=None, ge=0, le=2)
-    max_tokens: int | None = Field(default=None, ge=1, le=1_000_000)
+    max_tokens: Annotated[int, Field(ge=1, le=1_000_000), JSON_INT] | None = None
     system_prompt: str | None = Field(default=None, max_length=20_000)
     rag_mode: Literal["auto", "generate", "extractive"] | None = None
 
