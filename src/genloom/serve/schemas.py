@@ -47,7 +47,9 @@ class ToolCallOut(Body):
 class FunctionDef(Body):
     name: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
     description: str | None = None
-    parameters: dict[str, Any] | None = None  # a JSON Schema of type object
+    # a JSON Schema of type object ({} or null: no arguments); the server checks it compiles (400 naming it)
+    parameters: Annotated[dict[str, Any], Field(json_schema_extra={"anyOf": [
+        {"maxProperties": 0}, {"required": ["type"], "properties": {"type": {"const": "object"}}}]})] | None = None  # fmt: skip
     strict: bool | None = None  # calls always match the schema on llama.cpp; validated on other backends
 
 
@@ -111,13 +113,16 @@ class StreamOptions(Body):
     include_usage: bool = False
 
 
+Stop = Annotated[str, Field(min_length=1)]  # an empty stop sequence is refused
+
+
 class _Sampling(_Request):
     model: str = Field(min_length=1)
     max_tokens: Annotated[int, Field(ge=1), JSON_INT] | None = None
     temperature: float | None = Field(default=None, ge=0, le=2)
     top_p: float | None = Field(default=None, gt=0, le=1)
     n: Annotated[int, Field(ge=1, le=1), JSON_INT] | None = 1  # one choice per request
-    stop: str | list[str] | None = None
+    stop: Stop | list[Stop] | None = None
     seed: Annotated[int, Field(ge=0, lt=2**32), JSON_INT] | None = None
     stream: bool | None = False
     stream_options: StreamOptions | None = None
@@ -136,12 +141,23 @@ class _Sampling(_Request):
         return [self.stop] if isinstance(self.stop, str) else list(self.stop)
 
 
+# what the engine needs in messages (else 400 "the prompt is empty"): a turn other than system/developer with
+# some text, or an assistant turn's tool calls
+_TURN = {"role": {"enum": ["user", "assistant", "tool"]}}
+PROMPT_TURN = {"anyOf": [
+    {"required": ["role", "content"], "properties": {**_TURN, "content": {"type": "string", "pattern": NOT_BLANK}}},
+    {"required": ["role", "content"], "properties": {**_TURN, "content": {"type": "array", "contains": {
+        "required": ["text"], "properties": {"text": {"type": "string", "pattern": NOT_BLANK}}}}}},
+    {"required": ["role", "tool_calls"], "properties": {**_TURN, "tool_calls": {"type": "array", "minItems": 1}}},
+]}  # fmt: skip
+
+
 class ChatCompletionRequest(_Sampling):
     # fields that only mean something with another (the server answers 400 otherwise), as OpenAPI says it
     model_config = ConfigDict(json_schema_extra={"dependentRequired": {
         "tool_choice": ["tools"], "parallel_tool_calls": ["tools"], "top_logprobs": ["logprobs"]}})  # fmt: skip
 
-    messages: list[ChatMessage] = Field(min_length=1)
+    messages: list[ChatMessage] = Field(min_length=1, json_schema_extra={"contains": PROMPT_TURN})
     max_completion_tokens: Annotated[int, Field(ge=1), JSON_INT] | None = None
     # grounded answers (model rag:<kb>): how many chunks to retrieve, and auto | generate | extractive
     k: Annotated[int, Field(ge=1, le=50), JSON_INT] | None = None
