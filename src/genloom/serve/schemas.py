@@ -143,8 +143,8 @@ class _Sampling(_Request):
 
 # what the engine needs in messages (else 400 "the prompt is empty"): a turn other than system/developer with
 # some text, or an assistant turn's tool calls
-_TURN = {"role": {"enum": ["user", "assistant", "tool"]}}
-PROMPT_TURN = {"anyOf": [
+_TURN: dict[str, Any] = {"role": {"enum": ["user", "assistant", "tool"]}}
+PROMPT_TURN: dict[str, Any] = {"anyOf": [
     {"required": ["role", "content"], "properties": {**_TURN, "content": {"type": "string", "pattern": NOT_BLANK}}},
     {"required": ["role", "content"], "properties": {**_TURN, "content": {"type": "array", "contains": {
         "required": ["text"], "properties": {"text": {"type": "string", "pattern": NOT_BLANK}}}}}},
