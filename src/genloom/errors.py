@@ -39,6 +39,10 @@ class NotFound(UserError):
     """A model file, knowledge base, document or other named thing does not exist."""
 
 
+class Conflict(UserError):
+    """The request does not fit the current state of the thing it changes (e.g. an index past its end)."""
+
+
 class ContextOverflow(UserError):
     """The prompt (plus the room reserved for the answer) does not fit the context window."""
 
@@ -89,6 +93,7 @@ class GuardViolation(GenloomError):
 __all__ = [
     "AccessDenied",
     "BackendError",
+    "Conflict",
     "ContextOverflow",
     "GenloomError",
     "GuardViolation",

@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, ClassVar
 
-from genloom.errors import NotFound, UserError
+from genloom.errors import Conflict, NotFound, UserError
 
 ROLES = ("system", "user", "assistant")
 MAX_TITLE = 200
@@ -180,7 +180,7 @@ class Conversations:
             n = self._row(run, owner, cid)["messages_count"]
             if replace_from is not None:
                 if not 0 <= replace_from <= n:
-                    raise UserError(
+                    raise Conflict(
                         f"replace_from is {replace_from}, but the conversation has {n} messages",
                         hint=f"use an index from 0 to {n}",
                     )

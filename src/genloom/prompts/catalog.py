@@ -23,7 +23,8 @@ from genloom.settings import Settings, get_settings
 BUILTIN_DIR = Path(__file__).parent / "tasks"
 SUFFIX = ".jinja"
 _VERSION_FILE = re.compile(r"^v(\d+)\.jinja$")
-_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"  # also the API's path pattern (serve/routes_templates.py)
+_NAME = re.compile(NAME_PATTERN)
 
 MIGRATIONS: list[tuple[str, str]] = [
     (

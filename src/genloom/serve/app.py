@@ -25,7 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from genloom import __version__
 from genloom.cache import Cache, cache_from_settings
 from genloom.generate import Engine
-from genloom.serve import errors
+from genloom.serve import errors, openapi_doc
 from genloom.serve.access import guarded_answers, visible_lister
 from genloom.serve.audit import AuditLog
 from genloom.serve.auth import KeyStore, bearer
@@ -35,6 +35,7 @@ from genloom.serve.limits import RateLimiter
 from genloom.serve.limits_redis import limiter_from_settings
 from genloom.serve.local_guard import LocalGuard
 from genloom.serve.metrics import Metrics
+from genloom.serve.schemas import ErrorResponse
 from genloom.serve.state import AnswerFactory, KBFactory, State
 from genloom.serve.uploads import process_dir
 from genloom.settings import Settings, get_settings
@@ -200,6 +201,7 @@ def create_app(
     )
     app.state.genloom = state
     errors.install(app)
+    openapi_doc.install(app, s.max_tokens_limit)
 
     # the last added runs first: CORS, body limit, metrics (so refusals are counted too), the local guard
     if not state.keys.enabled:  # the local owner's mode: no DNS rebinding, no cross-site writes
@@ -258,7 +260,10 @@ def create_app(
         return {"status": "ok", "version": __version__, "models": state.models, "queue_depth": state.queue_depth,
                 "auth": "keys" if state.keys.enabled else "local-only"}  # fmt: skip
 
-    @app.get("/metrics", tags=["ops"], response_class=Response)
+    @app.get("/metrics", tags=["ops"], response_class=Response,
+             responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}},
+                              "description": "Prometheus' text format"},
+                        401: {"model": ErrorResponse}})  # fmt: skip
     async def prometheus(request: Request) -> Response:
         presented = bearer(request.headers.get("authorization")) or ""
         metrics_key = bool(s.metrics_key) and hmac.compare_digest(presented.encode(), s.metrics_key.encode())

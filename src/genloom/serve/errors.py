@@ -2,7 +2,7 @@
 
     {"error": {"message": "...", "type": "invalid_request_error", "param": null, "code": null}}
 
-UserError 400 · NotFound 404 · AccessDenied 403 · BackendError 502 (503 if retryable) · GuardViolation 400 ·
+UserError 400 · NotFound 404 · Conflict 409 · AccessDenied 403 · BackendError 502 (503 if retryable) · GuardViolation 400 ·
 unauthenticated 401 · rate limited 429 · queue full 503 · body too large 413. Every 429/503 has Retry-After.
 """
 
@@ -20,6 +20,7 @@ from starlette.routing import Match
 from genloom.errors import (
     AccessDenied,
     BackendError,
+    Conflict,
     ContextOverflow,
     GenloomError,
     GuardViolation,
@@ -62,6 +63,8 @@ def from_genloom(e: GenloomError) -> APIError:
     if isinstance(e, ContextOverflow):  # the CLI's hint names flags: an API client is told its own fields
         return APIError(400, f"{e.message}; shorten the messages or lower max_tokens", "invalid_request_error",
                         code="context_length_exceeded", param="messages")  # fmt: skip
+    if isinstance(e, Conflict):
+        return APIError(409, msg, "invalid_request_error", code="conflict")
     if isinstance(e, NotFound):
         return APIError(404, msg, "invalid_request_error", code="not_found")
     if isinstance(e, UserError):

@@ -12,14 +12,16 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from genloom.backends.store.base import KB_NAME_PATTERN
 from genloom.serve.access import open_visible
 from genloom.serve.audit import AuditRecord
 from genloom.serve.auth import Principal
+from genloom.serve.body import JSON_INT, Body
 from genloom.serve.deps import caller
 from genloom.serve.errors import APIError
 from genloom.serve.manifests import sign_output
@@ -31,15 +33,13 @@ from genloom.serve.usage import enforce_budget
 router = APIRouter(tags=["agents"], responses=ERRORS)
 
 
-class AgentRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")  # a field genloom does not know is rejected by name
-
+class AgentRequest(Body):
     task: str = Field(min_length=1, max_length=8000)
     tools: list[str] | None = Field(default=None, max_length=32)  # None: the agent_tools setting
-    kb: str | None = None
+    kb: str | None = Field(default=None, pattern=KB_NAME_PATTERN)
     model: str | None = None
-    max_steps: int = Field(default=6, ge=1, le=20)
-    max_tokens: int = Field(default=6000, ge=16, le=100_000)
+    max_steps: Annotated[int, Field(ge=1, le=20), JSON_INT] = 6
+    max_tokens: Annotated[int, Field(ge=16, le=100_000), JSON_INT] = 6000
 
 
 @router.post("/v1/agent")

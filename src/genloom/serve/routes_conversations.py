@@ -16,56 +16,90 @@ database work, run in FastAPI's thread pool (these handlers are plain functions)
 from __future__ import annotations
 
 import uuid
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from genloom.conversations import MAX_CONTENT, MAX_TITLE, Conversations
 from genloom.serve.audit import AuditRecord
 from genloom.serve.auth import Principal
+from genloom.serve.body import JSON_INT, NOT_BLANK, Body
 from genloom.serve.deps import caller
 from genloom.serve.routes_openai import ERRORS
+from genloom.serve.schemas import ErrorResponse
 from genloom.serve.state import get_state
 
 router = APIRouter(tags=["conversations"], responses=ERRORS)
 
 
-class StoredMessage(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class StoredMessage(Body):
     role: Literal["system", "user", "assistant"]
     content: str = Field(max_length=MAX_CONTENT)
     meta: dict[str, Any] = Field(default_factory=dict)
 
 
-class NewConversation(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    title: str | None = Field(default=None, max_length=MAX_TITLE)
+# the store collapses a title's whitespace and refuses an empty one
+Title = Annotated[str, Field(min_length=1, max_length=MAX_TITLE, pattern=NOT_BLANK)]
+
+
+class NewConversation(Body):
+    title: Title | None = None
     model: str | None = Field(default=None, max_length=300)
     messages: list[StoredMessage] = Field(default_factory=list, max_length=10_000)
 
 
-class Rename(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    title: str = Field(min_length=1, max_length=MAX_TITLE)
+class Rename(Body):
+    title: Title
 
 
-class Append(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class Append(Body):
     messages: list[StoredMessage] = Field(min_length=1, max_length=10_000)
-    replace_from: int | None = Field(default=None, ge=0)
+    replace_from: Annotated[int, Field(ge=0), JSON_INT] | None = None
     model: str | None = Field(default=None, max_length=300)
 
 
-class Preferences(BaseModel):
+class Preferences(Body):
     """What the web UI remembers per user. Unknown fields are rejected by name."""
 
-    model_config = ConfigDict(extra="forbid")
     model: str | None = Field(default=None, max_length=300)  # an LLM id or rag:<kb>
     temperature: float | None = Field(default=None, ge=0, le=2)
-    max_tokens: int | None = Field(default=None, ge=1, le=1_000_000)
+    max_tokens: Annotated[int, Field(ge=1, le=1_000_000), JSON_INT] | None = None
     system_prompt: str | None = Field(default=None, max_length=20_000)
     rag_mode: Literal["auto", "generate", "extractive"] | None = None
+
+
+# -- what the store answers (genloom.conversations.store) --------------------------------------------------
+class ConversationSummary(BaseModel):
+    id: str
+    object: Literal["conversation"] = "conversation"
+    title: str
+    model: str | None
+    created: float
+    updated: float
+    messages_count: int
+
+
+class SavedMessage(BaseModel):
+    role: Literal["system", "user", "assistant"]
+    content: str
+    meta: dict[str, Any]
+    ts: float
+
+
+class Conversation(ConversationSummary):
+    messages: list[SavedMessage]
+
+
+class ConversationList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[ConversationSummary]
+
+
+class Deleted(BaseModel):
+    id: str
+    object: Literal["conversation"] = "conversation"
+    deleted: Literal[True] = True
 
 
 def store(request: Request) -> Conversations:
@@ -77,7 +111,7 @@ def _dump(msgs: list[StoredMessage]) -> list[dict[str, Any]]:
     return [m.model_dump() for m in msgs]
 
 
-@router.get("/v1/conversations")
+@router.get("/v1/conversations", response_model=ConversationList)
 def list_conversations(
     request: Request,
     q: str | None = Query(default=None, max_length=500, description="search titles and message text"),
@@ -87,38 +121,49 @@ def list_conversations(
     return {"object": "list", "data": store(request).list(who.key_id, q, limit)}
 
 
-@router.post("/v1/conversations")
+@router.post("/v1/conversations", response_model=Conversation)
 def create_conversation(
     body: NewConversation, request: Request, who: Principal = Depends(caller)
 ) -> dict[str, Any]:
     return store(request).create(who.key_id, body.title, body.model, _dump(body.messages))
 
 
-@router.get("/v1/conversations/{cid}")
-def get_conversation(cid: str, request: Request, who: Principal = Depends(caller)) -> dict[str, Any]:
-    return store(request).get(who.key_id, cid)
+@router.get("/v1/conversations/{conversation_id}", response_model=Conversation)
+def get_conversation(
+    conversation_id: str, request: Request, who: Principal = Depends(caller)
+) -> dict[str, Any]:
+    return store(request).get(who.key_id, conversation_id)
 
 
-@router.patch("/v1/conversations/{cid}")
+@router.patch("/v1/conversations/{conversation_id}", response_model=ConversationSummary)
 def rename_conversation(
-    cid: str, body: Rename, request: Request, who: Principal = Depends(caller)
+    conversation_id: str, body: Rename, request: Request, who: Principal = Depends(caller)
 ) -> dict[str, Any]:
-    return store(request).rename(who.key_id, cid, body.title)
+    return store(request).rename(who.key_id, conversation_id, body.title)
 
 
-@router.delete("/v1/conversations/{cid}")
-def delete_conversation(cid: str, request: Request, who: Principal = Depends(caller)) -> dict[str, Any]:
-    store(request).delete(who.key_id, cid)
-    get_state(request).audit.write(AuditRecord(f"convdel-{uuid.uuid4().hex[:24]}", who.key_id,
-                                               "/v1/conversations/delete", prompt=cid, output='{"deleted": true}'))  # fmt: skip
-    return {"id": cid, "object": "conversation", "deleted": True}
+@router.delete("/v1/conversations/{conversation_id}", response_model=Deleted)
+def delete_conversation(
+    conversation_id: str, request: Request, who: Principal = Depends(caller)
+) -> dict[str, Any]:
+    store(request).delete(who.key_id, conversation_id)
+    rec = AuditRecord(f"convdel-{uuid.uuid4().hex[:24]}", who.key_id, "/v1/conversations/delete",
+                      prompt=conversation_id, output='{"deleted": true}')  # fmt: skip
+    get_state(request).audit.write(rec)
+    return {"id": conversation_id, "object": "conversation", "deleted": True}
 
 
-@router.post("/v1/conversations/{cid}/messages")
+@router.post(
+    "/v1/conversations/{conversation_id}/messages",
+    response_model=Conversation,
+    responses={409: {"model": ErrorResponse, "description": "replace_from is past the conversation's end"}},
+)
 def append_messages(
-    cid: str, body: Append, request: Request, who: Principal = Depends(caller)
+    conversation_id: str, body: Append, request: Request, who: Principal = Depends(caller)
 ) -> dict[str, Any]:
-    return store(request).append(who.key_id, cid, _dump(body.messages), body.replace_from, body.model)
+    return store(request).append(
+        who.key_id, conversation_id, _dump(body.messages), body.replace_from, body.model
+    )
 
 
 @router.get("/v1/preferences")

@@ -15,10 +15,11 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from genloom.errors import NotFound
 from genloom.serve.auth import Principal
+from genloom.serve.body import Body
 from genloom.serve.deps import caller
 from genloom.serve.feedback import export_lines
 from genloom.serve.routes_openai import ERRORS
@@ -29,8 +30,7 @@ router = APIRouter(prefix="/v1/feedback", tags=["feedback"], responses=ERRORS)
 _ROW_WAIT_S = 3.0
 
 
-class Feedback(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class Feedback(Body):
     request_id: str = Field(min_length=1, max_length=200)
     rating: Literal["up", "down"]
     comment: str | None = Field(default=None, max_length=10_000)
@@ -68,7 +68,14 @@ async def unrate(request_id: str, request: Request, who: Principal = Depends(cal
 
 
 @router.get(
-    "/export", responses={200: {"content": {"application/x-ndjson": {}}, "description": "JSON lines"}}
+    "/export",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "content": {"application/x-ndjson": {"schema": {"type": "string"}}},
+            "description": "JSON lines",
+        }
+    },
 )
 async def export(request: Request, who: Principal = Depends(caller)) -> StreamingResponse:
     audit = get_state(request).audit

@@ -27,15 +27,16 @@ import re
 import secrets
 import time
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field, ValidationInfo, field_validator
 
 from genloom.errors import GenloomError, MissingDependency
 from genloom.serve.audit import AuditRecord
 from genloom.serve.auth import Principal
+from genloom.serve.body import JSON_INT, SPACE, Body
 from genloom.serve.deps import caller
 from genloom.serve.errors import APIError, from_genloom
 from genloom.serve.manifests import c2pa_bytes, c2pa_file, sign_image
@@ -48,52 +49,61 @@ MAX_N, MAX_SIDE = 16, 1024
 _ID = re.compile(r"img-[0-9a-f]{32}")
 
 
-class ImageGenerationRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")  # a field genloom does not know is an error, by name
+_ALLOWED = {"quality": ("auto", "standard"), "background": ("auto", "opaque"), "output_format": ("png",)}
+_UNSUPPORTED = {"style": "the models have no styles", "moderation": "genloom does not moderate images",
+                "output_compression": "the output is PNG (lossless)",
+                "partial_images": "images are returned whole"}  # fmt: skip
+
+
+class ImageGenerationRequest(Body):
+    """OpenAI's fields: those genloom's models can honour take only the values they honour, the others only
+    null (the validators below say why, by name, in the 400)."""
 
     model: str = Field(
         ...,
         description="A registered image model: NAME or NAME@vN.",
-        pattern=r"^\s*[A-Za-z0-9][A-Za-z0-9_.-]{0,63}(@v[0-9]+)?\s*$",
-    )  # as registry.parse_ref
+        pattern=f"^[{SPACE}]*[A-Za-z0-9][A-Za-z0-9_.-]{{0,63}}(@v[0-9]{{1,18}})?[{SPACE}]*$",
+    )  # as registry.parse_ref (a version fits SQLite's integer)
     prompt: str = Field(..., max_length=4000, description="Names a class ('a handwritten 7'); '' = any.")
-    n: int = Field(1, ge=1, le=MAX_N)
-    size: str | None = None
+    n: Annotated[int, Field(ge=1, le=MAX_N), JSON_INT] = 1
+    size: str | None = Field(None, pattern=r"^(auto|[0-9]{1,5}x[0-9]{1,5})$", description="auto or NxN")
     response_format: Literal["b64_json", "url"] | None = None
-    quality: str | None = None
-    background: str | None = None
-    output_format: str | None = None
+    quality: Literal["auto", "standard"] | None = None
+    background: Literal["auto", "opaque"] | None = None
+    output_format: Literal["png"] | None = None
     user: str | None = None
-    style: str | None = None
-    moderation: str | None = None
-    output_compression: int | None = None
-    partial_images: int | None = None
+    style: None = None
+    moderation: None = None
+    output_compression: None = None
+    partial_images: None = None
     stream: Literal[False] | None = None  # images are not streamed
     # genloom's own
-    seed: int | None = Field(None, ge=0, lt=2**31)
-    steps: int | None = Field(None, ge=1, le=1000)
+    seed: Annotated[int, Field(ge=0, lt=2**31), JSON_INT] | None = None
+    steps: Annotated[int, Field(ge=1, le=1000), JSON_INT] | None = None
     sampler: Literal["ddim", "ddpm"] | None = None
     guidance_scale: float | None = Field(None, ge=0, le=20)
+
+    @field_validator(*_ALLOWED, mode="before")
+    @classmethod
+    def _honoured(cls, v: Any, info: ValidationInfo) -> Any:
+        ok = _ALLOWED[info.field_name or ""]
+        if v is not None and v not in ok:
+            raise ValueError(f"{info.field_name} {v!r} is not supported by genloom's image models; use "
+                             f"{' or '.join(ok)}, or omit it")  # fmt: skip
+        return v
+
+    @field_validator(*_UNSUPPORTED, mode="before")
+    @classmethod
+    def _unsupported(cls, v: Any, info: ValidationInfo) -> Any:
+        if v is not None:
+            raise ValueError(
+                f"{info.field_name} is not supported ({_UNSUPPORTED[info.field_name or '']}); omit it"
+            )
+        return v
 
 
 def _bad(msg: str, param: str) -> APIError:
     return APIError(400, msg, "invalid_request_error", param=param)
-
-
-def _check_fields(req: ImageGenerationRequest) -> None:
-    allowed = {"quality": {"auto", "standard"}, "background": {"auto", "opaque"}, "output_format": {"png"}}
-    for name, ok in allowed.items():
-        v = getattr(req, name)
-        if v is not None and v not in ok:
-            raise _bad(f"{name} {v!r} is not supported by genloom's image models; use one of "
-                       f"{', '.join(sorted(ok))} or omit it", name)  # fmt: skip
-    unsupported = {"style": "the models have no styles", "moderation": "genloom does not moderate images",
-                   "output_compression": "the output is PNG (lossless)",
-                   "partial_images": "images are returned whole", "stream": "images are not streamed"}  # fmt: skip
-    for name, why in unsupported.items():
-        v = getattr(req, name)
-        if v is not None and v is not False:
-            raise _bad(f"{name} is not supported ({why}); omit it", name)
 
 
 def _scale(size: str | None, native: int) -> int:
@@ -145,7 +155,6 @@ def _generate(st: State, req: ImageGenerationRequest, factor: int, seed: int) ->
 async def generations(req: ImageGenerationRequest, request: Request, who: Principal = Depends(caller)) -> Any:
     st = get_state(request)
     t0 = time.perf_counter()
-    _check_fields(req)
     seed = random.randrange(2**31 - MAX_N) if req.seed is None else req.seed
     rec = AuditRecord(f"img-{secrets.token_hex(12)}", who.key_id, "/v1/images/generations", model=req.model,
                       prompt={"prompt": req.prompt, "n": req.n, "seed": seed, "user": req.user})  # fmt: skip

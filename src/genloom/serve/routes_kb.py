@@ -93,8 +93,9 @@ async def _run_cancellable(request: Request, st: State, cancel: threading.Event,
 @router.post(
     "/{kb}/documents",
     responses={
-        207: {"description": "some files failed (see report.files)"},
-        422: {"description": "no file was stored (see report.files)"},
+        200: {"model": S.IngestResult, "description": "every file was stored"},
+        207: {"model": S.IngestResult, "description": "some files failed (see report.files)"},
+        422: {"model": S.IngestRefused, "description": "no file was stored (see report.files)"},
     },
 )
 async def upload(

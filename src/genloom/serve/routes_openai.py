@@ -41,6 +41,11 @@ router = APIRouter(tags=["openai"])
 ERRORS: dict[int | str, dict[str, Any]] = {
     c: {"model": S.ErrorResponse} for c in (400, 401, 403, 404, 413, 429, 502, 503)
 }
+# a route that streams with "stream": true: its 200 is JSON or server-sent events
+STREAMS: dict[int | str, dict[str, Any]] = {
+    **ERRORS,
+    200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}, "description": "JSON, or SSE"},
+}
 
 
 def _cards(st: State) -> list[S.ModelCard]:
@@ -326,7 +331,7 @@ async def _respond(
                              headers={"Cache-Control": "no-cache", **routing.headers(route)})  # fmt: skip
 
 
-@router.post("/v1/chat/completions", response_model=S.ChatCompletion, responses=ERRORS)
+@router.post("/v1/chat/completions", response_model=S.ChatCompletion, responses=STREAMS)
 async def chat_completions(
     req: S.ChatCompletionRequest, request: Request, response: Response, who: Principal = Depends(caller)
 ) -> Any:
@@ -386,7 +391,7 @@ async def chat_completions(
     return await _respond(rep, st.start(make, model), bool(req.stream), include_usage, rag=False)
 
 
-@router.post("/v1/completions", response_model=S.TextCompletion, responses=ERRORS)
+@router.post("/v1/completions", response_model=S.TextCompletion, responses=STREAMS)
 async def completions(
     req: S.CompletionRequest, request: Request, response: Response, who: Principal = Depends(caller)
 ) -> Any:

@@ -13,12 +13,13 @@ to tell" (genloom.provenance.detect). Verification trusts this server's signing 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from genloom.serve.auth import Principal
+from genloom.serve.body import NOT_BLANK, Body
 from genloom.serve.deps import caller
 from genloom.serve.routes_openai import ERRORS
 from genloom.serve.state import get_state
@@ -26,17 +27,24 @@ from genloom.serve.state import get_state
 router = APIRouter(tags=["provenance"], responses=ERRORS)
 
 
-class DetectRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    text: str = Field(min_length=1, max_length=200_000)
+class DetectRequest(Body):
+    text: str = Field(min_length=1, max_length=200_000, pattern=NOT_BLANK)
     model: str | None = None  # the llamacpp: model whose tokenizer reads the text (default: the first served)
     logprob: bool = False  # also the log-probability score (loads the model; slower, weaker)
 
 
-class VerifyRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class Manifest(Body):
+    """A genloom manifest: a reply's (``genloom_manifest``) or a PNG's; every other field is signed as sent."""
+
+    model_config = ConfigDict(extra="allow")
+    format: Literal["genloom.manifest/1", "genloom.image/1"]  # provenance.manifest FORMAT, IMAGE_FORMAT
+    output: dict[str, Any] | None = None  # a reply's: {"sha256": ...} of the text it was made for
+    signature: dict[str, Any] | None = None  # {"alg": "Ed25519", "key_id", "public_key", "value"}
+
+
+class VerifyRequest(Body):
     text: str | None = Field(default=None, max_length=20_000_000)
-    manifest: dict[str, Any]
+    manifest: Manifest
     trust: list[str] = Field(default_factory=list, max_length=64)
 
 
@@ -61,5 +69,7 @@ async def verify(body: VerifyRequest, request: Request, who: Principal = Depends
     from genloom.provenance.manifest import verify_here
 
     st = get_state(request)
-    v = verify_here(body.manifest, st.settings, text=body.text, trust=body.trust)
+    v = verify_here(
+        body.manifest.model_dump(exclude_unset=True), st.settings, text=body.text, trust=body.trust
+    )
     return {"object": "manifest.verification", **v.to_dict()}

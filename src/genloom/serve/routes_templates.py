@@ -16,22 +16,24 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Path as FPath
 from fastapi.responses import Response, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from genloom.errors import UserError
-from genloom.prompts.catalog import Pins, load, names, versions
+from genloom.prompts.catalog import NAME_PATTERN, Pins, load, names, versions
 from genloom.prompts.run import prepare
 from genloom.serve import routing
 from genloom.serve.audit import AuditRecord
 from genloom.serve.auth import Principal
+from genloom.serve.body import JSON_INT, Body
 from genloom.serve.deps import caller
 from genloom.serve.errors import APIError, to_api_error
 from genloom.serve.openai_reply import sse, usage_dict
-from genloom.serve.routes_openai import ERRORS
+from genloom.serve.routes_openai import ERRORS, STREAMS
 from genloom.serve.state import State, get_state
 from genloom.serve.usage import enforce_budget
 from genloom.serve.worker import Cancelled, text_of
@@ -39,15 +41,17 @@ from genloom.serve.worker import Cancelled, text_of
 router = APIRouter(prefix="/v1/templates", tags=["templates"], responses=ERRORS)
 
 
-class TemplateRunRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    version: int | None = Field(default=None, ge=1)
+TemplateName = Annotated[str, FPath(pattern=NAME_PATTERN)]  # what the catalog accepts, said in the document
+
+
+class TemplateRunRequest(Body):
+    version: Annotated[int, Field(ge=1), JSON_INT] | None = None
     variables: dict[str, Any] = Field(default_factory=dict)
     model: str | None = None
     stream: bool = False
-    max_tokens: int | None = Field(default=None, ge=1)
+    max_tokens: Annotated[int, Field(ge=1), JSON_INT] | None = None
     temperature: float | None = Field(default=None, ge=0)
-    seed: int | None = Field(default=None, ge=0)
+    seed: Annotated[int, Field(ge=0, lt=2**32), JSON_INT] | None = None
 
 
 def _ref(name: str, version: int | None) -> str:
@@ -65,7 +69,10 @@ async def list_templates(request: Request, who: Principal = Depends(caller)) -> 
 
 @router.get("/{name}")
 async def get_template(
-    name: str, request: Request, version: int | None = None, who: Principal = Depends(caller)
+    name: TemplateName,
+    request: Request,
+    version: int | None = Query(default=None, ge=1),
+    who: Principal = Depends(caller),
 ) -> dict[str, Any]:
     s = get_state(request).settings
     d = {**load(_ref(name, version), s).summary(), "versions": sorted(versions(name, s))}
@@ -88,9 +95,9 @@ def _model(st: State, asked: str | None, default: str | None) -> str:
     return default if default in st.models else st.models[0]
 
 
-@router.post("/{name}/run")
+@router.post("/{name}/run", responses=STREAMS)
 async def run_template(
-    name: str, body: TemplateRunRequest, request: Request, who: Principal = Depends(caller)
+    name: TemplateName, body: TemplateRunRequest, request: Request, who: Principal = Depends(caller)
 ) -> Any:
     st = get_state(request)
     enforce_budget(st.audit, st.settings, who.key_id)

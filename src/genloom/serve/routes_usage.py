@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
+from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 
 from genloom.serve.auth import Principal
 from genloom.serve.deps import caller
@@ -27,17 +27,12 @@ router = APIRouter(tags=["usage"], responses=ERRORS)
 @router.get("/v1/usage")
 async def usage(
     request: Request,
-    by: str = "day",
-    days: int = 31,
+    by: Literal["day", "month", "model", "arm"] = "day",
+    days: int = Query(default=31, ge=1, le=36_500),  # up to a century back
     key: str | None = None,
     who: Principal = Depends(caller),
 ) -> dict[str, Any]:
     st = get_state(request)
-    if by not in ("day", "month", "model", "arm"):
-        raise APIError(400, f"cannot group usage by {by!r}; use day, month, model or arm", "invalid_request_error",
-                       param="by")  # fmt: skip
-    if days < 1:
-        raise APIError(400, "days must be at least 1", "invalid_request_error", param="days")
     sees_all = who.admin or who.principals is None
     if key is not None and not sees_all and key != who.key_id:
         raise APIError(403, "a key may read only its own usage", "invalid_request_error", param="key")

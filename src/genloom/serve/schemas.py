@@ -15,10 +15,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from genloom.serve.body import JSON_INT, NOT_BLANK, Body
+from genloom.serve.embed_input import MAX_INPUTS
 
-class _Request(BaseModel):
-    model_config = ConfigDict(extra="forbid")  # an unknown field is a 400 that names it
 
+class _Request(Body):
     # accepted and not used (OpenAI platform bookkeeping): the documented exceptions
     user: str | None = None
     metadata: dict[str, str] | None = None
@@ -27,44 +28,46 @@ class _Request(BaseModel):
 
 
 # -- chat ------------------------------------------------------------------------------------------------
-class ContentPart(BaseModel):
+class ContentPart(Body):
     type: Literal["text"]
     text: str
 
 
-class ToolCallFunction(BaseModel):
+class ToolCallFunction(Body):
     name: str
     arguments: str  # JSON text
 
 
-class ToolCallOut(BaseModel):
+class ToolCallOut(Body):
     id: str
     type: Literal["function"] = "function"
     function: ToolCallFunction
 
 
-class FunctionDef(BaseModel):
+class FunctionDef(Body):
     name: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
     description: str | None = None
-    parameters: dict[str, Any] | None = None  # a JSON Schema of type object
+    # a JSON Schema of type object ({} or null: no arguments); the server checks it compiles (400 naming it)
+    parameters: Annotated[dict[str, Any], Field(json_schema_extra={"anyOf": [
+        {"maxProperties": 0}, {"required": ["type"], "properties": {"type": {"const": "object"}}}]})] | None = None  # fmt: skip
     strict: bool | None = None  # calls always match the schema on llama.cpp; validated on other backends
 
 
-class ToolDef(BaseModel):
+class ToolDef(Body):
     type: Literal["function"] = "function"
     function: FunctionDef
 
 
-class NamedFunction(BaseModel):
+class NamedFunction(Body):
     name: str
 
 
-class NamedToolChoice(BaseModel):
+class NamedToolChoice(Body):
     type: Literal["function"] = "function"
     function: NamedFunction
 
 
-class ChatMessage(BaseModel):
+class ChatMessage(Body):
     model_config = ConfigDict(
         extra="allow"
     )  # fields echoed back from a response (refusal, citations) are unused
@@ -82,7 +85,7 @@ class ChatMessage(BaseModel):
         return "".join(p.text for p in self.content)
 
 
-class JsonSchemaSpec(BaseModel):
+class JsonSchemaSpec(Body):
     model_config = ConfigDict(populate_by_name=True)
     name: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
     description: str | None = None
@@ -90,15 +93,15 @@ class JsonSchemaSpec(BaseModel):
     strict: bool | None = None
 
 
-class FormatText(BaseModel):
+class FormatText(Body):
     type: Literal["text"]
 
 
-class FormatJsonObject(BaseModel):
+class FormatJsonObject(Body):
     type: Literal["json_object"]
 
 
-class FormatJsonSchema(BaseModel):
+class FormatJsonSchema(Body):
     type: Literal["json_schema"]
     json_schema: JsonSchemaSpec
 
@@ -106,22 +109,25 @@ class FormatJsonSchema(BaseModel):
 ResponseFormat = FormatText | FormatJsonObject | FormatJsonSchema
 
 
-class StreamOptions(BaseModel):
+class StreamOptions(Body):
     include_usage: bool = False
+
+
+Stop = Annotated[str, Field(min_length=1)]  # an empty stop sequence is refused
 
 
 class _Sampling(_Request):
     model: str = Field(min_length=1)
-    max_tokens: int | None = Field(default=None, ge=1)
+    max_tokens: Annotated[int, Field(ge=1), JSON_INT] | None = None
     temperature: float | None = Field(default=None, ge=0, le=2)
     top_p: float | None = Field(default=None, gt=0, le=1)
-    n: int | None = Field(default=1, ge=1, le=1)  # one choice per request
-    stop: str | list[str] | None = None
-    seed: int | None = Field(default=None, ge=0, lt=2**32)
+    n: Annotated[int, Field(ge=1, le=1), JSON_INT] | None = 1  # one choice per request
+    stop: Stop | list[Stop] | None = None
+    seed: Annotated[int, Field(ge=0, lt=2**32), JSON_INT] | None = None
     stream: bool | None = False
     stream_options: StreamOptions | None = None
     # llama.cpp-style extras that OpenAI-compatible servers (vLLM, llama.cpp server) also accept
-    top_k: int | None = Field(default=None, ge=0)
+    top_k: Annotated[int, Field(ge=0), JSON_INT] | None = None
     min_p: float | None = Field(default=None, ge=0, lt=1)
     repetition_penalty: float | None = Field(default=None, gt=0, le=10)
     repeat_penalty: float | None = Field(default=None, gt=0, le=10)  # llama.cpp's spelling of the same
@@ -135,15 +141,26 @@ class _Sampling(_Request):
         return [self.stop] if isinstance(self.stop, str) else list(self.stop)
 
 
+# what the engine needs in messages (else 400 "the prompt is empty"): a turn other than system/developer with
+# some text, or an assistant turn's tool calls
+_TURN: dict[str, Any] = {"role": {"enum": ["user", "assistant", "tool"]}}
+PROMPT_TURN: dict[str, Any] = {"anyOf": [
+    {"required": ["role", "content"], "properties": {**_TURN, "content": {"type": "string", "pattern": NOT_BLANK}}},
+    {"required": ["role", "content"], "properties": {**_TURN, "content": {"type": "array", "contains": {
+        "required": ["text"], "properties": {"text": {"type": "string", "pattern": NOT_BLANK}}}}}},
+    {"required": ["role", "tool_calls"], "properties": {**_TURN, "tool_calls": {"type": "array", "minItems": 1}}},
+]}  # fmt: skip
+
+
 class ChatCompletionRequest(_Sampling):
     # fields that only mean something with another (the server answers 400 otherwise), as OpenAPI says it
     model_config = ConfigDict(json_schema_extra={"dependentRequired": {
         "tool_choice": ["tools"], "parallel_tool_calls": ["tools"], "top_logprobs": ["logprobs"]}})  # fmt: skip
 
-    messages: list[ChatMessage] = Field(min_length=1)
-    max_completion_tokens: int | None = Field(default=None, ge=1)
+    messages: list[ChatMessage] = Field(min_length=1, json_schema_extra={"contains": PROMPT_TURN})
+    max_completion_tokens: Annotated[int, Field(ge=1), JSON_INT] | None = None
     # grounded answers (model rag:<kb>): how many chunks to retrieve, and auto | generate | extractive
-    k: int | None = Field(default=None, ge=1, le=50)
+    k: Annotated[int, Field(ge=1, le=50), JSON_INT] | None = None
     rag_mode: Literal["auto", "generate", "extractive"] | None = None
     response_format: ResponseFormat | None = Field(default=None, discriminator="type")
     # function calling: forced to valid calls token by token on llama.cpp, passed on and validated elsewhere
@@ -151,15 +168,18 @@ class ChatCompletionRequest(_Sampling):
     tool_choice: Literal["auto", "none", "required"] | NamedToolChoice | None = None
     parallel_tool_calls: bool | None = None
     logprobs: bool | None = None  # each token's log-prob (llama.cpp; passed through from openai: backends)
-    top_logprobs: int | None = Field(default=None, ge=0, le=20)
+    top_logprobs: Annotated[int, Field(ge=0, le=20), JSON_INT] | None = None
+
+
+Prompt = Annotated[str, Field(pattern=NOT_BLANK)]  # the engine refuses a blank prompt
 
 
 class CompletionRequest(_Sampling):
     # one prompt per request (a list must hold exactly one string; token-id prompts are not accepted)
-    prompt: str | Annotated[list[str], Field(min_length=1, max_length=1)]
+    prompt: Prompt | Annotated[list[Prompt], Field(min_length=1, max_length=1)]
     echo: Literal[False] | None = None  # not supported: only false
     suffix: None = None  # not supported (no fill-in-the-middle)
-    logprobs: int | None = Field(default=None, ge=0, le=5)
+    logprobs: Annotated[int, Field(ge=0, le=5), JSON_INT] | None = None
 
 
 class UsageOut(BaseModel):
@@ -251,7 +271,9 @@ class ModelList(BaseModel):
 
 # -- embeddings ------------------------------------------------------------------------------------------
 NonEmpty = Annotated[str, Field(pattern=r"[^ \t\n\r\f\v]")]  # something besides blanks (embed_input.BLANK)
-TokenIds = Annotated[list[Annotated[int, Field(ge=0, le=100276)]], Field(min_length=1)]  # cl100k_base ids
+TokenIds = Annotated[
+    list[Annotated[int, Field(ge=0, le=100276), JSON_INT]], Field(min_length=1)
+]  # cl100k_base ids
 
 
 class EmbeddingRequest(_Request):
@@ -259,12 +281,12 @@ class EmbeddingRequest(_Request):
     # text, texts, or token ids (what LangChain's OpenAIEmbeddings sends): see genloom.serve.embed_input
     input: (
         NonEmpty
-        | Annotated[list[NonEmpty], Field(min_length=1)]
+        | Annotated[list[NonEmpty], Field(min_length=1, max_length=MAX_INPUTS)]
         | TokenIds
-        | Annotated[list[TokenIds], Field(min_length=1)]
+        | Annotated[list[TokenIds], Field(min_length=1, max_length=MAX_INPUTS)]
     )
     encoding_format: Literal["float", "base64"] = "float"
-    dimensions: int | None = Field(default=None, ge=1)
+    dimensions: Annotated[int, Field(ge=1), JSON_INT] | None = None
 
 
 class EmbeddingItem(BaseModel):
@@ -298,15 +320,32 @@ class ErrorResponse(BaseModel):
 
 
 # -- knowledge bases -------------------------------------------------------------------------------------
-class SearchRequest(BaseModel):
+class IngestReport(BaseModel):
+    model_config = ConfigDict(extra="allow")  # the ingest report's totals
+    files: list[
+        dict[str, Any]
+    ]  # per file: source, status (added/updated/unchanged/failed...), reason, doc_id
+
+
+class IngestResult(BaseModel):
+    object: Literal["kb.ingest"] = "kb.ingest"
+    kb: str
+    report: IngestReport
+
+
+class IngestRefused(IngestResult):
+    error: ErrorBody  # an upload that stored nothing: 422 with the OpenAI error and the same report
+
+
+class SearchRequest(Body):
     query: str = Field(min_length=1, max_length=4000)
-    k: int = Field(default=5, ge=1, le=50)
+    k: Annotated[int, Field(ge=1, le=50), JSON_INT] = 5
     mode: Literal["hybrid", "vector", "keyword"] = "hybrid"
 
 
-class AskRequest(BaseModel):
+class AskRequest(Body):
     question: str = Field(min_length=1, max_length=4000)
-    k: int = Field(default=5, ge=1, le=50)
+    k: Annotated[int, Field(ge=1, le=50), JSON_INT] = 5
     mode: Literal["auto", "generate", "extractive"] = "auto"
     model: str | None = None
 
