@@ -96,3 +96,12 @@ def test_documented_bookkeeping_fields_are_accepted(url):
     r = sdk(url).chat.completions.create(model="llamacpp:", messages=MSGS, max_tokens=2, user="u1",
                                          metadata={"a": "b"}, store=False)  # fmt: skip
     assert r.choices[0].message.content is not None
+
+
+def test_max_tokens_and_max_completion_tokens_both_bound_the_answer(url):
+    """Both are upper bounds (OpenAI renamed one to the other): with both, the smaller holds — whichever it is."""
+    for small, big in (("max_tokens", "max_completion_tokens"), ("max_completion_tokens", "max_tokens")):
+        body = {"model": "llamacpp:", "messages": MSGS, "temperature": 0, small: 3, big: 40}
+        r = httpx.post(f"{url}/v1/chat/completions", json=body, timeout=120)
+        assert r.status_code == 200, r.text
+        assert r.json()["usage"]["completion_tokens"] == 3, (small, r.json())

@@ -365,7 +365,7 @@ async def chat_completions(
             [m for m in messages[: users[-1]] if m.role != "system"],
         )
         # the request's sampling (max_tokens, temperature, seed, stop...) over the grounded-answer defaults
-        params = _params(req, st, req.max_completion_tokens or req.max_tokens, base=ANSWER_PARAMS)
+        params = _params(req, st, req.token_limit(), base=ANSWER_PARAMS)
         rep.kind, rep.params = "rag", params
         model = routing.choose(st, who, st.models[0], messages, rep.rec, kb=kb)  # issue 21: the router
         opts = {"kb": kb, "principals": who.acl, "k": req.k or 5, "model": model, "history": history,
@@ -375,7 +375,7 @@ async def chat_completions(
     st.check_model(req.model)
     _guard_input(rep, input_text(messages))
     params = _params(
-        req, st, req.max_completion_tokens or req.max_tokens, chat_requested(req.logprobs, req.top_logprobs)
+        req, st, req.token_limit(), chat_requested(req.logprobs, req.top_logprobs)
     )
     rep.params = params
     if constraint is not None:

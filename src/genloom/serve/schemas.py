@@ -170,6 +170,12 @@ class ChatCompletionRequest(_Sampling):
     logprobs: bool | None = None  # each token's log-prob (llama.cpp; passed through from openai: backends)
     top_logprobs: Annotated[int, Field(ge=0, le=20), JSON_INT] | None = None
 
+    def token_limit(self) -> int | None:
+        """The completion's token budget: both ``max_tokens`` (OpenAI's older name) and
+        ``max_completion_tokens`` are upper bounds, so with both the smaller holds."""
+        given = [n for n in (self.max_tokens, self.max_completion_tokens) if n is not None]
+        return min(given) if given else None
+
 
 Prompt = Annotated[str, Field(pattern=NOT_BLANK)]  # the engine refuses a blank prompt
 
