@@ -105,6 +105,12 @@ def test_exported_adapter_matches_the_merged_torch_model(base, tmp_path):
         export.permute_rows = original
     corr_bad = float(np.corrcoef((_llama_logits(path, ids, bad) - base_l).ravel(), want)[0, 1])
     assert corr_bad < corr - 0.1, (corr, corr_bad)
+    # merged into a copy of the base (genloom.tune.merge): the same change of the logits, with no adapter
+    from genloom.tune.merge import merge_adapter
+
+    merged = merge_adapter(path, good, tmp_path / "merged.gguf")
+    corr_merged = float(np.corrcoef((_llama_logits(merged, ids, None) - base_l).ravel(), want)[0, 1])
+    assert corr_merged > 0.9, corr_merged
     info = export.adapter_info(good)
     assert (
         info["general.type"] == "adapter" and info["adapter.type"] == "lora" and info["tensors"] == 30 * 2 * 2
@@ -130,23 +136,28 @@ def test_one_training_step_end_to_end(tmp_path, monkeypatch):
     assert recorded["train"]["seed"] == 3 and recorded["n_examples"] == 2 and len(recorded["data_hash"]) == 64
     with pytest.raises(UserError, match="another config or data"):
         train(data, tmp_path / "run", TrainConfig(max_steps=2, batch_size=2, rank=2))
-    v = register_run(tmp_path / "run", "tiny")
+    merged = register_run(tmp_path / "run", "tiny")  # the default: the adapter folded into a copy of the base
+    assert merged.kind == "llm" and merged.path.endswith("merged.gguf") and merged.config["adapter"]
+    v = register_run(tmp_path / "run", "tiny", merge=False)
     assert v.kind == "adapter" and v.base == "llamacpp:" and v.data_hash == recorded["data_hash"]
     assert v.metrics["train"]["steps"] == 1 and v.config["rank"] == 2
-    llm = resolve_llm("registry:tiny@v1")
+    llm = resolve_llm("registry:tiny@v2")
     assert llm.info().details["lora"] == v.path and "+lora:" in llm.info().id
-    text = "".join(
-        d.text
-        for d in llm.stream([Message("user", "Name a colour.")], SamplingParams(max_tokens=8, temperature=0))
-    )
-    assert text.strip()
+    for spec in ("registry:tiny@v1", "registry:tiny@v2"):
+        text = "".join(
+            d.text
+            for d in resolve_llm(spec).stream(
+                [Message("user", "Name a colour.")], SamplingParams(max_tokens=8, temperature=0)
+            )
+        )
+        assert text.strip(), spec
     reg = Registry.open()
-    assert [x.ref for x in reg.list()] == ["tiny@v1"]
+    assert [x.ref for x in reg.list()] == ["tiny@v1", "tiny@v2"]
     reg.close()
     with pytest.raises(UserError, match="did not pass its gates"):
         from genloom.tune import promote_version
 
-        promote_version("tiny", 1, {"tuned": "registry:tiny@v1", "passed": False, "gates": []})
+        promote_version("tiny", 2, {"tuned": "registry:tiny@v2", "passed": False, "gates": []})
 
 
 @pytest.mark.slow

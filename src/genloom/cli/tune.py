@@ -128,12 +128,18 @@ def train_cmd(
 def export_cmd(
     run: Path = typer.Argument(..., help="A finished training run folder."),
     name: str = typer.Option(..., "--name", help="Registry name for the new version."),
+    merge: bool = typer.Option(
+        True,
+        "--merge/--adapter-only",
+        help="Fold the adapter into a copy of the base (decodes at the base's speed) or register the LoRA alone.",
+    ),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Export the adapter to a GGUF LoRA and register it as the next version of NAME."""
+    """Export the adapter to a GGUF LoRA (merged into the base by default) and register it as the next version
+    of NAME."""
     from genloom.tune import register_run
 
-    v = register_run(run, name)
+    v = register_run(run, name, merge=merge)
     if as_json:
         print_json(v.to_dict())
         return

@@ -1,6 +1,7 @@
 """A trained run as a named model version in the one registry (genloom.registry), and its promotion.
 
-    v = register_run("runs/grounded", "grounded")      # exports adapter.gguf if needed; kind "adapter"
+    v = register_run("runs/grounded", "grounded")      # exports adapter.gguf, merges it: kind "llm"
+    v = register_run("runs/grounded", "grounded", merge=False)  # the adapter alone: kind "adapter"
     record_eval(v, comparison)                          # metrics["eval"] = the base-vs-tuned summary
     promote_version("grounded", 2, "runs/grounded/eval") # only when that report's gates passed for grounded@v2
 
@@ -16,10 +17,16 @@ from genloom.errors import UserError
 from genloom.registry import ModelVersion, Registry
 from genloom.tune.chat import base_gguf
 from genloom.tune.export import export_adapter
+from genloom.tune.merge import merge_adapter
 from genloom.tune.train import load_run
 
 
-def register_run(run_dir: str | Path, name: str, *, registry: Registry | None = None) -> ModelVersion:
+def register_run(
+    run_dir: str | Path, name: str, *, merge: bool = True, registry: Registry | None = None
+) -> ModelVersion:
+    """Register a finished run as the next version of ``name``. ``merge`` (the default) folds the adapter
+    into a copy of the base (``merged.gguf``, kind ``llm``): it decodes at the base's speed, where llama.cpp
+    applying the adapter at run time is slower on small models (genloom.tune.merge)."""
     run = load_run(run_dir)
     if not run.adapter_dir.exists():
         raise UserError(
@@ -27,15 +34,21 @@ def register_run(run_dir: str | Path, name: str, *, registry: Registry | None = 
             hint=f"resume it: genloom tune train ... --out {run.out}",
         )
     gguf = run.out / "adapter.gguf"
+    base = base_gguf(run.config["train"]["base"])
     if not gguf.exists():
-        export_adapter(run.adapter_dir, gguf, base_gguf(run.config["train"]["base"]))
+        export_adapter(run.adapter_dir, gguf, base)
+    kind, path, extra = "adapter", gguf, {}
+    if merge:
+        kind, path = "llm", run.out / "merged.gguf"
+        merge_adapter(base, gguf, path)
+        extra = {"adapter": str(gguf), "merged": "Q8_0"}
     train = {k: v for k, v in run.metrics.items() if k != "loss_history"}
     reg = registry or Registry.open()
     try:
         return reg.register(
-            name, "adapter", gguf, base=run.config["train"]["base"], data_hash=run.config["data_hash"],
+            name, kind, path, base=run.config["train"]["base"], data_hash=run.config["data_hash"],
             config={**run.config["train"], "data": run.config["data"], "n_examples": run.config["n_examples"],
-                    "run": str(run.out), "versions": run.config.get("versions", {})},
+                    "run": str(run.out), "versions": run.config.get("versions", {}), **extra},
             metrics={"train": train},
         )  # fmt: skip
     finally:
