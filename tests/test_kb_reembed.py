@@ -180,7 +180,9 @@ def test_cli_reembed(tmp_path, monkeypatch, capsys):
 
 
 # --- while a re-embed runs, NAME takes no document changes (issue 20) -------------------------------------
-REFUSED = r"'notes' takes no document changes now: it is being re-embedded \(into 'notes.reembed'"
+REFUSED = (
+    "'notes' takes no document changes now: it is being re-embedded into 'notes.reembed', which replaces it"
+)
 
 
 def _extra(tmp_path, i: int):
@@ -250,7 +252,9 @@ def test_changes_during_a_reembed_are_refused_and_the_marks_go_with_it(settings,
         with KnowledgeBase.open("notes", settings) as kb:
             with pytest.raises(UserError, match=REFUSED) as e:
                 kb.ingest([_extra(tmp_path, 0)])
-            assert "run it again to finish it, or cancel it: genloom kb reembed notes --abort" in e.value.hint
+            assert e.value.message.endswith("replaces it when done: try again then")
+            assert "run it again to finish it (genloom kb reembed notes --embedder SPEC)" in e.value.hint
+            assert e.value.hint.endswith("or cancel it: genloom kb reembed notes --abort")
             with pytest.raises(UserError, match=REFUSED):
                 kb.remove(victim)
             assert kb.stats()["documents"] == 3

@@ -169,9 +169,11 @@ def reembed_kb(
 
 
 def _freeze_note(name: str, staged: str) -> str:
+    """What a refused write says (the message alone must do: a worker's error reaches the dispatcher without
+    its hint)."""
     return frozen_note(
-        f"it is being re-embedded (into {staged!r}, which replaces it when done)",
-        f"try again once `genloom kb reembed {name}` has finished; if it was stopped, run it again to finish it,"
+        f"it is being re-embedded into {staged!r}, which replaces it when done: try again then",
+        f"if that re-embed was stopped, run it again to finish it (genloom kb reembed {name} --embedder SPEC),"
         f" or cancel it: genloom kb reembed {name} --abort",
     )
 
