@@ -167,6 +167,34 @@ def test_two_workers_ingest_everything_once(cluster, tmp_path, monkeypatch, caps
         _check_store(kb, 13)
 
 
+class _Capture:
+    """A sink that only keeps the batches (what the dispatcher would send to the workers)."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[Prepared]] = []
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        pass
+
+    def submit(self, batch):
+        self.batches.append(batch)
+
+    def ready(self):
+        return iter(())
+
+    def drain(self):
+        return iter(())
+
+
+def _prepared(kb: KnowledgeBase, path: Path) -> list[list[Prepared]]:
+    capture = _Capture()
+    kb.ingest([path], sink=capture)  # type: ignore[arg-type]
+    return capture.batches
+
+
 def test_a_batch_written_twice_leaves_the_same_rows(_pg16, tmp_path):
     """What a redelivered batch does (its worker died after writing part of it): the same rows again."""
     s = Settings.load(
@@ -176,25 +204,7 @@ def test_a_batch_written_twice_leaves_the_same_rows(_pg16, tmp_path):
     corpus = _corpus(tmp_path / "c", 3)
     kb = KnowledgeBase.open("twice", s, create=True)
     kb.embedder.info()
-    batches: list[list[Prepared]] = []
-
-    class Capture:  # a sink that only keeps the batches
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            pass
-
-        def submit(self, batch):
-            batches.append(batch)
-
-        def ready(self):
-            return iter(())
-
-        def drain(self):
-            return iter(())
-
-    kb.ingest([corpus], sink=Capture())  # type: ignore[arg-type]
+    batches = _prepared(kb, corpus)
     rows = [r for b in batches for r in encode_batch(b)]
     assert kb.stats()["documents"] == 0
     ingest_batch("twice", rows[:1])  # the first document, then the whole batch again
@@ -206,6 +216,45 @@ def test_a_batch_written_twice_leaves_the_same_rows(_pg16, tmp_path):
     ingest_batch("twice", rows)
     _check_store(kb, 3)
     kb.close()
+
+
+def test_a_worker_refuses_to_write_into_a_kb_being_reembedded(cluster, tmp_path):
+    """Batches that reach a worker while their KB is being re-embedded (frozen: here by a re-embed that was
+    stopped) are refused by the worker's own write, each file failed with the reason, nothing written; after
+    the re-embed (on the worker) the same batches land in the re-embedded KB."""
+    start, settings, _ = cluster
+    with KnowledgeBase.open("fz", settings, create=True, embedder="hash:") as kb:
+        kb.ingest([_corpus(tmp_path / "corpus", 2)])
+        batches = _prepared(kb, _corpus(tmp_path / "late", 3))  # prepared before the freeze, sent after it
+
+    def stopped(source, staging, todo):
+        raise RuntimeError("the re-embed was killed")
+        yield
+
+    with pytest.raises(RuntimeError):
+        reembed_kb("fz", "hash:64", settings, runner=stopped)
+    start("w1", 0.0)
+
+    def send() -> list:
+        with CelerySink(BROKER, "fz", settings) as sink:
+            for b in batches:
+                sink.submit(b)
+            return [r for w in sink.drain() for r in w.results]
+
+    refused = send()
+    assert len(refused) == 3 and all(r.status == "failed" for r in refused)
+    why = "'fz' takes no document changes now: it is being re-embedded into 'fz.reembed', which replaces it when done: try again then"
+    assert all(why in r.reason for r in refused)
+    with KnowledgeBase.open("fz", settings) as kb:
+        assert kb.stats()["documents"] == 2
+    assert reembed_kb("fz", "hash:64", settings, runner=WorkerBatches(BROKER, settings))["documents"] == 2
+    with KnowledgeBase.open("fz", settings) as kb:  # the same files prepared again, as a re-run does
+        batches = _prepared(kb, tmp_path / "late")
+    landed = send()
+    assert [r.status for r in landed] == ["added"] * 3, [r.reason for r in landed]
+    with KnowledgeBase.open("fz", settings) as kb:
+        _check_store(kb, 5)
+        assert kb.stats()["embedder"] == "hash:64" and "frozen" not in kb.store.meta()
 
 
 @pytest.mark.slow

@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+import threading
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,7 +20,7 @@ from genloom.cli.main import main
 from genloom.errors import NotFound, UserError
 from genloom.ingest.pipeline import embed_text
 from genloom.kb import KnowledgeBase
-from genloom.kb_reembed import plan_batches, reembed_batch, reembed_kb, run_here, staging_name
+from genloom.kb_reembed import abort_reembed, plan_batches, reembed_batch, reembed_kb, run_here, staging_name
 from genloom.settings import Settings, set_settings
 
 
@@ -173,3 +177,153 @@ def test_cli_reembed(tmp_path, monkeypatch, capsys):
     assert json.loads(capsys.readouterr().out)["embedder"] == "hash:32"
     assert main(["kb", "reembed", "cli", "--embedder", "hash:64", "--workers", "amqp://127.0.0.1//"]) != 0
     assert "needs the shared Postgres store" in capsys.readouterr().err
+
+
+# --- while a re-embed runs, NAME takes no document changes (issue 20) -------------------------------------
+REFUSED = (
+    "'notes' takes no document changes now: it is being re-embedded into 'notes.reembed', which replaces it"
+)
+
+
+def _extra(tmp_path, i: int):
+    p = tmp_path / f"extra{i}.md"
+    p.write_text(f"# Extra {i}\n\nlate{i} " + " ".join(f"late{i}x{k}" for k in range(40)))
+    return p
+
+
+def test_an_ingest_running_when_the_reembed_starts_keeps_what_it_wrote(settings, tmp_path):
+    """The ingest writes its first batch, then the re-embed freezes the KB: those files are re-embedded with
+    the rest and stay; the ingest's next write is refused, naming the re-embed; running the ingest again adds
+    the rest to the re-embedded KB."""
+    with KnowledgeBase.open("notes", settings, create=True) as kb:
+        kb.ingest([_corpus(tmp_path / "c", 3)])
+    late = [_extra(tmp_path, i) for i in range(12)]
+    added: list[str] = []
+    frozen = threading.Event()
+    outcome: dict = {}
+
+    def progress(kind, value):
+        if kind == "file" and value.status == "added":
+            added.append(Path(value.source).name)
+            assert frozen.wait(30)  # the first batch is written: hold the ingest until the freeze
+
+    def ingest():
+        with KnowledgeBase.open("notes", settings) as kb:
+            try:
+                kb.ingest(late, progress=progress)
+            except UserError as e:
+                outcome["error"] = e
+
+    here = run_here(settings)
+
+    def runner(source, staging, batches):  # NAME is frozen by now: let the ingest go on, to its end
+        frozen.set()
+        writer.join(30)
+        yield from here(source, staging, batches)
+
+    writer = threading.Thread(target=ingest)
+    writer.start()
+    deadline = time.monotonic() + 30
+    while not added:
+        assert time.monotonic() < deadline and writer.is_alive()
+        time.sleep(0.01)
+    r = reembed_kb("notes", "hash:64", settings, runner=runner)
+    writer.join(30)
+    error = str(outcome["error"])
+    assert re.search(REFUSED, error) and "genloom kb reembed notes --abort" in error
+    assert 0 < len(added) < len(late) and r["documents"] == 3 + len(added)
+    with KnowledgeBase.open("notes", settings) as kb:
+        assert set(added) <= {Path(d.source).name for d in kb.documents()}
+        _check_vectors(kb, 64)
+        assert kb.search("late0x7", k=1)[0].source.endswith("extra0.md")
+        report = kb.ingest(late)
+        assert (report.count("added"), report.count("unchanged")) == (len(late) - len(added), len(added))
+        _check_vectors(kb, 64)
+
+
+def test_changes_during_a_reembed_are_refused_and_the_marks_go_with_it(settings, tmp_path):
+    with KnowledgeBase.open("notes", settings, create=True) as kb:
+        kb.ingest([_corpus(tmp_path / "c", 3)])
+        victim = kb.documents()[0].doc_id
+    here = run_here(settings)
+    tried = []
+
+    def runner(source, staging, batches):
+        with KnowledgeBase.open("notes", settings) as kb:
+            with pytest.raises(UserError, match=REFUSED) as e:
+                kb.ingest([_extra(tmp_path, 0)])
+            assert e.value.message.endswith("replaces it when done: try again then")
+            assert "run it again to finish it (genloom kb reembed notes --embedder SPEC)" in e.value.hint
+            assert e.value.hint.endswith("or cancel it: genloom kb reembed notes --abort")
+            with pytest.raises(UserError, match=REFUSED):
+                kb.remove(victim)
+            assert kb.stats()["documents"] == 3
+        tried.append(True)
+        yield from here(source, staging, batches)
+
+    reembed_kb("notes", "hash:64", settings, runner=runner)
+    assert tried
+    with KnowledgeBase.open("notes", settings) as kb:
+        meta = kb.store.meta()
+        assert "reembed_of" not in meta and "frozen" not in meta and meta["embedder"] == "hash:64"
+        assert kb.ingest([_extra(tmp_path, 0)]).count("added") == 1
+        kb.remove(victim)
+        assert kb.stats()["documents"] == 3
+
+
+def test_a_stopped_reembed_keeps_the_kb_frozen_until_resumed_or_aborted(settings, tmp_path):
+    with KnowledgeBase.open("notes", settings, create=True) as kb:
+        kb.ingest([_corpus(tmp_path / "c", 3)])
+        chunks = kb.stats()["chunks"]
+
+    def dies(source, staging, batches):
+        raise RuntimeError("killed")
+        yield  # a generator, as a runner is
+
+    with pytest.raises(RuntimeError):
+        reembed_kb("notes", "hash:64", settings, runner=dies)
+    with KnowledgeBase.open("notes", settings) as kb, pytest.raises(UserError, match=REFUSED):
+        kb.ingest([_extra(tmp_path, 0)])
+    assert abort_reembed("notes", settings) == {"name": "notes", "aborted": True, "dropped": "notes.reembed"}
+    assert KnowledgeBase.list(settings) == ["notes"]
+    with KnowledgeBase.open("notes", settings) as kb:  # as before, and takes changes again
+        assert kb.stats()["embedder"] == "hash:384" and kb.stats()["chunks"] == chunks
+        assert kb.ingest([_extra(tmp_path, 0)]).count("added") == 1
+    with pytest.raises(UserError, match="no re-embed of 'notes' to abort"):
+        abort_reembed("notes", settings)
+    with pytest.raises(NotFound):
+        abort_reembed("absent", settings)
+    assert reembed_kb("notes", "hash:64", settings)["documents"] == 4
+
+
+def test_abort_leaves_someone_elses_kb_of_the_staging_name(tmp_path):
+    s = _settings(tmp_path)
+    with KnowledgeBase.open("notes", s, create=True) as kb:
+        kb.ingest([_corpus(tmp_path / "c", 1)])
+    KnowledgeBase.open("notes.reembed", s, create=True).close()
+    with pytest.raises(UserError, match="is not a re-embed staging copy of 'notes'; nothing was changed"):
+        abort_reembed("notes", s)
+    assert KnowledgeBase.list(s) == ["notes", "notes.reembed"]
+
+
+def test_cli_refuses_ingest_while_frozen_and_aborts(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("GENLOOM_EMBEDDER", "hash:")
+    assert main(["ingest", str(_corpus(tmp_path / "c", 2)), "--kb", "notes"]) == 0
+
+    def dies(source, staging, batches):
+        raise RuntimeError("killed")
+        yield
+
+    with pytest.raises(RuntimeError):
+        reembed_kb("notes", "hash:64", runner=dies)
+    capsys.readouterr()
+    assert main(["ingest", str(_extra(tmp_path, 0)), "--kb", "notes"]) == 2
+    err = capsys.readouterr().err
+    assert "being re-embedded" in err and "genloom kb reembed notes --abort" in err
+    assert main(["kb", "reembed", "notes", "--abort", "--embedder", "hash:64"]) == 2
+    assert "--abort takes no --embedder" in capsys.readouterr().err
+    assert main(["kb", "reembed", "notes"]) == 2
+    assert "missing --embedder" in capsys.readouterr().err
+    assert main(["kb", "reembed", "notes", "--abort"]) == 0
+    assert "aborted the re-embed of notes (dropped notes.reembed)" in capsys.readouterr().out
+    assert main(["ingest", str(_extra(tmp_path, 0)), "--kb", "notes"]) == 0

@@ -7,6 +7,8 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
+from genloom.kb import KnowledgeBase
+from genloom.kb_reembed import abort_reembed, reembed_kb
 from genloom.serve import create_app
 from genloom.settings import Settings, set_settings
 
@@ -88,3 +90,32 @@ def test_rag_answers_honour_max_tokens(client):
     assert 0 < r.json()["usage"]["completion_tokens"] <= 3
     r = client.post("/v1/chat/completions", json={**chat, "logprobs": True}, headers=auth(ALICE))
     assert r.status_code == 400 and r.json()["error"]["param"] == "logprobs"
+
+
+def test_uploads_and_deletes_are_refused_while_the_kb_is_reembedded(client, tmp_path):
+    """The server's upload goes through the same KB ingest: while a re-embed holds the KB (here one that was
+    stopped) an upload or delete is a 400 that names the re-embed and what to do; nothing changes."""
+    r = upload(client, ALICE, "kettles", ("kettles.txt", KETTLES.encode(), "text/plain"))
+    assert r.status_code == 200, r.text
+    doc_id = r.json()["report"]["files"][0]["doc_id"]
+
+    def stopped(source, staging, batches):
+        raise RuntimeError("killed")
+        yield
+
+    with pytest.raises(RuntimeError):
+        reembed_kb("kettles", "hash:64", runner=stopped)
+    r = upload(client, ALICE, "kettles", ("more.txt", b"Teapots pour tea.", "text/plain"))
+    assert r.status_code == 400, r.text
+    message = r.json()["error"]["message"]
+    assert "'kettles' takes no document changes now: it is being re-embedded" in message
+    assert "genloom kb reembed kettles --abort" in message
+    r = client.delete(f"/v1/kb/kettles/documents/{doc_id}", headers=auth(ALICE))
+    assert r.status_code == 400 and "being re-embedded" in r.json()["error"]["message"]
+    with KnowledgeBase.open("kettles") as kb:
+        assert [d.doc_id for d in kb.documents()] == [doc_id]
+    abort_reembed("kettles")
+    assert (
+        upload(client, ALICE, "kettles", ("more.txt", b"Teapots pour tea.", "text/plain")).status_code == 200
+    )
+    assert client.delete(f"/v1/kb/kettles/documents/{doc_id}", headers=auth(ALICE)).status_code == 200

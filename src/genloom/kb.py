@@ -22,7 +22,7 @@ from typing import Any
 
 from genloom.backends.embed import Embedder, resolve_embedder, same_vectors
 from genloom.backends.store import SearchFilter, Store, resolve_store
-from genloom.backends.store.base import check_kb_name
+from genloom.backends.store.base import FROZEN, check_kb_name, refuse_if_frozen
 from genloom.errors import NotFound, UserError
 from genloom.guard.ingest import DocumentScreen
 from genloom.ingest.limits import Limits
@@ -111,7 +111,10 @@ class KnowledgeBase:
         may change the documents (the server: the uploading key). ``cancel``: stop at the next check.
         ``sink``: where batches are embedded and written (default: here; genloom.distributed.CelerySink:
         workers, which write themselves, so no bulk mode with it).
-        Every file is read under the ingest limits (settings ``ingest_*``)."""
+        Every file is read under the ingest limits (settings ``ingest_*``). A frozen knowledge base (being
+        re-embedded: genloom.kb_reembed) refuses it here, before any file is read, and the store refuses each
+        write (a freeze that comes while this runs stops it at its next document)."""
+        refuse_if_frozen(self.name, self.store.meta().get(FROZEN))
         if isinstance(paths, str | Path):
             paths = [paths]
         s = self.settings

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from genloom.backends.store import resolve_store
+from genloom.backends.store.base import FROZEN
 from genloom.errors import BackendError, UserError
 from genloom.ingest.pipeline import embed_text
 from genloom.settings import Settings, get_settings
@@ -65,7 +66,8 @@ def _copy(a: Any, b: Any, name: str, progress: Callable[[str, int, int], None] |
             hint=f"drop it in the target first (GENLOOM_STORE=<target> genloom kb drop {name} --yes)",
         )
     for key, value in src_meta.items():
-        if key != "generation":  # the SQLite store's private change counter
+        # not the SQLite store's private change counter, nor a freeze (the source's re-embed, not the copy's)
+        if key not in ("generation", FROZEN):
             b.set_meta(key, value)
     docs = a.documents()
     for i, listed in enumerate(docs, 1):

@@ -11,8 +11,15 @@ Work goes in batches of document ids (about ``ingest_batch_chunks`` chunks each)
 processes, which run the same ``reembed_batch`` against the shared Postgres store. Each document is one
 replacing transaction in the staging knowledge base, so a batch run twice (a worker killed mid-batch, the batch
 redelivered) leaves the same rows, and an interrupted re-embed is simply run again: documents already staged
-with their current content are not embedded again. Stop ingests into ``NAME`` while it is re-embedded (a
-document changed meanwhile is re-staged; one changed during the final switch would be lost).
+with their current content are not embedded again.
+
+From its start until the switch ``NAME`` is frozen (meta ``FROZEN``): its store refuses every document write
+(ingest, update, delete; CLI, server and workers alike) with an error naming the re-embed, checked inside the
+write's own transaction, so a write either lands before the freeze (and is staged) or is refused; none can be
+lost in the switch. Refused rather than held: a re-embed takes as long as ingesting the whole knowledge base,
+and ingest is idempotent, so the same ingest run afterwards only does what is missing. The copy in place of
+``NAME`` was never frozen. A re-embed that was stopped leaves ``NAME`` frozen until it is run again (it
+resumes) or cancelled: ``genloom kb reembed NAME --abort`` (``abort_reembed``) drops the staging copy.
 """
 
 from __future__ import annotations
@@ -26,7 +33,7 @@ import numpy as np
 
 from genloom.backends.embed import resolve_embedder, same_vectors
 from genloom.backends.store import resolve_store
-from genloom.backends.store.base import check_kb_name
+from genloom.backends.store.base import FROZEN, check_kb_name, frozen_note
 from genloom.errors import BackendError, NotFound, UserError
 from genloom.ingest.pipeline import embed_text
 from genloom.settings import Settings, get_settings
@@ -39,8 +46,9 @@ NOT_COPIED = (
     "hnsw",
     "generation",
     MARK,
+    FROZEN,
 )  # the rest of the meta travels (e.g. doc_id_salt)
-ROUNDS = 3  # passes over documents that changed while they were being re-embedded
+ROUNDS = 1  # passes after the first, which only find work if NAME changed while frozen (an --abort meanwhile)
 
 BatchRunner = Callable[[str, str, list[list[str]]], Iterator[dict[str, Any]]]
 """``(source, staging, batches of doc ids)`` -> one ``reembed_batch`` result per batch, in any order."""
@@ -136,6 +144,7 @@ def reembed_kb(
             dst.set_meta("embedder", new_id)
             dst.set_meta("dim", str(dim))
             dst.set_meta(MARK, name)
+            src.set_meta(FROZEN, _freeze_note(name, staged))  # waits for writes in flight; refuses later ones
             embedded, n_batches = _fill(src, dst, name, staged, runner or run_here(s), s, progress)
             want, got = src.stats(), dst.stats()
         finally:
@@ -146,12 +155,57 @@ def reembed_kb(
         raise BackendError(
             f"the staging copy {staged!r} holds {got['documents']} documents / {got['chunks']} chunks,"
             f" {name!r} {want['documents']} / {want['chunks']}; {name!r} was left as it was",
-            hint="was something ingested meanwhile? run the re-embed again",
+            hint=f"was it aborted meanwhile? run the re-embed again, or cancel it: genloom kb reembed {name} --abort",
         )
     provider.replace(name, staged)
+    new = provider.open(name, create=False)
+    try:
+        new.delete_meta(MARK)  # no longer a staging copy (a crash just before leaves a harmless key)
+    finally:
+        new.close()
     return {"name": name, "from": old_id, "to": new_id, "dim": dim, "documents": got["documents"],
             "chunks": got["chunks"], "embedded": embedded, "batches": n_batches,
             "seconds": round(time.perf_counter() - t0, 3)}  # fmt: skip
+
+
+def _freeze_note(name: str, staged: str) -> str:
+    """What a refused write says (the message alone must do: a worker's error reaches the dispatcher without
+    its hint)."""
+    return frozen_note(
+        f"it is being re-embedded into {staged!r}, which replaces it when done: try again then",
+        f"if that re-embed was stopped, run it again to finish it (genloom kb reembed {name} --embedder SPEC),"
+        f" or cancel it: genloom kb reembed {name} --abort",
+    )
+
+
+def abort_reembed(name: str, settings: Settings | None = None) -> dict[str, Any]:
+    """Cancel a stopped re-embed of ``name``: drop its staging copy and let ``name`` take writes again.
+    (A re-embed still running then fails at its next batch or at the switch, and ``name`` stays as it is.)"""
+    provider = resolve_store(None, settings or get_settings())
+    staged = staging_name(name)
+    names = provider.names()
+    if name not in names:
+        raise NotFound(f"no knowledge base named {name!r}", hint="see `genloom kb list`")
+    dropped = False
+    if staged in names:
+        dst = provider.open(staged, create=False)
+        try:
+            mark = dst.meta().get(MARK)
+        finally:
+            dst.close()
+        if mark != name:
+            raise UserError(f"{staged!r} is not a re-embed staging copy of {name!r}; nothing was changed",
+                            hint=f"it is a knowledge base of its own: keep it, or drop it: genloom kb drop {staged}")  # fmt: skip
+        dropped = provider.drop(staged)
+    src = provider.open(name, create=False)
+    try:
+        frozen = FROZEN in src.meta()
+        src.delete_meta(FROZEN)
+    finally:
+        src.close()
+    if not (dropped or frozen):
+        raise UserError(f"no re-embed of {name!r} to abort", hint="nothing was changed")
+    return {"name": name, "aborted": True, "dropped": staged if dropped else None}
 
 
 def _staging(provider: Any, name: str, staged: str, new_id: str) -> Any:
@@ -192,5 +246,5 @@ def _fill(src: Any, dst: Any, name: str, staged: str, runner: BatchRunner, s: Se
             done += int(result["documents"]) + int(result["gone"])
             if progress:
                 progress(done, len(todo))
-    raise BackendError(f"documents of {name!r} kept changing during the re-embed; {name!r} was left as it was",
-                       hint="stop ingests into it, then run the re-embed again")  # fmt: skip
+    raise BackendError(f"documents of {name!r} changed during the re-embed; {name!r} was left as it was",
+                       hint=f"was the re-embed aborted meanwhile? run it again, or cancel it: genloom kb reembed {name} --abort")  # fmt: skip

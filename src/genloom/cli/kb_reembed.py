@@ -1,4 +1,5 @@
-"""``genloom kb reembed NAME --embedder SPEC [--workers URL]``: re-embed a knowledge base with another embedder."""
+"""``genloom kb reembed NAME --embedder SPEC [--workers URL]``: re-embed a knowledge base with another embedder;
+``genloom kb reembed NAME --abort``: cancel a stopped one (NAME takes document changes again)."""
 
 from __future__ import annotations
 
@@ -6,20 +7,42 @@ import typer
 
 from genloom.cli._common import console, console_err, print_json
 from genloom.cli._workers import checked_broker, workers_option
+from genloom.errors import UserError
 from genloom.settings import get_settings
 
 
 def reembed(
     name: str = typer.Argument(..., help="Knowledge base name."),
-    embedder: str = typer.Option(..., "--embedder", help="The new embedder, e.g. 'onnx:int8' or 'minilm:'."),
+    embedder: str | None = typer.Option(
+        None, "--embedder", help="The new embedder, e.g. 'onnx:int8' or 'minilm:' (required unless --abort)."
+    ),
     workers: str | None = workers_option("embed and write the batches"),
+    abort: bool = typer.Option(
+        False,
+        "--abort",
+        help="Cancel a stopped re-embed: drop its staging copy, let NAME take changes again.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Re-embed every chunk with another embedder into a staging copy, then put it in place in one step;
-    searches use the old vectors until then. Safe to run again after an interruption (it resumes)."""
-    from genloom.kb_reembed import BatchRunner, reembed_kb, run_here
+    searches use the old vectors until then, and ingests, updates and deletes into NAME are refused. Safe to
+    run again after an interruption (it resumes); or cancel it with --abort."""
+    from genloom.kb_reembed import BatchRunner, abort_reembed, reembed_kb, run_here
 
     s = get_settings()
+    if abort:
+        if embedder or workers:
+            raise UserError(f"--abort takes no {'--embedder' if embedder else '--workers'}",
+                            hint=f"cancel with: genloom kb reembed {name} --abort")  # fmt: skip
+        a = abort_reembed(name, s)
+        if as_json:
+            print_json(a)
+        else:
+            dropped = f" (dropped {a['dropped']})" if a["dropped"] else ""
+            console.print(f"aborted the re-embed of {name}{dropped}; it takes document changes again")
+        return
+    if not embedder:
+        raise UserError("missing --embedder", hint=f"e.g. genloom kb reembed {name} --embedder onnx:int8")
     broker = checked_broker(workers or "", s)
     runner: BatchRunner
     if broker:

@@ -5,7 +5,8 @@ Postgres store, embeds them with the staging knowledge base's recorded embedder 
     genloom kb reembed docs --embedder onnx:int8 --workers amqp://guest:guest@127.0.0.1:5672//
 
 A batch that fails for good ends the re-embed with the worker's error; the knowledge base is left as it was
-and the staging copy keeps what was written, so running the command again finishes the rest.
+(and, like any stopped re-embed's, takes no document changes until the re-embed is finished or aborted) and the
+staging copy keeps what was written, so running the command again finishes the rest.
 """
 
 from __future__ import annotations
@@ -31,16 +32,18 @@ class WorkerBatches:
         with Dispatcher(self.broker, self.settings, self.max_outstanding, timeout) as d:
             for i, batch in enumerate(batches):
                 d.submit(REEMBED, [source, staging, batch], i)
-                yield from self._check(d.ready())
-            yield from self._check(d.drain())
+                yield from self._check(source, d.ready())
+            yield from self._check(source, d.drain())
             self.workers += d.workers
 
     @staticmethod
-    def _check(outcomes: Iterator[Any]) -> Iterator[dict[str, Any]]:
+    def _check(source: str, outcomes: Iterator[Any]) -> Iterator[dict[str, Any]]:
         for o in outcomes:
             if not o.ok:
                 raise BackendError(
-                    f"re-embed batch {o.tag} failed on the workers ({o.error}); the knowledge base was left as it was",
-                    hint="fix the cause (see the worker's log), then run the same command again: it resumes",
+                    f"re-embed batch {o.tag} failed on the workers ({o.error}); knowledge base {source!r} was left"
+                    " as it was and takes no document changes until the re-embed is finished or aborted",
+                    hint="fix the cause (see the worker's log), then run the same command again: it resumes"
+                    f" (or cancel it: genloom kb reembed {source} --abort)",
                 )
             yield o.value

@@ -17,7 +17,8 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from genloom.backends.store.base import SearchFilter, Store
+from genloom.backends.store.base import FROZEN, SearchFilter, Store, frozen_note
+from genloom.errors import UserError
 from genloom.types import PUBLIC, Chunk, Document
 
 DIM = 8
@@ -140,6 +141,28 @@ class StoreContract:
         store.set_meta("embedder", "hash:8")
         store.set_meta("embedder", "hash:16")
         assert store.meta()["embedder"] == "hash:16"
+        store.delete_meta("embedder")
+        store.delete_meta("never-set")
+        assert "embedder" not in store.meta() and "never-set" not in store.meta()
+
+    def test_frozen_refuses_every_write_and_changes_nothing(self, filled):
+        filled.set_meta(FROZEN, frozen_note("it is being copied", "wait for the copy"))
+        d, c = make_doc("alpha", ["new text"], content_hash="h2")
+        with pytest.raises(
+            UserError, match="'contract' takes no document changes now: it is being copied"
+        ) as e:
+            put(filled, d, c, [unit(0)])
+        assert e.value.hint == "wait for the copy"
+        d, c = make_doc("delta", ["a new document"])
+        with pytest.raises(UserError, match="being copied"):
+            put(filled, d, c, [unit(1)])
+        with pytest.raises(UserError, match="being copied"):
+            filled.remove("beta")
+        assert [x.doc_id for x in filled.documents()] == ["alpha", "beta", "gamma"]
+        assert filled.document_hash("alpha") == "h1" and filled.stats()["chunks"] == 7
+        filled.delete_meta(FROZEN)
+        put(filled, d, c, [unit(1)])
+        assert filled.remove("beta") is True and filled.document_hash("delta") == "h1"
 
     # --- vector search ---------------------------------------------------------------------------------
     def test_vector_search_exact_order_and_scores(self, filled):

@@ -6,6 +6,7 @@ Protocol. Every store passes ``genloom.testing.store_contract.StoreContract``.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
@@ -26,6 +27,24 @@ def check_kb_name(name: str) -> str:
             hint="use 1-64 letters, digits, '_', '-' or '.', starting with a letter or digit",
         )
     return name
+
+
+FROZEN = "frozen"  # meta key: while set, the store refuses document writes (value: ``frozen_note``)
+
+
+def frozen_note(why: str, hint: str) -> str:
+    """The value of the ``FROZEN`` meta key: why writes are refused, and what to do (the error's hint)."""
+    return json.dumps({"why": why, "hint": hint})
+
+
+def refuse_if_frozen(name: str, note: str | None) -> None:
+    """Raise the UserError of a frozen knowledge base (``note``: its ``FROZEN`` meta value, None if unset).
+    Stores call it inside each write's transaction, so a write either lands before the freeze or is refused."""
+    if note:
+        why = json.loads(note)
+        raise UserError(
+            f"knowledge base {name!r} takes no document changes now: {why['why']}", hint=why["hint"]
+        )
 
 
 @dataclass(frozen=True)
@@ -64,6 +83,10 @@ class Store(Protocol):
 
     def set_meta(self, key: str, value: str) -> None: ...
 
+    def delete_meta(self, key: str) -> None:
+        """Remove ``key`` from the meta (nothing if it is not there)."""
+        ...
+
     def document_hash(self, doc_id: str) -> str | None: ...
 
     def chunk_vectors(self, doc_id: str) -> dict[str, np.ndarray]:
@@ -73,7 +96,8 @@ class Store(Protocol):
     def put_document(
         self, doc: Document, chunks: list[Chunk], vectors: np.ndarray, text_hashes: list[str]
     ) -> None:
-        """Insert or atomically replace ``doc`` (matched by ``doc_id``) with its chunks and vectors."""
+        """Insert or atomically replace ``doc`` (matched by ``doc_id``) with its chunks and vectors.
+        Refused (``refuse_if_frozen``, checked in the same transaction) while the meta has ``FROZEN``."""
         ...
 
     def document(self, doc_id: str) -> Document | None: ...
@@ -84,7 +108,9 @@ class Store(Protocol):
 
     def chunks(self, doc_id: str) -> list[Chunk]: ...
 
-    def remove(self, doc_id: str) -> bool: ...
+    def remove(self, doc_id: str) -> bool:
+        """Delete a document; True if it was there. Refused like ``put_document`` while ``FROZEN``."""
+        ...
 
     def search_vector(self, vector: np.ndarray, k: int, flt: SearchFilter) -> list[Hit]:
         """Top ``k`` by cosine similarity among the chunks ``flt`` allows; score = cosine."""

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from genloom.backends.store.base import SearchFilter, check_kb_name, keyword_terms
+from genloom.backends.store.base import FROZEN, SearchFilter, check_kb_name, keyword_terms, refuse_if_frozen
 from genloom.backends.store.postgres_db import PgDatabase, PgOptions, _redact, parse_vec, vec_text
 from genloom.errors import BackendError, NotFound, UserError
 from genloom.types import Chunk, Document, Hit
@@ -74,6 +74,21 @@ class PostgresStore:
             "UPDATE genloom_kbs SET meta = meta || jsonb_build_object(%s::text, %s::text) WHERE id = %s",
             (key, value, self._kb),
         )
+
+    def delete_meta(self, key: str) -> None:
+        self._q("UPDATE genloom_kbs SET meta = meta - %s::text WHERE id = %s", (key, self._kb))
+
+    def _refuse_if_frozen(self, db: Any) -> None:
+        """Inside a write's transaction. FOR SHARE: a freeze (an UPDATE of this row) waits for the writes in
+        flight to commit, and a write after it reads the frozen row; a row deleted meanwhile (the knowledge base
+        was dropped, or replaced by a re-embed) refuses too."""
+        row = db.execute(
+            "SELECT meta ->> %s FROM genloom_kbs WHERE id = %s FOR SHARE", (FROZEN, self._kb)
+        ).fetchone()
+        if row is None:
+            raise NotFound(f"knowledge base {self.name!r} was dropped or replaced while it was open",
+                           hint="open it again and repeat the request")  # fmt: skip
+        refuse_if_frozen(self.name, row[0])
 
     def _dim(self, conn: Any = None) -> int | None:
         known = (
@@ -169,6 +184,7 @@ class PostgresStore:
                 f"vectors have {vecs.shape[1]} dims but knowledge base {self.name!r} holds {dim}"
             )
         with self._p.connection() as db, db.transaction():
+            self._refuse_if_frozen(db)
             db.execute("DELETE FROM genloom_documents WHERE kb = %s AND doc_id = %s", (self._kb, doc.doc_id))
             (row,) = db.execute(
                 "INSERT INTO genloom_documents(kb, doc_id, source, title, content_hash, text, metadata,"
@@ -205,6 +221,7 @@ class PostgresStore:
 
     def remove(self, doc_id: str) -> bool:
         with self._p.connection() as db, db.transaction():
+            self._refuse_if_frozen(db)
             cur = db.execute(
                 "DELETE FROM genloom_documents WHERE kb = %s AND doc_id = %s", (self._kb, doc_id)
             )

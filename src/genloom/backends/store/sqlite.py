@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from genloom import migrate
-from genloom.backends.store.base import SearchFilter, check_kb_name, keyword_terms
+from genloom.backends.store.base import FROZEN, SearchFilter, check_kb_name, keyword_terms, refuse_if_frozen
 from genloom.backends.store.vector_index import VectorIndex
 from genloom.errors import BackendError, NotFound
 from genloom.types import Chunk, Document, Hit
@@ -107,6 +107,9 @@ class SQLiteStore:
             (key, value),
         )
 
+    def delete_meta(self, key: str) -> None:
+        self._q("DELETE FROM meta WHERE key = ?", (key,))
+
     def document_hash(self, doc_id: str) -> str | None:
         rows = self._q("SELECT content_hash FROM documents WHERE doc_id = ?", (doc_id,))
         return rows[0][0] if rows else None
@@ -128,6 +131,11 @@ class SQLiteStore:
         db.execute("DELETE FROM chunks WHERE doc = ?", (row,))
         db.execute("DELETE FROM acl WHERE doc = ?", (row,))
 
+    def _refuse_if_frozen(self) -> None:
+        """Inside a write's transaction (BEGIN IMMEDIATE: after any freeze that committed first)."""
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (FROZEN,)).fetchone()
+        refuse_if_frozen(self.name, row[0] if row else None)
+
     def _bump(self) -> None:
         self._db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'")
 
@@ -142,6 +150,7 @@ class SQLiteStore:
             db = self._db
             db.execute("BEGIN IMMEDIATE")
             try:
+                self._refuse_if_frozen()
                 old = db.execute("SELECT id FROM documents WHERE doc_id = ?", (doc.doc_id,)).fetchone()
                 values = (
                     doc.source,
@@ -193,6 +202,7 @@ class SQLiteStore:
             db = self._db
             db.execute("BEGIN IMMEDIATE")
             try:
+                self._refuse_if_frozen()
                 old = db.execute("SELECT id FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
                 if old:
                     self._delete_rows(old[0])
