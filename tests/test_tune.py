@@ -105,8 +105,8 @@ def test_exported_adapter_matches_the_merged_torch_model(base, tmp_path):
         export.permute_rows = original
     corr_bad = float(np.corrcoef((_llama_logits(path, ids, bad) - base_l).ravel(), want)[0, 1])
     assert corr_bad < corr - 0.1, (corr, corr_bad)
-    # merged into a copy of the base (genloom.tune.merge): the same change of the logits, with no adapter
-    from genloom.tune.merge import merge_adapter
+    # merged into a copy of the base (backends.llm.gguf_merge): the same change of the logits, no adapter
+    from genloom.backends.llm.gguf_merge import merge_adapter
 
     merged = merge_adapter(path, good, tmp_path / "merged.gguf")
     corr_merged = float(np.corrcoef((_llama_logits(merged, ids, None) - base_l).ravel(), want)[0, 1])

@@ -40,6 +40,18 @@ DEFAULT_TEMPLATE = "grounded_answer"
 IDK = ("i don't know", "i do not know")
 
 
+def answer_model(spec: str | None = None, settings: Settings | None = None) -> str:
+    """The model a grounded answer runs on when ``spec`` (default: the configured model) serves it: the
+    setting ``answer_model`` — "auto" puts the shipped grounded-answer model (``grounded:``) in place of the
+    bundled ``llamacpp:``, "same" keeps ``spec``, anything else is the spec to use."""
+    s = settings or get_settings()
+    spec = (spec or s.model).strip()
+    choice = s.answer_model.strip()
+    if choice == "auto":
+        return "grounded:" if spec == "llamacpp:" else spec
+    return spec if choice == "same" else choice
+
+
 # how a grounded answer is generated unless the caller says otherwise (greedy: answers are repeatable)
 ANSWER_PARAMS = SamplingParams(temperature=0, max_tokens=160, repeat_penalty=1.1, seed=0)
 
@@ -85,7 +97,10 @@ class AnswerStream:
                 hint=f"add documents first: genloom ingest PATH --kb {name}",
             )
         self.kb_name, self.principals, self.k, self.mode = name, list(principals or []), k, mode
-        self.model, self.history = model, history
+        # no model given: the configured one, or the grounded-answer model in its place (answer_model);
+        # a model given is used as it is (an eval compares exactly the models it names)
+        self.model = answer_model(None, self.settings) if model is None else model
+        self.history = history
         self.params = params or replace(ANSWER_PARAMS, max_tokens=max_tokens)
         self.max_tokens = self.params.max_tokens
         self.prompt_sentences = prompt_sentences  # evidence sentences in the prompt; 0 = whole chunks
@@ -331,4 +346,4 @@ def ask(question: str, **options: Any) -> Answer:
     return s.answer
 
 
-__all__ = ["Answer", "AnswerStream", "Usage", "ask", "format_sources", "grounded_messages"]
+__all__ = ["Answer", "AnswerStream", "Usage", "answer_model", "ask", "format_sources", "grounded_messages"]

@@ -30,6 +30,10 @@ def _default_threads() -> int:
 class Settings:
     home: Path = Path("~/.genloom")
     model: str = "llamacpp:"  # LLM spec, see genloom.backends.llm.resolve_llm
+    # the model grounded answers (rag:<kb>, genloom ask) run on: "auto" = the shipped grounded-answer model
+    # ("grounded:", the bundled base tuned by genloom tune) when the model is the bundled "llamacpp:", else
+    # that model; "same" = always the model; or any LLM spec
+    answer_model: str = "auto"
     n_ctx: int = 4096  # context window for local models (tokens); 0 = the model's training context
     n_threads: int = dataclasses.field(default_factory=_default_threads)
     n_batch: int = 512

@@ -21,7 +21,7 @@ from fastapi.responses import Response, StreamingResponse
 from genloom.errors import GuardViolation, UserError
 from genloom.guard.runner import for_key
 from genloom.guard.stream import OutputGuard, check_input, input_text
-from genloom.rag import ANSWER_PARAMS
+from genloom.rag import ANSWER_PARAMS, answer_model
 from genloom.serve import routing
 from genloom.serve import schemas as S
 from genloom.serve.audit import AuditRecord
@@ -368,15 +368,14 @@ async def chat_completions(
         params = _params(req, st, req.token_limit(), base=ANSWER_PARAMS)
         rep.kind, rep.params = "rag", params
         model = routing.choose(st, who, st.models[0], messages, rep.rec, kb=kb)  # issue 21: the router
+        model = answer_model(model, st.settings)  # the bundled model answers as its grounded-tuned version
         opts = {"kb": kb, "principals": who.acl, "k": req.k or 5, "model": model, "history": history,
                 "mode": req.rag_mode or "auto", "params": params}  # fmt: skip
         make = lambda: st.answer_factory(question, **opts)  # noqa: E731
         return await _respond(rep, st.start(make, model), bool(req.stream), include_usage, rag=True)
     st.check_model(req.model)
     _guard_input(rep, input_text(messages))
-    params = _params(
-        req, st, req.token_limit(), chat_requested(req.logprobs, req.top_logprobs)
-    )
+    params = _params(req, st, req.token_limit(), chat_requested(req.logprobs, req.top_logprobs))
     rep.params = params
     if constraint is not None:
         rep.kind = "structured"

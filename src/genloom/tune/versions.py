@@ -13,11 +13,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from genloom.backends.llm.gguf_merge import merge_adapter
 from genloom.errors import UserError
 from genloom.registry import ModelVersion, Registry
 from genloom.tune.chat import base_gguf
 from genloom.tune.export import export_adapter
-from genloom.tune.merge import merge_adapter
 from genloom.tune.train import load_run
 
 
@@ -26,7 +26,7 @@ def register_run(
 ) -> ModelVersion:
     """Register a finished run as the next version of ``name``. ``merge`` (the default) folds the adapter
     into a copy of the base (``merged.gguf``, kind ``llm``): it decodes at the base's speed, where llama.cpp
-    applying the adapter at run time is slower on small models (genloom.tune.merge)."""
+    applying the adapter at run time is slower on small models (genloom.backends.llm.gguf_merge)."""
     run = load_run(run_dir)
     if not run.adapter_dir.exists():
         raise UserError(

@@ -92,6 +92,16 @@ def _registry_version(rest: str, s: Settings) -> LLMBackend:  # genloom.tune
     )
 
 
+def _grounded(rest: str, s: Settings) -> LLMBackend:  # the shipped grounded-answer model (issue 15)
+    from genloom.backends.llm.llamacpp import LlamaCppLLM
+    from genloom.backends.llm.llamacpp.grounded import grounded_gguf
+
+    if rest:
+        raise UserError(f"grounded: takes no argument, got {rest!r}", hint="use the spec 'grounded:' as is")
+    return LlamaCppLLM(str(grounded_gguf(s)), n_ctx=s.n_ctx, n_threads=s.n_threads, n_batch=s.n_batch,
+                       watermark=_watermark(s), slots=s.llamacpp_slots)  # fmt: skip
+
+
 def _cascade(rest: str, s: Settings) -> LLMBackend:  # issue 21
     from genloom.route.cascade import make
 
@@ -100,6 +110,7 @@ def _cascade(rest: str, s: Settings) -> LLMBackend:  # issue 21
 
 register_llm("llamacpp", _llamacpp)
 register_llm("cascade", _cascade)
+register_llm("grounded", _grounded)
 register_llm("registry", _registry_version)  # genloom.tune
 register_llm("fake", _fake)
 register_llm("openai", _openai)

@@ -9,6 +9,7 @@ grammar_hook.py  constrained decoding: an llguidance grammar as a LogitsHook
 logprob_hook.py  token log-probs (OpenAI logprobs/top_logprobs) as the first LogitsHook
 closer.py        steers a looping (or out-of-budget) constrained value to close instead of being cut off
 backend.py       LlamaCppLLM, the LLM backend (spec ``llamacpp:[path]``)
+grounded.py      the shipped grounded-answer model (spec ``grounded:``): the bundled base + genloom's LoRA, merged
 """
 
 from genloom.backends.llm.llamacpp.backend import LlamaCppLLM

@@ -16,6 +16,7 @@ permuted order (genloom.tune.export), so the delta is added to the stored tensor
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -64,7 +65,7 @@ def merge_adapter(
                         hint="merge an adapter into the base it was trained on")  # fmt: skip
     arch = r.fields["general.architecture"].contents()
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".tmp")
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")  # two builders never share a half-written file
     w = GGUFWriter(str(tmp), arch=arch)
     for key, field in r.fields.items():
         if key in _SKIP:
