@@ -368,9 +368,10 @@ async def chat_completions(
         params = _params(req, st, req.token_limit(), base=ANSWER_PARAMS)
         rep.kind, rep.params = "rag", params
         model = routing.choose(st, who, st.models[0], messages, rep.rec, kb=kb)  # issue 21: the router
-        model = answer_model(model, st.settings)  # the bundled model answers as its grounded-tuned version
-        opts = {"kb": kb, "principals": who.acl, "k": req.k or 5, "model": model, "history": history,
-                "mode": req.rag_mode or "auto", "params": params}  # fmt: skip
+        # the bundled model answers as its grounded-tuned version (setting answer_model); admitted through the
+        # served model's queue
+        opts = {"kb": kb, "principals": who.acl, "k": req.k or 5, "model": answer_model(model, st.settings),
+                "history": history, "mode": req.rag_mode or "auto", "params": params}  # fmt: skip
         make = lambda: st.answer_factory(question, **opts)  # noqa: E731
         return await _respond(rep, st.start(make, model), bool(req.stream), include_usage, rag=True)
     st.check_model(req.model)
