@@ -12,6 +12,7 @@ from __future__ import annotations
 import atexit
 import ctypes
 import importlib.util
+import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -184,6 +185,13 @@ class Runtime:
         self.llama.reset()
 
 
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 class BatchContext:
     """A llama context holding ``slots`` sequences, one KV stream of ``n_ctx`` cells per sequence (seq id =
     slot), decoded together: one ``llama_decode`` per step over a ``llama_batch`` of every sequence's next
@@ -215,6 +223,13 @@ class BatchContext:
                 raise BackendError(f"llama.cpp could not apply the adapter {lora}")
         self.memory = lib.llama_get_memory(self.ctx)
         self.batch = lib.llama_batch_init(n_batch, 0, 1)
+        # threads: a step of one token per sequence for several sequences (n_tokens > 1, so llama.cpp uses its
+        # batch thread count) runs on one core fewer when the threads would take every core: llama.cpp's
+        # threads spin-wait on each other, and the server's own threads (streams, sampling) need a core, else a
+        # step stalls (docs/benchmarks.md, "Continuous batching"); prompts keep every thread
+        self.threads = int(params.n_threads_batch)
+        self.step_threads = self.threads - 1 if self.threads >= max(2, _cores()) else self.threads
+        self._set = self.threads
 
     def forget(self, seq: int, start: int = 0) -> None:
         """Drop sequence ``seq``'s cells from position ``start`` on."""
@@ -234,6 +249,10 @@ class BatchContext:
                 b.logits[n - 1] = 1
             rows.append(n - 1 if want else -1)
         b.n_tokens = n
+        want_threads = self.step_threads if n > 1 and n == len(parts) else self.threads
+        if want_threads != self._set:
+            self.lib.llama_set_n_threads(self.ctx, self.threads, want_threads)
+            self._set = want_threads
         rc = self.lib.llama_decode(self.ctx, b)
         if rc != 0:
             raise BackendError(f"llama.cpp failed to decode a batch of {n} tokens (code {rc})")
