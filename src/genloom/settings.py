@@ -19,7 +19,8 @@ from genloom.errors import UserError
 ENV_PREFIX = "GENLOOM_"
 
 
-def _default_threads() -> int:
+def cpu_cores() -> int:
+    """The CPU cores this process may run on (the default thread count)."""
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not on Linux
@@ -35,7 +36,7 @@ class Settings:
     # that model; "same" = always the model; or any LLM spec
     answer_model: str = "auto"
     n_ctx: int = 4096  # context window for local models (tokens); 0 = the model's training context
-    n_threads: int = dataclasses.field(default_factory=_default_threads)
+    n_threads: int = dataclasses.field(default_factory=cpu_cores)
     n_batch: int = 512
     # the server (genloom serve); see genloom.serve
     api_keys: str = ""  # "NAME=KEY[@principal,principal] ..." (space or ';' separated); adds to keys_file

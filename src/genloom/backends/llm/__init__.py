@@ -43,11 +43,16 @@ def _watermark(s: Settings) -> Any:
     return watermark_scheme(s)
 
 
-def _llamacpp(rest: str, s: Settings) -> LLMBackend:
+def _local(path: str | None, s: Settings, lora_path: str | None = None) -> LLMBackend:
+    """A llama.cpp model (None: the bundled one) with the settings' context, threads, slots and watermark."""
     from genloom.backends.llm.llamacpp import LlamaCppLLM
 
-    return LlamaCppLLM(rest or None, n_ctx=s.n_ctx, n_threads=s.n_threads, n_batch=s.n_batch,
+    return LlamaCppLLM(path, n_ctx=s.n_ctx, n_threads=s.n_threads, n_batch=s.n_batch, lora_path=lora_path,
                        watermark=_watermark(s), slots=s.llamacpp_slots)  # fmt: skip
+
+
+def _llamacpp(rest: str, s: Settings) -> LLMBackend:
+    return _local(rest or None, s)
 
 
 def _fake(rest: str, s: Settings) -> LLMBackend:
@@ -71,7 +76,6 @@ def _openai(rest: str, s: Settings) -> LLMBackend:
 
 
 def _registry_version(rest: str, s: Settings) -> LLMBackend:  # genloom.tune
-    from genloom.backends.llm.llamacpp import LlamaCppLLM
     from genloom.registry import Registry
 
     reg = Registry.open(s)
@@ -80,12 +84,9 @@ def _registry_version(rest: str, s: Settings) -> LLMBackend:  # genloom.tune
     finally:
         reg.close()
     if v.kind == "llm":
-        return LlamaCppLLM(v.path, n_ctx=s.n_ctx, n_threads=s.n_threads, n_batch=s.n_batch,
-                           watermark=_watermark(s), slots=s.llamacpp_slots)  # fmt: skip
+        return _local(v.path, s)
     if v.kind == "adapter" and (v.base or "llamacpp:").startswith("llamacpp:"):
-        base = (v.base or "llamacpp:").removeprefix("llamacpp:") or None
-        return LlamaCppLLM(base, n_ctx=s.n_ctx, n_threads=s.n_threads, n_batch=s.n_batch, lora_path=v.path,
-                           watermark=_watermark(s), slots=s.llamacpp_slots)  # fmt: skip
+        return _local((v.base or "llamacpp:").removeprefix("llamacpp:") or None, s, lora_path=v.path)
     raise UserError(
         f"{v.ref} is a {v.kind!r} over {v.base!r}, which the llm backends cannot serve",
         hint="serve a version of kind 'llm' or an 'adapter' over a llamacpp: base",
@@ -93,13 +94,11 @@ def _registry_version(rest: str, s: Settings) -> LLMBackend:  # genloom.tune
 
 
 def _grounded(rest: str, s: Settings) -> LLMBackend:  # the shipped grounded-answer model (issue 15)
-    from genloom.backends.llm.llamacpp import LlamaCppLLM
     from genloom.backends.llm.llamacpp.grounded import grounded_gguf
 
     if rest:
         raise UserError(f"grounded: takes no argument, got {rest!r}", hint="use the spec 'grounded:' as is")
-    return LlamaCppLLM(str(grounded_gguf(s)), n_ctx=s.n_ctx, n_threads=s.n_threads, n_batch=s.n_batch,
-                       watermark=_watermark(s), slots=s.llamacpp_slots)  # fmt: skip
+    return _local(str(grounded_gguf(s)), s)
 
 
 def _cascade(rest: str, s: Settings) -> LLMBackend:  # issue 21

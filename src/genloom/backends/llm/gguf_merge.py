@@ -4,7 +4,7 @@
 
 Why: llama.cpp applies an adapter at run time as two extra small matmuls per adapted projection (7 per
 layer for genloom's LoRA); on a 135M model those ops cost as much as the projections themselves
-(measured: 0.52x the base decode rate, docs/benchmarks.md "Fine-tuning"). Merged, the model is the base's
+(measured: 0.52-0.74x the base decode rate, docs/benchmarks.md "Fine-tuning"). Merged, the model is the base's
 graph again.
 
 Precision: every adapted projection is dequantized, the low-rank delta added in float32, and the result

@@ -3,11 +3,11 @@
     path = grounded_gguf()                              # built once (~10 s, offline), then the cached file
     python -m genloom.backends.llm.llamacpp.grounded    # what ``make install`` runs: no request waits for it
 
-Served as the LLM spec ``grounded:``. The adapter (``data/grounded-lora.gguf``, f16, 4.9 MB) was made by genloom's own loop and nothing else:
-``genloom tune data`` from a KB of four Debian Reference chapters (debian-reference-en 2.100, ch02-05; 84
-synthetic examples, none from the debian-faq dev set), ``genloom tune train`` (LoRA r=8 on all 7
-projections, 1 epoch, seed 0), ``genloom tune export``. On the debian-faq dev set it raised faithfulness
-from 0.640 to 0.954 with the same false refusals (docs/benchmarks.md, "Fine-tuning"; the record is
+Served as the LLM spec ``grounded:``. The adapter (``data/grounded-lora.gguf``, f16, 4.9 MB) was made by
+genloom's own loop and nothing else: ``genloom tune data`` from a KB of four Debian Reference chapters
+(debian-reference-en 2.100, ch02-05; 84 synthetic examples, none from the debian-faq dev set), ``genloom tune
+train`` (LoRA r=8 on all 7 projections, 1 epoch, seed 0), ``genloom tune export``. On the debian-faq dev set it raised faithfulness
+from 0.640 to 0.938 with the same false refusals (docs/benchmarks.md, "Fine-tuning"; the record is
 ``grounded-lora.json`` beside it). Grounded answers use it when they would run on the bundled model (setting
 ``answer_model = "auto"``); chat, completions and tools keep the base model.
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import atexit
 import ctypes
 import importlib.util
-import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from genloom.errors import BackendError, MissingDependency, NotFound
+from genloom.settings import cpu_cores
 
 BUNDLED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
@@ -185,13 +185,6 @@ class Runtime:
         self.llama.reset()
 
 
-def _cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
 class BatchContext:
     """A llama context holding ``slots`` sequences, one KV stream of ``n_ctx`` cells per sequence (seq id =
     slot), decoded together: one ``llama_decode`` per step over a ``llama_batch`` of every sequence's next
@@ -228,7 +221,7 @@ class BatchContext:
         # threads spin-wait on each other, and the server's own threads (streams, sampling) need a core, else a
         # step stalls (docs/benchmarks.md, "Continuous batching"); prompts keep every thread
         self.threads = int(params.n_threads_batch)
-        self.step_threads = self.threads - 1 if self.threads >= max(2, _cores()) else self.threads
+        self.step_threads = self.threads - 1 if self.threads >= max(2, cpu_cores()) else self.threads
         self._set = self.threads
 
     def forget(self, seq: int, start: int = 0) -> None:
